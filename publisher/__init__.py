@@ -1,0 +1,1 @@
+"""publisher: scheduled multi-platform publishing for government social-media cells."""

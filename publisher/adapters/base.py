@@ -1,0 +1,51 @@
+"""The contract between the dispatcher and every platform.
+
+An adapter publishes one delivery and returns a Receipt, or raises an AdapterError subclass that
+tells the dispatcher what it may do next. It never returns False: "retry later" and "never retry"
+must not look alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One delivery as a platform sees it: the text is final, the media are absolute paths."""
+
+    delivery_id: int
+    idempotency_key: str
+    account: str  # platform:handle
+    platform: str
+    locale: str
+    text: str
+    tags: list[str]
+    media: list[Path]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the platform gave back, the proof that a delivery exists there."""
+
+    remote_id: str | None
+    url: str | None
+    at: datetime
+
+
+class Adapter(ABC):
+    dry_run: ClassVar[bool] = False
+    """True for an adapter that records instead of publishing: deliveries end as dry_run."""
+
+    @abstractmethod
+    def publish(self, delivery: Outgoing) -> Receipt:
+        """Publish the delivery.
+
+        Raises:
+            TransientError: try again later (after ``retry_after`` seconds when given).
+            PermanentError: retrying cannot help.
+        """

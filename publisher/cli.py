@@ -1,0 +1,155 @@
+"""The ``publisher`` command. Thin: parse arguments, call the engine, print, choose the exit status.
+
+Errors a person can fix end as one clear message on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from publisher.clock import system_clock
+from publisher.config import Settings, load_settings
+from publisher.daemon import Engine, serve
+from publisher.errors import InputError, PublisherError
+from publisher.plan import plan
+from publisher.postfile import parse_post
+from publisher.render import Renderer
+from publisher.review import queued, review_text, status_text
+from publisher.store.db import open_ledger
+from publisher.store.models import Delivery
+from publisher.tomlfile import parse_toml
+
+CONFIG_ENV = "PUBLISHER_CONFIG"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="publisher", description="Scheduled multi-platform publishing for social-media cells."
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get(CONFIG_ENV, "config.toml")),
+        help=f"config file (default: ${CONFIG_ENV}, else ./config.toml)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="take post files from the queue and publish what is due")
+    run.add_argument("--dry-run", action="store_true", help="record and show, never send")
+    run.add_argument("--once", action="store_true", help="one pass, then exit")
+    validate = commands.add_parser(
+        "validate", help="check post files or a config file; changes nothing"
+    )
+    validate.add_argument("paths", nargs="+", type=Path)
+    validate.add_argument(
+        "--unit", help="the unit a post file is for (default: the folder it is in)"
+    )
+    commands.add_parser("status", help="per account: last delivery, pending, failed")
+    commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "validate":
+            return _validate(args.config, args.paths, args.unit)
+        settings = load_settings(args.config)
+        if args.command == "run":
+            return _run(settings, dry_run=args.dry_run, once=args.once)
+        ledger = open_ledger(settings.database_url)
+        with ledger() as session:
+            if args.command == "status":
+                print(status_text(session, settings, system_clock()), end="")
+            else:
+                print(review_text(queued(session), settings), end="")
+        return 0
+    except InputError as exc:
+        print(_explain(exc), file=sys.stderr)
+        return 1
+    except PublisherError as exc:
+        print(f"publisher: {exc}", file=sys.stderr)
+        return 1
+
+
+def _explain(exc: InputError) -> str:
+    lines = [f"publisher: {exc.path} has {len(exc.problems)} problem(s):"]
+    lines += [f"  - {p}" for p in exc.problems]
+    return "\n".join(lines)
+
+
+def _run(settings: Settings, *, dry_run: bool, once: bool) -> int:
+    engine = Engine(settings, dry_run=dry_run, clock=system_clock)
+    if not once:
+        serve(engine)
+        return 0
+    tick = engine.tick()
+    ids = [c.delivery_id for c in tick.sent]
+    with engine.ledger() as session:
+        sent = session.scalars(
+            select(Delivery).where(Delivery.id.in_(ids)).options(selectinload(Delivery.post))
+        ).all()
+        waiting = queued(session)
+        verb = "recorded as dry-run (nothing was sent)" if dry_run else "sent"
+        print(f"{len(tick.taken)} post file(s) taken; {len(sent)} deliveries {verb}.\n")
+        if sent:
+            print(review_text(sent, settings))
+        print(f"{len(waiting)} deliveries scheduled for later.\n")
+        if waiting:
+            print(review_text(waiting, settings))
+    return 0
+
+
+def _validate(config_path: Path, paths: Sequence[Path], unit: str | None) -> int:
+    """Check each file; a config is recognised by its [organisation] table."""
+    failed = 0
+    settings: Settings | None = None
+    for path in paths:
+        try:
+            raw = path.read_bytes()
+            if "organisation" in parse_toml(raw.decode("utf-8", "replace"), str(path), InputError):
+                load_settings(path)
+                print(f"{path}: a valid config")
+                continue
+            settings = settings or load_settings(config_path)
+            _preview(settings, path, raw, unit or path.resolve().parent.name)
+        except InputError as exc:
+            failed += 1
+            print(_explain(exc))
+        except PublisherError as exc:
+            failed += 1
+            print(f"publisher: {exc}")
+        except OSError as exc:
+            failed += 1
+            print(f"publisher: {path}: {exc.strerror}")
+    return 1 if failed else 0
+
+
+def _preview(settings: Settings, path: Path, raw: bytes, unit: str) -> None:
+    if unit not in settings.units:
+        msg = f"{path}: say which unit it is for with --unit (one of: {', '.join(settings.units)})"
+        raise PublisherError(msg)
+    now = system_clock()
+    request = parse_post(
+        raw, unit, path.name, settings.zone, now, timedelta(hours=settings.intake.max_past_hours)
+    )
+    renderer = Renderer.from_settings(settings)
+    planned = plan(request, settings, renderer)
+    print(f"{path}: valid, {len(planned)} deliveries for unit {unit}:")
+    for d in planned:
+        print(f"  {d.account.key} ({d.locale})")
+        print("\n".join(f"    | {line}" for line in d.text.splitlines()))

@@ -1,0 +1,94 @@
+"""Wiring: the engine's parts put together, and the clock that drives them.
+
+One tick is a scan of the queue folder, then dispatch of everything due, then the officers' files
+refreshed. ``--once`` runs one tick; the service runs ticks on an APScheduler interval job. The
+scheduler only keeps time: what is due is decided by the ledger, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.adapters import load_adapters
+from publisher.clock import Clock
+from publisher.config import Settings
+from publisher.dispatch import Dispatcher
+from publisher.intake import Intake, Result
+from publisher.receipts import refresh
+from publisher.render import Renderer
+from publisher.store.db import open_ledger
+from publisher.store.ledger import Claim
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tick:
+    taken: list[Result]
+    sent: list[Claim]
+
+
+class Engine:
+    def __init__(self, settings: Settings, *, dry_run: bool, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        adapters = load_adapters(
+            {a.platform for _, a in settings.accounts()}, dry_run=dry_run, clock=clock
+        )
+        self.ledger: sessionmaker[Session] = open_ledger(settings.database_url)
+        renderer = Renderer.from_settings(settings)
+        self.intake = Intake(settings, renderer, self.ledger, clock)
+        self.dispatcher = Dispatcher(
+            self.ledger, adapters, clock, settings.dispatch, settings.paths.queue
+        )
+        self.intake.prepare()
+
+    def tick(self) -> Tick:
+        taken = self.intake.scan()
+        sent = self.dispatcher.run_due()
+        refresh(
+            self.ledger,
+            self.settings.paths.queue,
+            self.settings.zone,
+            {c.post_id for c in sent},
+            self.clock(),
+        )
+        return Tick(taken, sent)
+
+
+def serve(engine: Engine) -> None:
+    """Run ticks every ``intake.poll_seconds`` until SIGTERM or SIGINT; a failed tick is logged
+    and the next one runs as usual."""
+    scheduler = BlockingScheduler(timezone=engine.settings.zone)
+
+    def guarded_tick() -> None:
+        try:
+            engine.tick()
+        except Exception:
+            logger.exception("tick failed; the next one will try again")
+
+    scheduler.add_job(
+        guarded_tick,
+        "interval",
+        seconds=engine.settings.intake.poll_seconds,
+        id="tick",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=engine.clock(),
+    )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s, stopping after the current tick", signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logger.info("watching %s every %gs", engine.settings.paths.queue, engine.settings.intake.poll_seconds)
+    scheduler.start()

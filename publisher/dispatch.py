@@ -1,0 +1,137 @@
+"""Due deliveries -> adapters -> ledger.
+
+The order of writes is what makes "never twice, never lost" hold: the claim (status sending, a
+lease, an attempt row) is committed before the platform is called, and the platform is called
+outside any transaction. A crash in between leaves evidence, never a silent resend.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.adapters.base import Adapter, Outgoing
+from publisher.clock import Clock
+from publisher.config import Dispatch
+from publisher.errors import PermanentError, TransientError
+from publisher.store.ledger import Claim, claim_due, record_outcome
+from publisher.store.models import DeliveryStatus
+
+logger = logging.getLogger(__name__)
+
+
+def backoff_seconds(
+    attempts: int, base: float, cap: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Capped exponential backoff with full jitter: base * 2**(attempts-1), at most cap.
+
+    Jitter spreads the retries of many accounts that failed together (one platform outage), so
+    they do not all return at the same second.
+    """
+    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+@dataclass
+class Dispatcher:
+    ledger: sessionmaker[Session]
+    adapters: Mapping[str, Adapter]
+    clock: Clock
+    policy: Dispatch
+    queue_root: Path
+    batch: int = 100
+    rand: Callable[[], float] = field(default=random.random)
+
+    def run_due(self) -> list[Claim]:
+        """Send everything due now, batch by batch; returns what was claimed, in order."""
+        touched: list[Claim] = []
+        while True:
+            with self.ledger.begin() as session:
+                claims = claim_due(
+                    session, self.clock(), timedelta(seconds=self.policy.lease_seconds), self.batch
+                )
+            if not claims:
+                return touched
+            for claim in claims:
+                self._send(claim)
+                touched.append(claim)
+
+    def _send(self, claim: Claim) -> None:
+        adapter = self.adapters[claim.platform]
+        outgoing = Outgoing(
+            delivery_id=claim.delivery_id,
+            idempotency_key=claim.idempotency_key,
+            account=claim.account,
+            platform=claim.platform,
+            locale=claim.locale,
+            text=claim.text,
+            tags=claim.tags,
+            media=[self.queue_root / m for m in claim.media],
+        )
+        try:
+            receipt = adapter.publish(outgoing)
+        except TransientError as exc:
+            self._retry_or_fail(claim, exc)
+            return
+        except PermanentError as exc:
+            logger.error("delivery %d to %s failed for good: %s", claim.delivery_id, claim.account, exc)
+            with self.ledger.begin() as session:
+                record_outcome(session, claim, DeliveryStatus.FAILED, self.clock(), error=str(exc))
+            return
+        except Exception:
+            # The request may have reached the platform: leave the delivery sending, so that when
+            # its lease expires it is reconciled with the platform instead of sent again.
+            logger.exception("delivery %d to %s: outcome unknown", claim.delivery_id, claim.account)
+            return
+        status = DeliveryStatus.DRY_RUN if adapter.dry_run else DeliveryStatus.SENT
+        with self.ledger.begin() as session:
+            record_outcome(
+                session,
+                claim,
+                status,
+                self.clock(),
+                remote_id=receipt.remote_id,
+                remote_url=receipt.url,
+            )
+        logger.info(
+            "delivery %d %s to %s (%s)", claim.delivery_id, status.value, claim.account, claim.locale
+        )
+
+    def _retry_or_fail(self, claim: Claim, exc: TransientError) -> None:
+        now = self.clock()
+        if claim.attempts >= self.policy.max_attempts:
+            logger.error(
+                "delivery %d to %s failed %d times, giving up: %s",
+                claim.delivery_id,
+                claim.account,
+                claim.attempts,
+                exc,
+            )
+            with self.ledger.begin() as session:
+                record_outcome(session, claim, DeliveryStatus.FAILED, now, error=str(exc))
+            return
+        wait = exc.retry_after or backoff_seconds(
+            claim.attempts, self.policy.retry_base_seconds, self.policy.retry_max_seconds, self.rand
+        )
+        logger.warning(
+            "delivery %d to %s will be retried in %.0f s: %s",
+            claim.delivery_id,
+            claim.account,
+            wait,
+            exc,
+        )
+        with self.ledger.begin() as session:
+            record_outcome(
+                session,
+                claim,
+                DeliveryStatus.PENDING,
+                now,
+                error=str(exc),
+                retry_at=now + timedelta(seconds=wait),
+            )

@@ -1,0 +1,269 @@
+"""The queue folder, treated as a mail drop: everything in it is untrusted input.
+
+``queue/<unit>/`` holds the post files a unit's nodal officer drops, and the media they name. A
+file is claimed by an atomic rename into ``processing/``, so a file is handled by one pass only;
+it leaves ``processing/`` for ``archive/`` (accepted, with a receipt) or ``rejected/`` (with a note
+saying what to fix). The ledger commit comes before the move to ``archive/``: a crash in between
+leaves the file in ``processing/``, it is put back at the next start, and the post's key makes the
+second pass find the post already recorded instead of recording it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.clock import Clock
+from publisher.config import Settings
+from publisher.errors import MediaNotReady, PostFileError, Problem
+from publisher.plan import plan
+from publisher.postfile import PostRequest, parse_post
+from publisher.receipts import local, receipt_name, receipt_text, rejection_text, write_atomic
+from publisher.render import Renderer
+from publisher.store.ledger import find_post, record_post
+
+logger = logging.getLogger(__name__)
+
+PROCESSING, ARCHIVE, REJECTED = "processing", "archive", "rejected"
+POST_SUFFIX = ".toml"
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".filepart", ".swp", ".crdownload", "~")
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # the same post again: archived with a receipt, nothing new planned
+    REJECTED = "rejected"
+    WAITING = "waiting"  # its media is not complete yet; the file stays in the queue
+
+
+@dataclass(frozen=True)
+class Result:
+    unit: str
+    name: str
+    outcome: Outcome
+    post_id: int | None = None
+
+
+def is_candidate(path: Path) -> bool:
+    """A post file, not a hidden, temporary or half-copied name, and not a link."""
+    name = path.name
+    return (
+        name.endswith(POST_SUFFIX)
+        and not name.startswith((".", "~"))
+        and not name.endswith(TEMPORARY_SUFFIXES)
+        and path.is_file()
+        and not path.is_symlink()
+    )
+
+
+@dataclass
+class Settler:
+    """Decides when a file is complete: its size and mtime unchanged for ``seconds``.
+
+    Judged two ways, so neither a fresh start nor a network share's clock can fool it: a file whose
+    mtime is already older than the interval is settled at first sight; otherwise it must be seen
+    unchanged across the interval by this process.
+    """
+
+    seconds: float
+    clock: Clock
+    _seen: dict[Path, tuple[int, int, float]] = field(default_factory=dict)
+
+    def settled(self, path: Path) -> bool:
+        st = path.stat()
+        now = self.clock().timestamp()
+        signature = (st.st_size, st.st_mtime_ns)
+        if now - st.st_mtime >= self.seconds:
+            self._seen.pop(path, None)
+            return True
+        size, mtime, first = self._seen.get(path, (*signature, now))
+        if (size, mtime) != signature:
+            first = now
+        self._seen[path] = (*signature, first)
+        return now - first >= self.seconds
+
+    def forget(self, path: Path) -> None:
+        self._seen.pop(path, None)
+
+
+class Intake:
+    def __init__(
+        self, settings: Settings, renderer: Renderer, ledger: sessionmaker[Session], clock: Clock
+    ) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        self.ledger = ledger
+        self.clock = clock
+        self.root = settings.paths.queue
+        self.settler = Settler(settings.intake.settle_seconds, clock)
+
+    def prepare(self) -> None:
+        """Create each unit's folders; put back what a crash left in ``processing/``."""
+        for unit in self.settings.units:
+            for sub in (PROCESSING, ARCHIVE, REJECTED):
+                (self.root / unit / sub).mkdir(parents=True, exist_ok=True)
+            for left in sorted((self.root / unit / PROCESSING).iterdir()):
+                if left.is_file() and not (self.root / unit / left.name).exists():
+                    logger.warning("putting back %s, left in processing by an earlier run", left)
+                    left.rename(self.root / unit / left.name)
+
+    def scan(self) -> list[Result]:
+        """One pass over every unit folder: take each settled post file, oldest first."""
+        results = []
+        for unit in self.settings.units:
+            folder = self.root / unit
+            try:
+                entries = [p for p in folder.iterdir() if is_candidate(p)]
+            except FileNotFoundError:
+                logger.error("queue folder %s is missing; it is recreated at start", folder)
+                continue
+            for path in sorted(entries, key=lambda p: (p.stat().st_mtime_ns, p.name)):
+                if self.settler.settled(path):
+                    self.settler.forget(path)
+                    result = self.take(unit, path)
+                    if result:
+                        results.append(result)
+        return results
+
+    def take(self, unit: str, path: Path) -> Result | None:
+        """Claim one post file and see it through to archive/ or rejected/."""
+        claimed = self.root / unit / PROCESSING / path.name
+        try:
+            path.rename(claimed)
+        except FileNotFoundError:
+            return None  # someone else took it, or the officer removed it
+        try:
+            return self._accept(unit, claimed)
+        except MediaNotReady as exc:
+            waited = self.clock().timestamp() - claimed.stat().st_mtime
+            if waited < self.settings.intake.media_wait_minutes * 60:
+                claimed.rename(path)
+                return Result(unit, path.name, Outcome.WAITING)
+            problems = [
+                Problem(
+                    "media",
+                    f"{', '.join(exc.missing)} did not arrive within "
+                    f"{self.settings.intake.media_wait_minutes:g} minutes of the post file",
+                    "Copy the photos into the same folder first, then the post file",
+                )
+            ]
+            return self._reject(unit, claimed, problems)
+        except PostFileError as exc:
+            return self._reject(unit, claimed, exc.problems)
+        except Exception:
+            logger.exception("internal error while taking %s", claimed)
+            problems = [
+                Problem(
+                    "file",
+                    "the engine failed while reading this file (an internal error, logged for "
+                    "the administrator)",
+                    "Tell the administrator; once it is fixed, copy the file back",
+                )
+            ]
+            return self._reject(unit, claimed, problems)
+
+    def _accept(self, unit: str, claimed: Path) -> Result:
+        now = self.clock()
+        request = parse_post(
+            claimed.read_bytes(),
+            unit,
+            claimed.name,
+            self.settings.zone,
+            now,
+            timedelta(hours=self.settings.intake.max_past_hours),
+        )
+        media = self._media(unit, request)
+        with self.ledger.begin() as session:
+            existing = find_post(session, request.key)
+            if existing is None:
+                planned = plan(request, self.settings, self.renderer)
+                folder = self._new_archive_folder(unit, claimed.name, now)
+                archived = [f"{folder}/{m.name}" for m in media]
+                post = record_post(session, request, planned, archived, folder, now)
+                note, outcome = None, Outcome.ACCEPTED
+            elif existing.source_sha256 != request.sha256:
+                raise PostFileError(claimed.name, [_conflict(request, existing.source_name, existing.received_at, self.settings)])
+            elif existing.archive_path and not (self.root / existing.archive_path).exists():
+                post, folder = existing, existing.archive_path  # finishing a pass a crash cut short
+                note, outcome = None, Outcome.ACCEPTED
+            else:
+                post, folder = existing, self._new_archive_folder(unit, claimed.name, now)
+                note = (
+                    f"This file was received before, on {local(existing.received_at, self.settings.zone)}; "
+                    "it was not published again."
+                )
+                outcome = Outcome.DUPLICATE
+            session.flush()
+            text = receipt_text(post, self.settings.zone, note)
+            post_id = post.id
+        target = self.root / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for m in media:
+            m.rename(target / m.name)
+        claimed.rename(target / claimed.name)
+        write_atomic(target / receipt_name(claimed.name), text)
+        logger.info("%s %s/%s as post %d", outcome.value, unit, claimed.name, post_id)
+        return Result(unit, claimed.name, outcome, post_id)
+
+    def _media(self, unit: str, request: PostRequest) -> list[Path]:
+        """The post's media files, checked to lie in the unit's own folder and to be complete."""
+        folder = (self.root / unit).resolve()
+        found, missing, problems = [], [], []
+        for i, item in enumerate(request.body.media):
+            path = self.root / unit / item.file
+            if path.is_symlink() or path.resolve().parent != folder:
+                problems.append(
+                    Problem(
+                        f"media[{i}].file",
+                        f"'{item.file}' is not a file in this folder itself (a link, or a sub-folder)",
+                        "Copy the photo itself into the same folder as the post file",
+                    )
+                )
+            elif not path.is_file() or not self.settler.settled(path):
+                missing.append(item.file)
+            else:
+                found.append(path)
+        if problems:
+            raise PostFileError(request.source_name, problems)
+        if missing:
+            raise MediaNotReady(missing)
+        return found
+
+    def _new_archive_folder(self, unit: str, name: str, now: datetime) -> str:
+        """``<unit>/archive/<local date>_<file stem>``, numbered if that exists."""
+        stem = f"{now.astimezone(self.settings.zone):%Y-%m-%d}_{Path(name).stem}"
+        base = f"{unit}/{ARCHIVE}/{stem}"
+        candidate, n = base, 1
+        while (self.root / candidate).exists():
+            n += 1
+            candidate = f"{base}_{n}"
+        return candidate
+
+    def _reject(self, unit: str, claimed: Path, problems: list[Problem]) -> Result:
+        folder = self.root / unit / REJECTED
+        target = folder / claimed.name
+        if target.exists():
+            stamp = self.clock().astimezone(self.settings.zone).strftime("%Y%m%d-%H%M%S")
+            target = folder / f"{claimed.stem}.{stamp}{claimed.suffix}"
+        claimed.rename(target)
+        at = local(self.clock(), self.settings.zone)
+        write_atomic(
+            folder / f"{target.name}.error.txt", rejection_text(claimed.name, unit, problems, at)
+        )
+        logger.warning("rejected %s/%s: %d problem(s)", unit, claimed.name, len(problems))
+        return Result(unit, claimed.name, Outcome.REJECTED)
+
+
+def _conflict(request: PostRequest, name: str, received: datetime, settings: Settings) -> Problem:
+    return Problem(
+        "id",
+        f"a different post with id '{request.body.id}' was already received on "
+        f"{local(received, settings.zone)} (file {name})",
+        "Give this post a new id. To change a post that is already scheduled, ask the "
+        "administrator to cancel it first",
+    )

@@ -1,0 +1,156 @@
+"""Templates -> text in one locale: Jinja2's sandbox, gettext catalogs and Babel formatting.
+
+Templates come from the organisation's own folder, but their variables come from post files, so
+rendering is sandboxed and strict: a missing variable is an error naming it, never a blank in a
+government post. Catalogs (``templates/locale/<lang>/LC_MESSAGES/messages.po``) are compiled into
+the state folder whenever the .po file is newer, so translators never handle .mo files.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, tzinfo
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_compact_decimal, format_currency, format_decimal
+from babel.support import Translations
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+from publisher.config import Settings
+
+logger = logging.getLogger(__name__)
+
+DOMAIN = "messages"
+
+
+class RenderError(ValueError):
+    """A template cannot be rendered for this post; the message says what to change."""
+
+
+def compile_catalogs(source: Path, target: Path) -> None:
+    """Compile every ``<lang>/LC_MESSAGES/messages.po`` under source whose .mo is missing or older."""
+    for po_path in sorted(source.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        mo_path = target / po_path.relative_to(source).with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with po_path.open("rb") as po:
+            catalog = read_po(po, locale=po_path.parts[-3])
+        tmp = mo_path.with_suffix(".mo.tmp")
+        with tmp.open("wb") as mo:
+            write_mo(mo, catalog)
+        tmp.replace(mo_path)
+        logger.info("compiled catalog %s", po_path)
+
+
+@cache
+def babel_locale(code: str, region: str) -> Locale:
+    """``ta`` in India formats as ``ta_IN``: Indian grouping (2,10,000), rupee symbol, local dates."""
+    try:
+        return Locale.parse(f"{code}_{region}")
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(code)
+
+
+class Renderer:
+    """Renders message templates per locale; one sandboxed environment per locale, built once."""
+
+    def __init__(self, templates: Path, catalogs: Path, zone: tzinfo, region: str) -> None:
+        self._templates = templates
+        self._catalogs = catalogs
+        self._zone = zone
+        self._region = region
+        self._envs: dict[str, SandboxedEnvironment] = {}
+        compile_catalogs(templates / "locale", catalogs)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Renderer:
+        """Templates from the configured folder; compiled catalogs kept in the state folder."""
+        return cls(
+            settings.paths.templates,
+            settings.paths.state / "locale",
+            settings.zone,
+            settings.organisation.region,
+        )
+
+    def template_names(self) -> list[str]:
+        return sorted(p.stem for p in self._templates.glob("*.j2"))
+
+    def render(self, template: str, locale: str, variables: dict[str, Any]) -> str:
+        """The message for one locale.
+
+        Raises:
+            RenderError: the template does not exist, or needs a variable the post did not give.
+        """
+        env = self._env(locale)
+        try:
+            return env.get_template(f"{template}.j2").render(variables).strip()
+        except TemplateNotFound:
+            names = ", ".join(self.template_names()) or "(none)"
+            msg = f"there is no template named '{template}'; use one of: {names}"
+            raise RenderError(msg) from None
+        except UndefinedError as exc:
+            msg = (
+                f"template '{template}' ({locale}) needs a value that the post does not give "
+                f"({exc.message}); add it under [vars]"
+            )
+            raise RenderError(msg) from None
+        except (TypeError, ValueError) as exc:
+            msg = f"template '{template}' ({locale}) cannot use a value of the post ({exc}); check [vars]"
+            raise RenderError(msg) from None
+
+    def _env(self, locale: str) -> SandboxedEnvironment:
+        if locale not in self._envs:
+            env = SandboxedEnvironment(
+                extensions=["jinja2.ext.i18n"],
+                loader=FileSystemLoader(self._templates),
+                undefined=StrictUndefined,
+                autoescape=False,
+                keep_trailing_newline=False,
+            )
+            translations = Translations.load(str(self._catalogs), [locale], DOMAIN)
+            env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+            env.filters.update(self._filters(babel_locale(locale, self._region)))
+            self._envs[locale] = env
+        return self._envs[locale]
+
+    def _filters(self, loc: Locale) -> dict[str, Any]:
+        zone = self._zone
+
+        def as_date(value: date) -> str:
+            return format_date(value, format="long", locale=loc)
+
+        def as_time(value: time | datetime) -> str:
+            if isinstance(value, datetime) and value.tzinfo:
+                value = value.astimezone(zone)
+            return format_time(value, format="short", locale=loc)
+
+        def number(value: float) -> str:
+            return format_decimal(value, locale=loc)
+
+        def compact(value: float) -> str:
+            return format_compact_decimal(value, locale=loc, fraction_digits=1)
+
+        def inr(value: float) -> str:
+            whole = float(value).is_integer()
+            return format_currency(value, "INR", locale=loc, format="¤#,##,##0" if whole else None)
+
+        def percent(value: float) -> str:
+            return format_decimal(value, format="#,##0.##", locale=loc) + "%"
+
+        return {
+            "date": as_date,
+            "time": as_time,
+            "number": number,
+            "compact": compact,
+            "inr": inr,
+            "percent": percent,
+        }
+

@@ -1,0 +1,92 @@
+"""What a reviewer and an operator read: deliveries grouped by unit and account, and per-account status.
+
+The text shown is the delivery's stored text, the same bytes an adapter publishes: review never
+re-renders, so what is approved is what goes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import groupby
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from publisher.config import Settings
+from publisher.receipts import local
+from publisher.store.models import Delivery, DeliveryStatus, Post, Priority
+
+OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+def queued(session: Session) -> list[Delivery]:
+    """Deliveries not yet sent, in the order the dispatcher will take them."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.status.in_(OPEN))
+            .order_by(Delivery.priority.desc(), Delivery.not_before, Delivery.id)
+            .options(selectinload(Delivery.post))
+        )
+    )
+
+
+def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
+    """Deliveries grouped by unit, then account: time, locale, status, the exact text, tags, media."""
+    zone = settings.zone
+    order = {uid: i for i, uid in enumerate(settings.units)}
+    rows = sorted(deliveries, key=lambda d: (order.get(d.unit, len(order)), d.unit, d.account, d.id))
+    lines: list[str] = []
+    for unit, by_unit in groupby(rows, key=lambda d: d.unit):
+        name = settings.units[unit].name if unit in settings.units else unit
+        lines += [f"== {name} ({unit}) =="]
+        for account, by_account in groupby(by_unit, key=lambda d: d.account):
+            platform, _, handle = account.partition(":")
+            lines.append(f"  {platform} @{handle}")
+            for d in by_account:
+                urgent = " URGENT" if d.priority >= Priority.URGENT else ""
+                lines.append(
+                    f"    #{d.id} {d.locale} {local(d.not_before, zone)} {d.status}{urgent}"
+                    f"  post {d.post.key} ({d.post.source_name})"
+                )
+                lines += [f"      | {line}" for line in d.text.splitlines()]
+                lines.append("      tags: " + (" ".join("@" + t for t in d.tags) or "(none)"))
+                if d.media:
+                    lines.append("      media: " + ", ".join(d.media))
+                if d.last_error:
+                    lines.append(f"      last error: {d.last_error}")
+        lines.append("")
+    return "\n".join(lines) if lines else "Nothing to show.\n"
+
+
+def status_text(session: Session, settings: Settings, now: datetime) -> str:
+    """Per configured account: the last finished delivery, how many wait, how many failed."""
+    zone = settings.zone
+    counts = {
+        (account, status): n
+        for account, status, n in session.execute(
+            select(Delivery.account, Delivery.status, func.count()).group_by(
+                Delivery.account, Delivery.status
+            )
+        )
+    }
+    last = {
+        account: when
+        for account, when in session.execute(
+            select(Delivery.account, func.max(Delivery.finished_at))
+            .where(Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.DRY_RUN)))
+            .group_by(Delivery.account)
+        )
+    }
+    header = f"{'unit':<14} {'account':<34} {'last delivery':<28} {'pending':>7} {'failed':>6}"
+    lines = [f"Status at {local(now, zone)}", header, "-" * len(header)]
+    for unit, account in settings.accounts():
+        done = last.get(account.key)
+        when = f"{local(done, zone)} ({(now - done).days}d)" if done else "never"
+        pending = sum(counts.get((account.key, s), 0) for s in OPEN)
+        failed = counts.get((account.key, DeliveryStatus.FAILED), 0)
+        lines.append(f"{unit:<14} {account.key:<34} {when:<28} {pending:>7} {failed:>6}")
+    posts = session.scalar(select(func.count()).select_from(Post))
+    lines.append(f"\n{posts} posts in the ledger.")
+    return "\n".join(lines) + "\n"

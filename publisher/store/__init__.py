@@ -1,0 +1,1 @@
+"""The ledger: the source of truth for every post, delivery and attempt."""

@@ -1,0 +1,160 @@
+"""The ledger's writes: accepting a post, claiming due deliveries, recording each outcome.
+
+Each function runs inside a transaction its caller opens (``with ledger.begin() as session``), so
+the caller decides what must be atomic: a post and all its deliveries in one commit; a claim in a
+short commit of its own *before* any platform is called; each outcome in another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from publisher.plan import PlannedDelivery
+from publisher.postfile import PostRequest
+from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post
+
+
+def find_post(session: Session, key: str) -> Post | None:
+    return session.scalar(select(Post).where(Post.key == key))
+
+
+def record_post(
+    session: Session,
+    request: PostRequest,
+    planned: Sequence[PlannedDelivery],
+    media: Sequence[str],
+    archive_path: str,
+    now: datetime,
+) -> Post:
+    """Insert a new post and all its deliveries (one bulk insert), status pending.
+
+    ``media`` are paths relative to the queue folder, where the files will be once archived.
+    """
+    post = Post(
+        key=request.key,
+        unit=request.unit,
+        source_name=request.source_name,
+        source_sha256=request.sha256,
+        priority=int(request.priority),
+        not_before=request.not_before,
+        received_at=now,
+        archive_path=archive_path,
+        request=request.body.model_dump(mode="json"),
+    )
+    session.add(post)
+    session.flush()
+    session.execute(
+        insert(Delivery),
+        [
+            {
+                "post_id": post.id,
+                "idempotency_key": f"{request.key}|{d.account.key}|{d.locale}",
+                "unit": d.unit,
+                "account": d.account.key,
+                "platform": d.account.platform,
+                "locale": d.locale,
+                "text": d.text,
+                "tags": d.tags,
+                "media": list(media),
+                "status": DeliveryStatus.PENDING,
+                "priority": int(request.priority),
+                "not_before": request.not_before,
+                "attempts": 0,
+            }
+            for d in planned
+        ],
+    )
+    return post
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery leased to this dispatcher, copied out so the platform call needs no session."""
+
+    delivery_id: int
+    attempt_id: int
+    post_id: int
+    unit: str
+    idempotency_key: str
+    account: str
+    platform: str
+    locale: str
+    text: str
+    tags: list[str]
+    media: list[str]
+    attempts: int
+
+
+def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+    """Lease up to ``limit`` due deliveries, urgent first, then oldest; each gets an attempt row.
+
+    The caller must commit before calling any platform: from then on a crash leaves the delivery
+    ``sending`` with a lease that expires, which marks it as uncertain rather than unsent.
+    """
+    rows = session.scalars(
+        select(Delivery)
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.not_before <= now)
+        .order_by(Delivery.priority.desc(), Delivery.not_before, Delivery.id)
+        .limit(limit)
+    ).all()
+    claims = []
+    for delivery in rows:
+        delivery.status = DeliveryStatus.SENDING
+        delivery.lease_until = now + lease
+        delivery.attempts += 1
+        attempt = Attempt(delivery_id=delivery.id, started_at=now)
+        session.add(attempt)
+        session.flush()
+        claims.append(
+            Claim(
+                delivery_id=delivery.id,
+                attempt_id=attempt.id,
+                post_id=delivery.post_id,
+                unit=delivery.unit,
+                idempotency_key=delivery.idempotency_key,
+                account=delivery.account,
+                platform=delivery.platform,
+                locale=delivery.locale,
+                text=delivery.text,
+                tags=list(delivery.tags),
+                media=list(delivery.media),
+                attempts=delivery.attempts,
+            )
+        )
+    return claims
+
+
+def record_outcome(
+    session: Session,
+    claim: Claim,
+    status: DeliveryStatus,
+    now: datetime,
+    *,
+    remote_id: str | None = None,
+    remote_url: str | None = None,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Close the claim's attempt and move its delivery to ``status``.
+
+    ``retry_at`` with status pending schedules the next attempt.
+    """
+    attempt = session.get_one(Attempt, claim.attempt_id)
+    attempt.finished_at = now
+    attempt.outcome = "retry" if status is DeliveryStatus.PENDING else status.value
+    attempt.error = error
+    delivery = session.get_one(Delivery, claim.delivery_id)
+    delivery.status = status
+    delivery.lease_until = None
+    delivery.last_error = error
+    if retry_at is not None:
+        delivery.not_before = retry_at
+    if status is not DeliveryStatus.PENDING:
+        delivery.finished_at = now
+        delivery.remote_id = remote_id
+        delivery.remote_url = remote_url

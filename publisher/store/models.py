@@ -1,0 +1,111 @@
+"""The ledger's tables: posts, deliveries (post x account x locale) and attempts.
+
+Plain columns only, readable in SQL by an administrator; statuses are text. A delivery row is the
+schedule (``not_before``), the exact text that will be published, and the record of what happened.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, and mixing the two is a bug."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            msg = "naive datetime given to the ledger; pass an aware UTC time"
+            raise ValueError(msg)
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its not_before time, or for a retry
+    SENDING = "sending"  # leased by a dispatcher; the platform may or may not have it yet
+    SENT = "sent"  # the platform accepted it: remote_id holds the proof
+    DRY_RUN = "dry_run"  # dry-run: recorded exactly as it would have gone out, never sent
+    FAILED = "failed"  # gave up: a permanent error, or retries exhausted; a person must look
+
+
+class Priority(enum.IntEnum):
+    """Higher goes first: a clarification of fake news must not wait behind a scheme promotion."""
+
+    NORMAL = 0
+    URGENT = 10
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Post(Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # unit/id, or unit/sha256:…
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    source_name: Mapped[str] = mapped_column(String(255))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int]
+    not_before: Mapped[datetime]
+    received_at: Mapped[datetime]
+    archive_path: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[dict[str, Any]]  # the post file as parsed, so a reviewer can re-render it
+
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="post", order_by="Delivery.id")
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("post_id", "account", "locale", name="uq_delivery_post_account_locale"),
+        Index("ix_deliveries_due", "status", "priority", "not_before"),
+        Index("ix_deliveries_account", "account", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    unit: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(200))  # platform:handle
+    platform: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)  # exactly what is published
+    tags: Mapped[list[Any]]
+    media: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int]
+    not_before: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    remote_id: Mapped[str | None] = mapped_column(String(200))
+    remote_url: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    post: Mapped[Post] = relationship(back_populates="deliveries")
+
+
+class Attempt(Base):
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
