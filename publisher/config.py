@@ -51,7 +51,10 @@ def _known_zone(value: str) -> str:
 def _handle(value: str) -> str:
     value = value.removeprefix("@")
     if not _HANDLE.match(value):
-        msg = f"'{value}' is not a valid handle; write it as it appears on the platform, e.g. 'IndiaPostOffice'"
+        msg = (
+            f"'{value}' is not a valid handle; write it as it appears on the platform, "
+            "e.g. 'IndiaPostOffice'"
+        )
         raise ValueError(msg)
     return value
 

@@ -90,5 +90,7 @@ def serve(engine: Engine) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    logger.info("watching %s every %gs", engine.settings.paths.queue, engine.settings.intake.poll_seconds)
+    logger.info(
+        "watching %s every %gs", engine.settings.paths.queue, engine.settings.intake.poll_seconds
+    )
     scheduler.start()

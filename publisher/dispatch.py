@@ -34,7 +34,7 @@ def backoff_seconds(
     Jitter spreads the retries of many accounts that failed together (one platform outage), so
     they do not all return at the same second.
     """
-    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    ceiling = min(cap, base * 2.0 ** max(attempts - 1, 0))
     return ceiling / 2 + rand() * ceiling / 2
 
 
@@ -80,7 +80,9 @@ class Dispatcher:
             self._retry_or_fail(claim, exc)
             return
         except PermanentError as exc:
-            logger.error("delivery %d to %s failed for good: %s", claim.delivery_id, claim.account, exc)
+            logger.error(
+                "delivery %d to %s failed for good: %s", claim.delivery_id, claim.account, exc
+            )
             with self.ledger.begin() as session:
                 record_outcome(session, claim, DeliveryStatus.FAILED, self.clock(), error=str(exc))
             return
@@ -100,7 +102,11 @@ class Dispatcher:
                 remote_url=receipt.url,
             )
         logger.info(
-            "delivery %d %s to %s (%s)", claim.delivery_id, status.value, claim.account, claim.locale
+            "delivery %d %s to %s (%s)",
+            claim.delivery_id,
+            status.value,
+            claim.account,
+            claim.locale,
         )
 
     def _retry_or_fail(self, claim: Claim, exc: TransientError) -> None:

@@ -44,7 +44,7 @@ class PostFileError(InputError):
     """A post file is wrong: it goes to ``rejected/`` with an explanation for the nodal officer."""
 
 
-class MediaNotReady(PublisherError):
+class MediaNotReadyError(PublisherError):
     """A post names media that is not in the folder yet; the post waits for it, up to a bound."""
 
     def __init__(self, missing: list[str]) -> None:

@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import Clock
 from publisher.config import Settings
-from publisher.errors import MediaNotReady, PostFileError, Problem
+from publisher.errors import MediaNotReadyError, PostFileError, Problem
 from publisher.plan import plan
 from publisher.postfile import PostRequest, parse_post
 from publisher.receipts import local, receipt_name, receipt_text, rejection_text, write_atomic
 from publisher.render import Renderer
 from publisher.store.ledger import find_post, record_post
+from publisher.store.models import Post
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ class Intake:
             return None  # someone else took it, or the officer removed it
         try:
             return self._accept(unit, claimed)
-        except MediaNotReady as exc:
+        except MediaNotReadyError as exc:
             waited = self.clock().timestamp() - claimed.stat().st_mtime
             if waited < self.settings.intake.media_wait_minutes * 60:
                 claimed.rename(path)
@@ -179,26 +180,11 @@ class Intake:
         )
         media = self._media(unit, request)
         with self.ledger.begin() as session:
-            existing = find_post(session, request.key)
-            if existing is None:
-                planned = plan(request, self.settings, self.renderer)
-                folder = self._new_archive_folder(unit, claimed.name, now)
-                archived = [f"{folder}/{m.name}" for m in media]
-                post = record_post(session, request, planned, archived, folder, now)
-                note, outcome = None, Outcome.ACCEPTED
-            elif existing.source_sha256 != request.sha256:
-                raise PostFileError(claimed.name, [_conflict(request, existing.source_name, existing.received_at, self.settings)])
-            elif existing.archive_path and not (self.root / existing.archive_path).exists():
-                post, folder = existing, existing.archive_path  # finishing a pass a crash cut short
-                note, outcome = None, Outcome.ACCEPTED
-            else:
-                post, folder = existing, self._new_archive_folder(unit, claimed.name, now)
-                note = (
-                    f"This file was received before, on {local(existing.received_at, self.settings.zone)}; "
-                    "it was not published again."
-                )
-                outcome = Outcome.DUPLICATE
-            session.flush()
+            post, folder, outcome = self._record(session, request, media, now)
+            note = None
+            if outcome is Outcome.DUPLICATE:
+                when = local(post.received_at, self.settings.zone)
+                note = f"This file was received before, on {when}; it was not published again."
             text = receipt_text(post, self.settings.zone, note)
             post_id = post.id
         target = self.root / folder
@@ -210,6 +196,25 @@ class Intake:
         logger.info("%s %s/%s as post %d", outcome.value, unit, claimed.name, post_id)
         return Result(unit, claimed.name, outcome, post_id)
 
+    def _record(
+        self, session: Session, request: PostRequest, media: list[Path], now: datetime
+    ) -> tuple[Post, str, Outcome]:
+        """Record the post unless the ledger has it; returns it, its archive folder, the outcome."""
+        existing = find_post(session, request.key)
+        if existing is None:
+            planned = plan(request, self.settings, self.renderer)
+            folder = self._new_archive_folder(request.unit, request.source_name, now)
+            archived = [f"{folder}/{m.name}" for m in media]
+            post = record_post(session, request, planned, archived, folder, now)
+            session.flush()
+            return post, folder, Outcome.ACCEPTED
+        if existing.source_sha256 != request.sha256:
+            raise PostFileError(request.source_name, [_conflict(request, existing, self.settings)])
+        if existing.archive_path and not (self.root / existing.archive_path).exists():
+            return existing, existing.archive_path, Outcome.ACCEPTED  # a pass a crash cut short
+        folder = self._new_archive_folder(request.unit, request.source_name, now)
+        return existing, folder, Outcome.DUPLICATE
+
     def _media(self, unit: str, request: PostRequest) -> list[Path]:
         """The post's media files, checked to lie in the unit's own folder and to be complete."""
         folder = (self.root / unit).resolve()
@@ -220,7 +225,7 @@ class Intake:
                 problems.append(
                     Problem(
                         f"media[{i}].file",
-                        f"'{item.file}' is not a file in this folder itself (a link, or a sub-folder)",
+                        f"'{item.file}' is not a file in this folder itself (a link or sub-folder)",
                         "Copy the photo itself into the same folder as the post file",
                     )
                 )
@@ -231,7 +236,7 @@ class Intake:
         if problems:
             raise PostFileError(request.source_name, problems)
         if missing:
-            raise MediaNotReady(missing)
+            raise MediaNotReadyError(missing)
         return found
 
     def _new_archive_folder(self, unit: str, name: str, now: datetime) -> str:
@@ -259,11 +264,11 @@ class Intake:
         return Result(unit, claimed.name, Outcome.REJECTED)
 
 
-def _conflict(request: PostRequest, name: str, received: datetime, settings: Settings) -> Problem:
+def _conflict(request: PostRequest, existing: Post, settings: Settings) -> Problem:
     return Problem(
         "id",
         f"a different post with id '{request.body.id}' was already received on "
-        f"{local(received, settings.zone)} (file {name})",
+        f"{local(existing.received_at, settings.zone)} (file {existing.source_name})",
         "Give this post a new id. To change a post that is already scheduled, ask the "
         "administrator to cancel it first",
     )

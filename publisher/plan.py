@@ -45,59 +45,63 @@ class _Problems:
             raise PostFileError(self.request.source_name, self.items)
 
 
-def _target_accounts(request: PostRequest, settings: Settings, out: _Problems) -> list[tuple[str, Account]]:
+def _target_units(request: PostRequest, settings: Settings, out: _Problems) -> list[str]:
+    units = request.body.units
+    if units is None:
+        return [request.unit]
+    if request.unit != settings.organisation.directorate:
+        out.add(
+            ("units",),
+            f"only the directorate's folder may post for other units; this file is in "
+            f"the '{request.unit}' folder",
+            "Remove the units line: a post here goes to this unit's own accounts",
+        )
+        return [request.unit]
+    if ALL_UNITS in units:
+        return list(settings.units)
+    unknown = [u for u in units if u not in settings.units]
+    if unknown:
+        out.add(
+            ("units",),
+            f"{', '.join(unknown)} is not a unit",
+            f'Use "all" or unit names from: {", ".join(settings.units)}',
+        )
+    return [u for u in units if u in settings.units]
+
+
+def _target_accounts(
+    request: PostRequest, settings: Settings, out: _Problems
+) -> list[tuple[str, Account]]:
     body = request.body
-    directorate = settings.organisation.directorate
-    units = [request.unit]
-    if body.units is not None:
-        if request.unit != directorate:
-            out.add(
-                ("units",),
-                f"only the directorate's folder may post for other units; this file is in "
-                f"the '{request.unit}' folder",
-                "Remove the units line: a post here goes to this unit's own accounts",
-            )
-        elif ALL_UNITS in body.units:
-            units = list(settings.units)
-        else:
-            unknown = [u for u in body.units if u not in settings.units]
-            if unknown:
-                out.add(
-                    ("units",),
-                    f"{', '.join(unknown)} is not a unit",
-                    f"Use \"all\" or unit names from: {', '.join(settings.units)}",
-                )
-            units = [u for u in body.units if u in settings.units]
+    units = _target_units(request, settings, out)
     pool = [(u, a) for u, a in settings.accounts() if u in units]
+    for platform in body.platforms or []:
+        if not any(a.platform == platform for _, a in pool):
+            out.add(
+                ("platforms",),
+                f"{', '.join(units)} has no {platform} account",
+                "Remove it from platforms, or ask the administrator to add the account",
+            )
     if body.platforms is not None:
-        for platform in body.platforms:
-            if not any(a.platform == platform for _, a in pool):
-                out.add(
-                    ("platforms",),
-                    f"{', '.join(units)} has no {platform} account",
-                    "Remove it from platforms, or ask the administrator to add the account",
-                )
         pool = [(u, a) for u, a in pool if a.platform in body.platforms]
     if body.accounts is not None:
         ours = {a.handle.lower() for _, a in pool}
         owners = {a.handle.lower(): u for u, a in settings.accounts()}
         for handle in body.accounts:
+            owner = owners.get(handle.lower())
             if handle.lower() in ours:
                 continue
-            if handle.lower() in owners:
-                what = (
-                    f"@{handle} belongs to '{owners[handle.lower()]}'; a file in the "
-                    f"'{request.unit}' folder may only post to that unit's own accounts"
-                )
-                if request.unit == directorate:
-                    what = f"@{handle} is not among the targeted units and platforms"
-            else:
+            if owner is None:
                 what = f"@{handle} is not an account of this unit"
-            out.add(
-                ("accounts",),
-                what,
-                "Use handles from: " + ", ".join(sorted({"@" + a.handle for _, a in pool})),
-            )
+            elif request.unit == settings.organisation.directorate:
+                what = f"@{handle} is not among the targeted units and platforms"
+            else:
+                what = (
+                    f"@{handle} belongs to '{owner}'; a file in the '{request.unit}' folder may "
+                    "only post to that unit's own accounts"
+                )
+            handles = ", ".join(sorted({"@" + a.handle for _, a in pool}))
+            out.add(("accounts",), what, f"Use handles from: {handles}")
         wanted = {h.lower() for h in body.accounts}
         pool = [(u, a) for u, a in pool if a.handle.lower() in wanted]
     if not pool and not out.items:

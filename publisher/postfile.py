@@ -30,7 +30,7 @@ def _relative_media(value: str) -> str:
     if value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":") or ".." in parts:
         msg = (
             f"'{value}' points outside the post's folder; put the file in the same folder as the "
-            "post file and give just its name, e.g. \"photo.jpg\""
+            'post file and give just its name, e.g. "photo.jpg"'
         )
         raise ValueError(msg)
     return value
@@ -80,7 +80,7 @@ class PostFile(Strict):
             )
             raise ValueError(msg)
         if self.vars and not self.template:
-            msg = "[vars] only makes sense with a template; remove [vars] or add template = \"name\""
+            msg = '[vars] only makes sense with a template; remove [vars] or add template = "name"'
             raise ValueError(msg)
         return self
 
@@ -103,6 +103,19 @@ class PostRequest:
         return f"{self.unit}/{self.body.id or 'sha256:' + self.sha256[:32]}"
 
 
+def _parse_local(text: str) -> datetime:
+    for fmt in TIME_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt)  # noqa: DTZ007 - local, zoned by caller
+        except ValueError:
+            continue
+    msg = (
+        f"'{text}' is not a date and time this engine can read (or the date does not "
+        f'exist); write it as "{TIME_EXAMPLE}" (year-month-day hour:minute, 24-hour clock)'
+    )
+    raise ValueError(msg)
+
+
 def publish_time(value: object, zone: tzinfo, now: datetime, max_past: timedelta) -> datetime:
     """When to publish, as aware UTC. Local times are in the organisation's zone.
 
@@ -112,23 +125,12 @@ def publish_time(value: object, zone: tzinfo, now: datetime, max_past: timedelta
     if value is None:
         return now
     if isinstance(value, str):
-        for fmt in TIME_FORMATS:
-            try:
-                value = datetime.strptime(value.strip(), fmt)  # noqa: DTZ007 - local, zoned below
-                break
-            except ValueError:
-                continue
-        else:
-            msg = (
-                f"'{value}' is not a date and time this engine can read (or the date does not "
-                f'exist); write it as "{TIME_EXAMPLE}" (year-month-day hour:minute, 24-hour clock)'
-            )
-            raise ValueError(msg)
+        value = _parse_local(value)
     if isinstance(value, date) and not isinstance(value, datetime):
-        msg = f"{value} has no time of day; write the time too, e.g. \"{value} 10:00\""
+        msg = f'{value} has no time of day; write the time too, e.g. "{value} 10:00"'
         raise ValueError(msg)
     if not isinstance(value, datetime):
-        msg = f"{value!r} is not a date and time; write it as \"{TIME_EXAMPLE}\""
+        msg = f'{value!r} is not a date and time; write it as "{TIME_EXAMPLE}"'
         raise ValueError(msg)
     when = (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
     if when < now - max_past:
@@ -152,7 +154,9 @@ def parse_post(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        problem = Problem("encoding", "the file is not UTF-8 text", "Save it as UTF-8 in your editor")
+        problem = Problem(
+            "encoding", "the file is not UTF-8 text", "Save it as UTF-8 in your editor"
+        )
         raise PostFileError(source_name, [problem]) from None
     data = parse_toml(text, source_name, PostFileError)
     problems = []

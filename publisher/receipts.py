@@ -1,4 +1,4 @@
-"""What the engine writes back into the queue folder for nodal officers, who cannot query a database.
+"""What the engine writes into the queue folder for nodal officers, who cannot query a database.
 
 Three plain-text files: a rejection note beside a rejected post file, a receipt beside an accepted
 one in its archive folder, and STATUS.txt in each unit's folder with its recent posts. Receipts and
@@ -8,7 +8,6 @@ into place) so an officer opening the file over a network share never sees half 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -26,7 +25,7 @@ STATUS_POSTS = 20
 def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def local(when: datetime, zone: tzinfo) -> str:
@@ -103,7 +102,11 @@ def status_text(unit: str, posts: Sequence[Post], zone: tzinfo, now: datetime) -
 
 
 def refresh(
-    ledger: sessionmaker[Session], queue_root: Path, zone: tzinfo, post_ids: Iterable[int], now: datetime
+    ledger: sessionmaker[Session],
+    queue_root: Path,
+    zone: tzinfo,
+    post_ids: Iterable[int],
+    now: datetime,
 ) -> None:
     """Rewrite the receipts of these posts and the status files of their units."""
     ids = set(post_ids)
@@ -121,7 +124,9 @@ def refresh(
             write_status(session, queue_root, unit, zone, now)
 
 
-def write_status(session: Session, queue_root: Path, unit: str, zone: tzinfo, now: datetime) -> None:
+def write_status(
+    session: Session, queue_root: Path, unit: str, zone: tzinfo, now: datetime
+) -> None:
     recent = session.scalars(
         select(Post)
         .where(Post.unit == unit)

@@ -20,7 +20,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_compact_decimal, format_currency, format_decimal
 from babel.support import Translations
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    Undefined,
+    UndefinedError,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from publisher.config import Settings
@@ -35,7 +41,7 @@ class RenderError(ValueError):
 
 
 def compile_catalogs(source: Path, target: Path) -> None:
-    """Compile every ``<lang>/LC_MESSAGES/messages.po`` under source whose .mo is missing or older."""
+    """Compile each ``<lang>/LC_MESSAGES/messages.po`` under source whose .mo is missing or old."""
     for po_path in sorted(source.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         mo_path = target / po_path.relative_to(source).with_suffix(".mo")
         if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
@@ -52,7 +58,7 @@ def compile_catalogs(source: Path, target: Path) -> None:
 
 @cache
 def babel_locale(code: str, region: str) -> Locale:
-    """``ta`` in India formats as ``ta_IN``: Indian grouping (2,10,000), rupee symbol, local dates."""
+    """``ta`` in India formats as ``ta_IN``: Indian grouping (2,10,000), the rupee, local dates."""
     try:
         return Locale.parse(f"{code}_{region}")
     except (UnknownLocaleError, ValueError):
@@ -103,7 +109,9 @@ class Renderer:
             )
             raise RenderError(msg) from None
         except (TypeError, ValueError) as exc:
-            msg = f"template '{template}' ({locale}) cannot use a value of the post ({exc}); check [vars]"
+            msg = (
+                f"template '{template}' ({locale}) cannot use a value: {exc}; correct it in [vars]"
+            )
             raise RenderError(msg) from None
 
     def _env(self, locale: str) -> SandboxedEnvironment:
@@ -124,26 +132,34 @@ class Renderer:
     def _filters(self, loc: Locale) -> dict[str, Any]:
         zone = self._zone
 
-        def as_date(value: date) -> str:
+        def as_date(value: object) -> str:
+            if not isinstance(value, date):
+                raise TypeError(_want(value, "a date", "2026-12-01"))
             return format_date(value, format="long", locale=loc)
 
-        def as_time(value: time | datetime) -> str:
+        def as_time(value: object) -> str:
             if isinstance(value, datetime) and value.tzinfo:
                 value = value.astimezone(zone)
+            if not isinstance(value, time | datetime):
+                raise TypeError(_want(value, "a time", "09:30:00"))
             return format_time(value, format="short", locale=loc)
 
-        def number(value: float) -> str:
-            return format_decimal(value, locale=loc)
+        def number(value: object) -> str:
+            return format_decimal(_number(value), locale=loc)
 
-        def compact(value: float) -> str:
-            return format_compact_decimal(value, locale=loc, fraction_digits=1)
+        def compact(value: object) -> str:
+            return format_compact_decimal(_number(value), locale=loc, fraction_digits=1)
 
-        def inr(value: float) -> str:
-            whole = float(value).is_integer()
-            return format_currency(value, "INR", locale=loc, format="¤#,##,##0" if whole else None)
+        def inr(value: object) -> str:
+            amount = _number(value)
+            if float(amount).is_integer():  # ₹250, not ₹250.00
+                return format_currency(
+                    amount, "INR", locale=loc, format="¤#,##,##0", currency_digits=False
+                )
+            return format_currency(amount, "INR", locale=loc)
 
-        def percent(value: float) -> str:
-            return format_decimal(value, format="#,##0.##", locale=loc) + "%"
+        def percent(value: object) -> str:
+            return format_decimal(_number(value), format="#,##0.##", locale=loc) + "%"
 
         return {
             "date": as_date,
@@ -154,3 +170,14 @@ class Renderer:
             "percent": percent,
         }
 
+
+def _want(value: object, kind: str, example: str) -> str:
+    if isinstance(value, Undefined):
+        str(value)  # a StrictUndefined raises UndefinedError here, naming the missing variable
+    return f"{value!r} is not {kind}; write it without quotes, e.g. {example}"
+
+
+def _number(value: object) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(_want(value, "a number", "2.5"))
+    return value

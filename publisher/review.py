@@ -1,4 +1,4 @@
-"""What a reviewer and an operator read: deliveries grouped by unit and account, and per-account status.
+"""What reviewers and operators read: deliveries by unit and account, and status per account.
 
 The text shown is the delivery's stored text, the same bytes an adapter publishes: review never
 re-renders, so what is approved is what goes out.
@@ -33,10 +33,12 @@ def queued(session: Session) -> list[Delivery]:
 
 
 def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
-    """Deliveries grouped by unit, then account: time, locale, status, the exact text, tags, media."""
+    """Deliveries by unit, then account: time, locale, status, the exact text, tags, media."""
     zone = settings.zone
     order = {uid: i for i, uid in enumerate(settings.units)}
-    rows = sorted(deliveries, key=lambda d: (order.get(d.unit, len(order)), d.unit, d.account, d.id))
+    rows = sorted(
+        deliveries, key=lambda d: (order.get(d.unit, len(order)), d.unit, d.account, d.id)
+    )
     lines: list[str] = []
     for unit, by_unit in groupby(rows, key=lambda d: d.unit):
         name = settings.units[unit].name if unit in settings.units else unit
@@ -71,14 +73,15 @@ def status_text(session: Session, settings: Settings, now: datetime) -> str:
             )
         )
     }
-    last = {
-        account: when
-        for account, when in session.execute(
+    last: dict[str, datetime | None] = dict(
+        session.execute(
             select(Delivery.account, func.max(Delivery.finished_at))
             .where(Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.DRY_RUN)))
             .group_by(Delivery.account)
         )
-    }
+        .tuples()
+        .all()
+    )
     header = f"{'unit':<14} {'account':<34} {'last delivery':<28} {'pending':>7} {'failed':>6}"
     lines = [f"Status at {local(now, zone)}", header, "-" * len(header)]
     for unit, account in settings.accounts():

@@ -22,7 +22,7 @@ from publisher.errors import InputError, Problem
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
 
 _TYPE_FIXES = {
-    "string_type": "Put the value in double quotes, e.g. \"text\"",
+    "string_type": 'Put the value in double quotes, e.g. "text"',
     "int_type": "Write a whole number without quotes, e.g. 5",
     "float_type": "Write a number without quotes, e.g. 2.5",
     "bool_type": "Write true or false, without quotes",
@@ -127,7 +127,7 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """The keys accepted by the table that holds ``loc[-1]``, found by walking the model's fields."""
+    """The keys accepted by the table holding ``loc[-1]``, found by walking the model's fields."""
     current: Any = model
     for part in loc[:-1]:
         current = _unwrap(current)

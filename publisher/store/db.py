@@ -1,9 +1,9 @@
 """Opening the ledger: engine settings per database, and the schema brought up to date.
 
-SQLite is the embedded default. Its settings matter for "never lose a post": WAL so readers (the
-status and review commands) never block the daemon, a busy timeout so a second process waits instead
-of failing, synchronous=FULL so a commit survives power loss before the queue file is moved away, and
-BEGIN IMMEDIATE so two dispatchers can never both read a delivery as pending and both claim it.
+SQLite is the embedded default. Its settings matter for "never lose a post": WAL so readers
+(the status and review commands) never block the daemon; a busy timeout so a second process waits
+instead of failing; synchronous=FULL so a commit survives power loss before the queue file is moved
+away; BEGIN IMMEDIATE so two dispatchers never both read a delivery as pending and both claim it.
 """
 
 from __future__ import annotations
