@@ -164,6 +164,8 @@ def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[P
             except RenderError as exc:
                 what, _, fix = str(exc).partition("; ")
                 out.add(("template",), what, fix[:1].upper() + fix[1:])
+        elif locale not in body.text:
+            continue  # reported by _locales
         elif body.text[locale].strip():
             messages[locale] = body.text[locale].strip()
         else:

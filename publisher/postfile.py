@@ -143,6 +143,31 @@ def publish_time(value: object, zone: tzinfo, now: datetime, max_past: timedelta
     return max(when, now)
 
 
+def _misplaced(data: dict[str, Any], text: str) -> list[Problem]:
+    """Settings written below a [text] or [vars] heading, which TOML files under that section.
+
+    Left alone, ``platforms = ["x"]`` under [vars] would be a template variable and the post would
+    go to every platform; so it is taken out and reported as what it is.
+    """
+    problems = []
+    for section in ("text", "vars"):
+        table = data.get(section)
+        if not isinstance(table, dict):
+            continue
+        for key in [k for k in table if k in PostFile.model_fields]:
+            del table[key]
+            problems.append(
+                Problem(
+                    f"{section}.{key}",
+                    f"'{key}' is inside the [{section}] section, where it does not belong",
+                    f"Move the line above the [{section}] section: in TOML, every line after a "
+                    "[section] heading belongs to that section",
+                    line_of(text, (section, key)),
+                )
+            )
+    return problems
+
+
 def parse_post(
     raw: bytes, unit: str, source_name: str, zone: tzinfo, now: datetime, max_past: timedelta
 ) -> PostRequest:
@@ -159,7 +184,7 @@ def parse_post(
         )
         raise PostFileError(source_name, [problem]) from None
     data = parse_toml(text, source_name, PostFileError)
-    problems = []
+    problems = _misplaced(data, text)
     try:
         not_before = publish_time(data.get("publish_at"), zone, now, max_past)
     except (ValueError, TypeError) as exc:

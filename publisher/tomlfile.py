@@ -91,7 +91,8 @@ def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     """The line where a key path is written, found by following its keys down the file.
 
     A best effort for people, not a parser: the keys of the path are looked for in order, an index
-    ``[n]`` skipping to the n-th further mention of the list's key (``[[accounts]]`` tables).
+    ``[n]`` skipping to the n-th further mention of the list's key (``[[accounts]]`` tables). For a
+    key that is not there, the line of the deepest key that is.
     """
     lines = text.splitlines()
 
@@ -111,11 +112,11 @@ def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
                     break  # an inline list: the items share the line
                 at = further
             continue
-        at = mention(part, at)
-        if at < 0:
-            return None
-        previous = part
-    return at + 1 if loc else None
+        found = mention(part, at)
+        if found < 0:  # a key that is missing: point at the section it belongs in
+            return at + 1 if previous else None
+        at, previous = found, part
+    return at + 1 if previous else None
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -57,6 +57,11 @@ def engine(settings: Settings, clock: FakeClock) -> Engine:
 Drop = Callable[..., Path]
 
 
+def touch(path: Path, when: datetime) -> None:
+    """Set the file's mtime on the test clock, as if its writer had written it then."""
+    os.utime(path, (when.timestamp(), when.timestamp()))
+
+
 @pytest.fixture
 def drop(settings: Settings, clock: FakeClock) -> Drop:
     """Write a file into a unit's queue folder; by default old enough to count as settled."""
@@ -68,9 +73,7 @@ def drop(settings: Settings, clock: FakeClock) -> Drop:
             path.write_text(content, encoding="utf-8")
         else:
             path.write_bytes(content)
-        if settled:
-            old = (clock() - timedelta(minutes=1)).timestamp()
-            os.utime(path, (old, old))
+        touch(path, clock() - timedelta(minutes=1) if settled else clock())
         return path
 
     return write

@@ -1,0 +1,259 @@
+"""A dropped post file becomes recorded deliveries: real files in a real queue folder, real SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from publisher.daemon import Engine
+from publisher.store.models import Delivery, DeliveryStatus, Post
+from tests.conftest import Drop, FakeClock, touch
+
+PONGAL = """\
+id = "pongal-2026"
+[text]
+ta = "பொங்கல் நல்வாழ்த்துகள்! சிறப்பு அஞ்சல் உறை இன்று வெளியிடப்பட்டது."
+en = "Happy Pongal! A special cover was released today."
+"""
+
+
+def deliveries(engine: Engine) -> list[Delivery]:
+    with engine.ledger() as session:
+        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def test_good_file_yields_one_delivery_per_account_and_locale(engine: Engine, drop: Drop) -> None:
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    engine.intake.scan()
+
+    got = {(d.account, d.locale): d for d in deliveries(engine)}
+    # Tamil Nadu: X and Facebook post in ta and en, Instagram in ta only.
+    assert set(got) == {
+        ("x:TNPostalCircle", "ta"),
+        ("x:TNPostalCircle", "en"),
+        ("facebook:TamilNaduPostalCircle", "ta"),
+        ("facebook:TamilNaduPostalCircle", "en"),
+        ("instagram:tnpostalcircle", "ta"),
+    }
+    x_ta = got["x:TNPostalCircle", "ta"]
+    assert x_ta.text.startswith("பொங்கல் நல்வாழ்த்துகள்!")
+    assert x_ta.status == DeliveryStatus.PENDING
+    # The mandatory tags, in the platform's handles: directorate first, then the other circles.
+    assert x_ta.tags[:4] == ["IndiaPostOffice", "HaryanaPostal", "WBPostalCircle", "MahaPostalCircle"]
+    assert "TNPostalCircle" not in x_ta.tags  # never tags itself
+    assert x_ta.text.endswith(" ".join("@" + t for t in x_ta.tags))
+    assert got["facebook:TamilNaduPostalCircle", "en"].tags[0] == "PostOffice.IN"
+    assert got["x:TNPostalCircle", "en"].text.startswith("Happy Pongal!")
+
+
+def test_accepted_file_is_archived_with_a_receipt(engine: Engine, drop: Drop, settings) -> None:
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    engine.intake.scan()
+
+    folder = settings.paths.queue / "tamil-nadu"
+    assert not (folder / "pongal.toml").exists()
+    [archived] = (folder / "archive").glob("*/pongal.toml")
+    receipt = (archived.parent / "pongal.receipt.txt").read_text(encoding="utf-8")
+    assert "tamil-nadu/pongal-2026" in receipt
+    assert "Deliveries (5)" in receipt
+    assert "instagram:tnpostalcircle" in receipt
+    assert list((folder / "processing").iterdir()) == []
+
+
+def test_same_id_dropped_twice_is_recorded_once(engine: Engine, drop: Drop, settings) -> None:
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    engine.tick()
+    first = len(deliveries(engine))
+
+    drop("tamil-nadu", "pongal-again.toml", PONGAL)  # the officer copies it in a second time
+    [result] = engine.intake.scan()
+
+    assert result.outcome == "duplicate"
+    assert len(deliveries(engine)) == first == 5
+    [receipt] = (settings.paths.queue / "tamil-nadu" / "archive").glob("*/pongal-again.receipt.txt")
+    assert "it was not published again" in receipt.read_text(encoding="utf-8")
+
+
+def test_same_id_with_new_content_is_rejected_not_merged(engine: Engine, drop: Drop, settings) -> None:
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    engine.intake.scan()
+    drop("tamil-nadu", "pongal-v2.toml", PONGAL.replace("Happy Pongal!", "Pongal greetings!"))
+    [result] = engine.intake.scan()
+
+    assert result.outcome == "rejected"
+    error = (settings.paths.queue / "tamil-nadu/rejected/pongal-v2.toml.error.txt").read_text(
+        encoding="utf-8"
+    )
+    assert "a different post with id 'pongal-2026' was already received" in error
+    assert "Give this post a new id" in error
+    assert len(deliveries(engine)) == 5
+
+
+def test_without_an_id_the_same_content_is_one_post(engine: Engine, drop: Drop) -> None:
+    text = PONGAL.replace('id = "pongal-2026"\n', "")
+    drop("tamil-nadu", "a.toml", text)
+    drop("tamil-nadu", "b.toml", text)
+    outcomes = sorted(r.outcome for r in engine.intake.scan())
+    assert outcomes == ["accepted", "duplicate"]
+    assert len(deliveries(engine)) == 5
+
+
+def test_half_written_file_waits_until_it_settles(
+    engine: Engine, drop: Drop, clock: FakeClock, settings
+) -> None:
+    path = drop("tamil-nadu", "pongal.toml", PONGAL[:60], settled=False)  # still being copied
+    assert engine.intake.scan() == []
+    clock.advance(seconds=1)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(PONGAL[60:])  # the copy goes on; size and mtime change
+    touch(path, clock())
+    assert engine.intake.scan() == []
+    clock.advance(seconds=1.5)
+    assert engine.intake.scan() == []  # unchanged for 1.5 s only; the interval is 2 s
+    clock.advance(seconds=1)
+    [result] = engine.intake.scan()
+    assert result.outcome == "accepted"
+    assert not list((settings.paths.queue / "tamil-nadu" / "rejected").iterdir())
+
+
+@pytest.mark.parametrize(
+    "name", [".pongal.toml", "pongal.toml.tmp", "pongal.toml.part", "~pongal.toml", "pongal.txt"]
+)
+def test_temporary_and_hidden_names_are_left_alone(engine: Engine, drop: Drop, name: str) -> None:
+    path = drop("tamil-nadu", name, PONGAL)
+    assert engine.intake.scan() == []
+    assert path.exists()
+
+
+def test_media_moves_with_the_post_and_deliveries_point_at_it(
+    engine: Engine, drop: Drop, settings
+) -> None:
+    drop("tamil-nadu", "cover.jpg", b"\xff\xd8\xff\xe0 a photo")
+    drop("tamil-nadu", "pongal.toml", PONGAL + '[[media]]\nfile = "cover.jpg"\n')
+    engine.intake.scan()
+
+    queue = settings.paths.queue
+    assert not (queue / "tamil-nadu" / "cover.jpg").exists()
+    for d in deliveries(engine):
+        [media] = d.media
+        assert (queue / media).read_bytes() == b"\xff\xd8\xff\xe0 a photo"
+
+
+def test_post_waits_for_media_still_arriving_then_goes(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    drop("tamil-nadu", "pongal.toml", PONGAL + '[[media]]\nfile = "cover.jpg"\n')
+    [result] = engine.intake.scan()
+    assert result.outcome == "waiting"
+    drop("tamil-nadu", "cover.jpg", b"photo")
+    [result] = engine.intake.scan()
+    assert result.outcome == "accepted"
+
+
+def test_post_whose_media_never_comes_is_rejected_after_the_bound(
+    engine: Engine, drop: Drop, clock: FakeClock, settings
+) -> None:
+    drop("tamil-nadu", "pongal.toml", PONGAL + '[[media]]\nfile = "cover.jpg"\n')
+    engine.intake.scan()
+    clock.advance(minutes=31)
+    [result] = engine.intake.scan()
+    assert result.outcome == "rejected"
+    error = (settings.paths.queue / "tamil-nadu/rejected/pongal.toml.error.txt").read_text("utf-8")
+    assert "cover.jpg did not arrive within 30 minutes" in error
+
+
+def test_crash_between_commit_and_archive_is_finished_without_a_second_post(
+    engine: Engine, drop: Drop, settings, clock: FakeClock
+) -> None:
+    """The ledger has the post, but the file never left processing/ (the process died)."""
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    engine.intake.scan()
+    folder = settings.paths.queue / "tamil-nadu"
+    [archived] = (folder / "archive").glob("*/pongal.toml")
+    # Put the world back as the crash left it: the file in processing/, no archive folder.
+    archived.rename(folder / "processing" / "pongal.toml")
+    for leftover in archived.parent.iterdir():
+        leftover.unlink()
+    archived.parent.rmdir()
+
+    restarted = Engine(settings, dry_run=True, clock=clock)  # prepare() puts it back
+    [result] = restarted.intake.scan()
+
+    assert result.outcome == "accepted"
+    assert len(deliveries(restarted)) == 5
+    with restarted.ledger() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == 1
+        post = session.scalars(select(Post)).one()
+    assert (settings.paths.queue / post.archive_path / "pongal.toml").exists()
+
+
+def test_directorate_posts_for_every_unit(engine: Engine, drop: Drop) -> None:
+    drop(
+        "directorate",
+        "clarification.toml",
+        """\
+units = ["all"]
+platforms = ["x"]
+priority = "urgent"
+template = "fake-news-clarification"
+[vars]
+platform = "WhatsApp"
+url = "www.indiapost.gov.in"
+""",
+    )
+    engine.intake.scan()
+    got = {(d.account, d.locale) for d in deliveries(engine)}
+    assert ("x:IndiaPostOffice", "hi") in got
+    assert ("x:TNPostalCircle", "ta") in got
+    assert ("x:WBPostalCircle", "bn") in got
+    assert ("x:MahaPostalCircle", "mr") in got
+    assert len(got) == 10  # five X accounts, two locales each
+    assert all(d.priority > 0 for d in deliveries(engine))
+
+
+def test_template_renders_in_each_accounts_language(engine: Engine, drop: Drop) -> None:
+    drop(
+        "haryana",
+        "sukanya.toml",
+        """\
+template = "savings-scheme"
+platforms = ["x"]
+[vars]
+scheme = "Sukanya Samriddhi Yojana"
+rate = 8.2
+min_deposit = 250
+""",
+    )
+    engine.intake.scan()
+    texts = {d.locale: d.text for d in deliveries(engine)}
+    assert set(texts) == {"hi", "en"}
+    assert "₹250" in texts["hi"]
+    assert "8.2%" in texts["hi"]
+    assert "डाकघर" in texts["hi"]  # post office, from the Hindi catalog
+    assert "post office" in texts["en"]
+
+
+def test_status_file_lists_recent_posts_for_the_officer(
+    engine: Engine, drop: Drop, settings
+) -> None:
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    engine.tick()
+    status = (settings.paths.queue / "tamil-nadu" / "STATUS.txt").read_text(encoding="utf-8")
+    assert "pongal.toml" in status
+    assert "5 dry_run" in status
+
+
+def test_leftover_in_processing_is_put_back_at_start(engine: Engine, settings, clock) -> None:
+    left = settings.paths.queue / "haryana" / "processing" / "note.toml"
+    left.write_text("x", encoding="utf-8")
+    Engine(settings, dry_run=True, clock=clock)
+    assert (settings.paths.queue / "haryana" / "note.toml").exists()
+    assert not left.exists()
+
+
+def test_unit_folders_are_created(engine: Engine, settings) -> None:
+    for unit in settings.units:
+        for sub in ("processing", "archive", "rejected"):
+            assert Path(settings.paths.queue / unit / sub).is_dir()
