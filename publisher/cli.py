@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "validate":
             return _validate(args.config, args.paths, args.unit)
@@ -97,7 +99,7 @@ def _run(settings: Settings, *, dry_run: bool, once: bool) -> int:
     if not once:
         serve(engine)
         return 0
-    tick = engine.tick()
+    tick = engine.run_once()
     ids = [c.delivery_id for c in tick.sent]
     with engine.ledger() as session:
         sent = session.scalars(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from dataclasses import dataclass
 from types import FrameType
 
@@ -60,6 +61,15 @@ class Engine:
             self.clock(),
         )
         return Tick(taken, sent)
+
+    def run_once(self) -> Tick:
+        """One pass for ``--once``; files still settling (just copied in) are waited for once."""
+        first = self.tick()
+        if not self.intake.settler.watching():
+            return first
+        time.sleep(self.settings.intake.settle_seconds)
+        second = self.tick()
+        return Tick(first.taken + second.taken, first.sent + second.sent)
 
 
 def serve(engine: Engine) -> None:

@@ -91,6 +91,11 @@ class Settler:
     def forget(self, path: Path) -> None:
         self._seen.pop(path, None)
 
+    def watching(self) -> bool:
+        """Whether files seen but not yet settled are still there."""
+        self._seen = {p: s for p, s in self._seen.items() if p.exists()}
+        return bool(self._seen)
+
 
 class Intake:
     def __init__(

@@ -33,7 +33,8 @@ def queued(session: Session) -> list[Delivery]:
 
 
 def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
-    """Deliveries by unit, then account: time, locale, status, the exact text, tags, media."""
+    """Deliveries by unit, then account: time, locale, status, the exact text (tags included),
+    media with alt text."""
     zone = settings.zone
     order = {uid: i for i, uid in enumerate(settings.units)}
     rows = sorted(
@@ -53,9 +54,10 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
                     f"  post {d.post.key} ({d.post.source_name})"
                 )
                 lines += [f"      | {line}" for line in d.text.splitlines()]
-                lines.append("      tags: " + (" ".join("@" + t for t in d.tags) or "(none)"))
-                if d.media:
-                    lines.append("      media: " + ", ".join(d.media))
+                alts = {m["file"]: m["alt"] for m in d.post.request.get("media", [])}
+                for path in d.media:
+                    alt = alts.get(path.rsplit("/", 1)[-1], {}).get(d.locale, "(no alt text)")
+                    lines.append(f"      media: {path}  alt: {alt}")
                 if d.last_error:
                     lines.append(f"      last error: {d.last_error}")
         lines.append("")

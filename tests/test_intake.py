@@ -1,4 +1,4 @@
-"""A dropped post file becomes recorded deliveries: real files in a real queue folder, real SQLite."""
+"""A dropped post file becomes recorded deliveries: real files, a real queue folder, real SQLite."""
 
 from __future__ import annotations
 
@@ -41,7 +41,12 @@ def test_good_file_yields_one_delivery_per_account_and_locale(engine: Engine, dr
     assert x_ta.text.startswith("பொங்கல் நல்வாழ்த்துகள்!")
     assert x_ta.status == DeliveryStatus.PENDING
     # The mandatory tags, in the platform's handles: directorate first, then the other circles.
-    assert x_ta.tags[:4] == ["IndiaPostOffice", "HaryanaPostal", "WBPostalCircle", "MahaPostalCircle"]
+    assert x_ta.tags[:4] == [
+        "IndiaPostOffice",
+        "HaryanaPostal",
+        "WBPostalCircle",
+        "MahaPostalCircle",
+    ]
     assert "TNPostalCircle" not in x_ta.tags  # never tags itself
     assert x_ta.text.endswith(" ".join("@" + t for t in x_ta.tags))
     assert got["facebook:TamilNaduPostalCircle", "en"].tags[0] == "PostOffice.IN"
@@ -76,7 +81,9 @@ def test_same_id_dropped_twice_is_recorded_once(engine: Engine, drop: Drop, sett
     assert "it was not published again" in receipt.read_text(encoding="utf-8")
 
 
-def test_same_id_with_new_content_is_rejected_not_merged(engine: Engine, drop: Drop, settings) -> None:
+def test_same_id_with_new_content_is_rejected_not_merged(
+    engine: Engine, drop: Drop, settings
+) -> None:
     drop("tamil-nadu", "pongal.toml", PONGAL)
     engine.intake.scan()
     drop("tamil-nadu", "pongal-v2.toml", PONGAL.replace("Happy Pongal!", "Pongal greetings!"))

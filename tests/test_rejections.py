@@ -126,7 +126,9 @@ def test_bad_file_is_rejected_with_a_note_and_the_good_one_beside_it_goes_out(
 
     assert results == {name: "rejected", "good.toml": "accepted"}
     rejected = settings.paths.queue / "haryana" / "rejected"
-    assert (rejected / name).read_bytes() == (content if isinstance(content, bytes) else content.encode())
+    assert (rejected / name).read_bytes() == (
+        content if isinstance(content, bytes) else content.encode()
+    )
     note = (rejected / f"{name}.error.txt").read_text(encoding="utf-8")
     assert f'Your post file "{name}" (folder "haryana") was NOT accepted.' in note
     for phrase in says:
@@ -172,7 +174,9 @@ def test_second_rejection_of_the_same_name_keeps_both(engine: Engine, drop: Drop
     assert len(files) == 4  # two post files, two notes
 
 
-def test_a_setting_written_below_a_section_is_explained(engine: Engine, drop: Drop, settings) -> None:
+def test_a_setting_written_below_a_section_is_explained(
+    engine: Engine, drop: Drop, settings
+) -> None:
     """TOML puts every line after [text] into it: an officer's most likely mistake."""
     drop("haryana", "below.toml", GOOD + 'platforms = ["x"]\n')
     engine.intake.scan()

@@ -1,0 +1,153 @@
+"""The ``publisher`` command as a person runs it: real subprocesses, real files, real SQLite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+PONGAL = '[text]\nta = "பொங்கல் நல்வாழ்த்துகள்!"\nen = "Happy Pongal!"\n'
+
+
+def publisher(
+    *args: str, config: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "publisher", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def example(config_path: Path) -> Path:
+    """The example config and the example queue, as the README's quick start sets them up."""
+    shutil.copytree(REPO / "examples" / "queue", config_path.parent / "var" / "queue")
+    return config_path
+
+
+def test_quick_start_shows_what_would_go_out(example: Path) -> None:
+    run = publisher("run", "--dry-run", "--once", config=example)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert out.startswith("5 post file(s) taken; 30 deliveries recorded as dry-run")
+    assert "== Tamil Nadu Postal Circle (tamil-nadu) ==" in out
+    assert "பொங்கல் சிறப்பு அஞ்சல் உறை" in out  # the Tamil text, exactly
+    assert "URGENT" in out  # the fake-news clarification
+    assert "alt: Special postal cover showing a decorated Pongal pot" in out
+    assert "deliveries scheduled for later" in out
+    assert "Traceback" not in run.stderr
+    # The example files are archived, none rejected.
+    queue = example.parent / "var" / "queue"
+    assert not list(queue.glob("*/rejected/*"))
+    assert len(list(queue.glob("*/archive/*/*.receipt.txt"))) == 5
+
+
+def test_review_and_status_read_the_ledger(example: Path) -> None:
+    publisher("run", "--dry-run", "--once", config=example)
+    review = publisher("review", config=example)
+    assert review.returncode == 0
+    assert "MAHAPEX 2030" in review.stdout  # scheduled, not yet sent
+    assert "pending" in review.stdout
+    status = publisher("status", config=example)
+    assert status.returncode == 0
+    assert "x:TNPostalCircle" in status.stdout
+    assert "5 posts in the ledger." in status.stdout
+
+
+def test_real_publishing_is_refused_clearly_until_adapters_exist(example: Path) -> None:
+    run = publisher("run", "--once", config=example)
+    assert run.returncode == 1
+    assert "run with --dry-run" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_bad_config_stops_start_up_naming_key_and_fix(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8").replace(
+        'timezone = "Asia/Kolkata"', 'timezone = "IST"'
+    )
+    config_path.write_text(text, encoding="utf-8")
+    run = publisher("run", "--dry-run", "--once", config=config_path)
+    assert run.returncode == 1
+    assert "organisation.timezone: 'IST' is not a time zone" in run.stderr
+    assert "Asia/Kolkata" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (config_path.parent / "var" / "state" / "publisher.db").exists()
+
+
+def test_config_comes_from_the_environment_variable(example: Path) -> None:
+    env = {**os.environ, "PUBLISHER_CONFIG": str(example)}
+    run = subprocess.run(
+        [sys.executable, "-m", "publisher", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=example.parent.parent,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "x:IndiaPostOffice" in run.stdout
+
+
+def test_validate_checks_without_changing_anything(example: Path, tmp_path: Path) -> None:
+    good = example.parent / "var" / "queue" / "haryana" / "sukanya.toml"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('template = "savings-scheme"\n', encoding="utf-8")
+
+    ok = publisher("validate", str(good), str(example), config=example)
+    assert ok.returncode == 0, ok.stdout
+    assert "valid, 5 deliveries for unit haryana" in ok.stdout
+    assert "सुकन्या" in ok.stdout or "Sukanya" in ok.stdout
+    assert f"{example}: a valid config" in ok.stdout
+    assert good.exists()  # still in the queue
+    assert not (example.parent / "var" / "state" / "publisher.db").exists()
+
+    failed = publisher("validate", "--unit", "haryana", str(bad), config=example)
+    assert failed.returncode == 1
+    assert "is undefined). Add it under [vars]" in failed.stdout
+
+
+def test_daemon_takes_files_dropped_while_it_runs_and_stops_on_sigterm(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    text = text.replace("settle_seconds = 2 ", "settle_seconds = 0.2 ").replace(
+        "poll_seconds = 5 ", "poll_seconds = 0.2 "
+    )
+    config_path.write_text(text, encoding="utf-8")
+    queue = config_path.parent / "var" / "queue"
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "--config", str(config_path), "run", "--dry-run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        status = queue / "tamil-nadu" / "STATUS.txt"
+        deadline = time.monotonic() + 60
+        while not (queue / "tamil-nadu").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tmp = queue / "tamil-nadu" / ".pongal.toml.tmp"
+        tmp.write_text(PONGAL, encoding="utf-8")
+        tmp.rename(queue / "tamil-nadu" / "pongal.toml")  # how a careful writer drops a file
+        while time.monotonic() < deadline:
+            if status.exists() and "5 dry_run" in status.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.05)
+        assert "5 dry_run" in status.read_text(encoding="utf-8")
+        assert daemon.poll() is None  # still running
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    assert "received SIGTERM" in err

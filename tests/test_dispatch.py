@@ -1,0 +1,193 @@
+"""Due deliveries go out once, in order, at their time; failures retry or stop as classified."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from publisher.adapters.base import Adapter, Outgoing, Receipt
+from publisher.daemon import Engine
+from publisher.dispatch import Dispatcher, backoff_seconds
+from publisher.errors import PermanentError, TransientError
+from publisher.store.models import Attempt, Delivery, DeliveryStatus
+from tests.conftest import Drop, FakeClock
+
+POST = """\
+platforms = ["x"]
+{extra}
+[text]
+hi = "हरियाणा डाक परिमंडल: नए डाक टिकट उपलब्ध हैं।"
+en = "Haryana Postal Circle: new stamps on sale."
+"""
+
+
+def rows(engine: Engine) -> list[Delivery]:
+    with engine.ledger() as session:
+        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def test_dry_run_records_every_delivery_with_its_text(engine: Engine, drop: Drop) -> None:
+    drop("haryana", "stamps.toml", POST.format(extra=""))
+    tick = engine.tick()
+    assert len(tick.sent) == 2
+    for d in rows(engine):
+        assert d.status == DeliveryStatus.DRY_RUN
+        assert d.attempts == 1
+        assert d.remote_id is None  # nothing was sent anywhere
+        assert d.finished_at is not None
+        assert "@IndiaPostOffice" in d.text
+
+
+def test_scheduled_post_waits_for_its_time(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+    when = (clock() + timedelta(days=1)).astimezone(engine.settings.zone)
+    drop("haryana", "later.toml", POST.format(extra=f'publish_at = "{when:%Y-%m-%d %H:%M}"'))
+    assert engine.tick().sent == []
+    assert {d.status for d in rows(engine)} == {DeliveryStatus.PENDING}
+    clock.advance(hours=23, minutes=59)
+    assert engine.tick().sent == []
+    clock.advance(minutes=1)
+    assert len(engine.tick().sent) == 2
+    assert engine.tick().sent == []  # and only once
+
+
+def test_local_time_is_the_organisations_zone(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+    drop("haryana", "t.toml", POST.format(extra='publish_at = "2099-01-26 10:00"'))
+    engine.tick()
+    # 10:00 in Asia/Kolkata is 04:30 UTC.
+    assert {d.not_before.isoformat() for d in rows(engine)} == {"2099-01-26T04:30:00+00:00"}
+
+
+def test_urgent_post_goes_before_older_normal_ones(engine: Engine, drop: Drop) -> None:
+    drop("haryana", "a-normal.toml", POST.format(extra=""))
+    drop("haryana", "b-urgent.toml", POST.format(extra='priority = "urgent"'))
+    engine.intake.scan()
+    order = [c.post_id for c in engine.dispatcher.run_due()]
+    urgent = {d.post_id for d in rows(engine) if d.priority > 0}
+    assert set(order[:2]) == urgent
+
+
+class Scripted(Adapter):
+    """Answers each publish call with the next scripted outcome: an exception, or a receipt."""
+
+    def __init__(self, clock: FakeClock, outcomes: list[Exception | str]) -> None:
+        self.clock = clock
+        self.outcomes = outcomes
+        self.calls: list[Outgoing] = []
+
+    def publish(self, delivery: Outgoing) -> Receipt:
+        self.calls.append(delivery)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return Receipt(remote_id=outcome, url=f"https://x.example/{outcome}", at=self.clock())
+
+
+def one_delivery(engine: Engine, drop: Drop, adapter: Adapter) -> Dispatcher:
+    drop("haryana", "one.toml", POST.format(extra='locales = ["hi"]'))
+    engine.intake.scan()
+    return Dispatcher(
+        engine.ledger,
+        {"x": adapter},
+        engine.clock,
+        engine.settings.dispatch,
+        engine.settings.paths.queue,
+        rand=lambda: 1.0,
+    )
+
+
+def test_transient_failure_is_retried_after_backoff_then_sent(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, [TransientError("503 from the platform"), "1234"])
+    dispatcher = one_delivery(engine, drop, adapter)
+
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert d.status == DeliveryStatus.PENDING
+    assert d.last_error == "503 from the platform"
+    assert d.not_before == clock() + timedelta(seconds=30)  # retry_base_seconds, full jitter = 1
+
+    clock.advance(seconds=29)
+    assert dispatcher.run_due() == []
+    clock.advance(seconds=1)
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert (d.status, d.remote_id, d.attempts) == (DeliveryStatus.SENT, "1234", 2)
+    assert len(adapter.calls) == 2
+    with engine.ledger() as session:
+        outcomes = session.scalars(select(Attempt.outcome).order_by(Attempt.id)).all()
+    assert outcomes == ["retry", "sent"]
+
+
+def test_retry_after_from_the_platform_is_honoured(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, [TransientError("429", retry_after=900), "1"])
+    dispatcher = one_delivery(engine, drop, adapter)
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert d.not_before == clock() + timedelta(seconds=900)
+
+
+def test_permanent_failure_stops_at_once(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+    adapter = Scripted(clock, [PermanentError("account suspended")])
+    dispatcher = one_delivery(engine, drop, adapter)
+    dispatcher.run_due()
+    clock.advance(days=1)
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert (d.status, d.last_error) == (DeliveryStatus.FAILED, "account suspended")
+    assert len(adapter.calls) == 1
+
+
+def test_retries_give_up_after_max_attempts(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+    attempts = engine.settings.dispatch.max_attempts
+    adapter = Scripted(clock, [TransientError("timeout")] * attempts)
+    dispatcher = one_delivery(engine, drop, adapter)
+    for _ in range(attempts + 2):
+        dispatcher.run_due()
+        clock.advance(hours=2)
+    [d] = rows(engine)
+    assert (d.status, d.attempts) == (DeliveryStatus.FAILED, attempts)
+    assert len(adapter.calls) == attempts
+
+
+def test_unexpected_error_leaves_the_delivery_sending_never_resent(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """The call may have reached the platform: the lease marks it for reconciling, not resending."""
+    adapter = Scripted(clock, [ConnectionResetError("peer closed after the request"), "2"])
+    dispatcher = one_delivery(engine, drop, adapter)
+    dispatcher.run_due()
+    clock.advance(hours=1)
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert d.status == DeliveryStatus.SENDING
+    assert d.lease_until is not None
+    assert len(adapter.calls) == 1
+
+
+def test_adapter_gets_media_as_absolute_paths(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+    drop("haryana", "stamp.jpg", b"jpeg")
+    drop(
+        "haryana",
+        "one.toml",
+        POST.format(extra='locales = ["hi"]') + '[[media]]\nfile = "stamp.jpg"\n',
+    )
+    engine.intake.scan()
+    adapter = Scripted(clock, ["9"])
+    Dispatcher(
+        engine.ledger, {"x": adapter}, clock, engine.settings.dispatch, engine.settings.paths.queue
+    ).run_due()
+    [call] = adapter.calls
+    [media] = call.media
+    assert media.is_absolute()
+    assert media.read_bytes() == b"jpeg"
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    assert backoff_seconds(1, 30, 3600, lambda: 1.0) == 30
+    assert backoff_seconds(2, 30, 3600, lambda: 1.0) == 60
+    assert backoff_seconds(3, 30, 3600, lambda: 0.0) == 60  # jitter: between half and all of 120
+    assert backoff_seconds(20, 30, 3600, lambda: 1.0) == 3600

@@ -1,0 +1,71 @@
+"""The ledger's schema comes from migrations, and matches the models the code uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from publisher.store.db import make_engine, open_ledger, upgrade
+from publisher.store.models import Base
+
+
+def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_upgrade_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state' / 'ledger.db'}"
+    open_ledger(url)
+    engine = make_engine(url)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO posts (key, unit, source_name, source_sha256, priority, "
+                "not_before, received_at, request) VALUES ('k', 'u', 'f', 's', 0, "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00', '{}')"
+            )
+        )
+    open_ledger(url)  # a restart runs migrations again
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM posts")).scalar() == 1
+    assert {"posts", "deliveries", "attempts", "alembic_version"} <= set(
+        inspect(engine).get_table_names()
+    )
+
+
+def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_one_delivery_per_post_account_and_locale(tmp_path: Path) -> None:
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    row = (
+        "INSERT INTO deliveries (post_id, idempotency_key, unit, account, platform, locale, "
+        "text, tags, media, status, priority, not_before, attempts) VALUES "
+        "(1, :key, 'u', 'x:a', 'x', 'en', 't', '[]', '[]', 'pending', 0, "
+        "'2026-01-01 00:00:00', 0)"
+    )
+    with ledger.begin() as s:
+        s.execute(
+            text(
+                "INSERT INTO posts (id, key, unit, source_name, source_sha256, priority, "
+                "not_before, received_at, request) VALUES (1, 'k', 'u', 'f', 's', 0, "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00', '{}')"
+            )
+        )
+        s.execute(text(row), {"key": "k|x:a|en"})
+    with pytest.raises(IntegrityError), ledger.begin() as s:
+        s.execute(text(row), {"key": "another key, same post/account/locale"})
