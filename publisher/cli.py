@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from publisher.clock import system_clock
@@ -85,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except PublisherError as exc:
         print(f"publisher: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"publisher: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"publisher: the ledger cannot be used: {exc.__cause__ or exc}", file=sys.stderr)
         return 1
 
 

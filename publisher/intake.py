@@ -119,7 +119,7 @@ class Intake:
                     left.rename(self.root / unit / left.name)
 
     def scan(self) -> list[Result]:
-        """One pass over every unit folder: take each settled post file, oldest first."""
+        """One pass over every unit folder: take each settled post file, in name order."""
         results = []
         for unit in self.settings.units:
             folder = self.root / unit
@@ -128,8 +128,12 @@ class Intake:
             except FileNotFoundError:
                 logger.error("queue folder %s is missing; it is recreated at start", folder)
                 continue
-            for path in sorted(entries, key=lambda p: (p.stat().st_mtime_ns, p.name)):
-                if self.settler.settled(path):
+            for path in sorted(entries, key=lambda p: p.name):
+                try:
+                    ready = self.settler.settled(path)
+                except FileNotFoundError:
+                    continue  # taken back by its writer between listing and looking
+                if ready:
                     self.settler.forget(path)
                     result = self.take(unit, path)
                     if result:

@@ -151,3 +151,13 @@ def test_daemon_takes_files_dropped_while_it_runs_and_stops_on_sigterm(config_pa
         _, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 0, err
     assert "received SIGTERM" in err
+
+
+def test_an_unusable_state_folder_is_one_sentence_not_a_traceback(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8").replace(
+        "[database]\n", '[database]\nurl = "sqlite:////dev/null/ledger.db"\n'
+    )
+    config_path.write_text(text, encoding="utf-8")
+    run = publisher("status", config=config_path)
+    assert run.returncode == 1
+    assert run.stderr.strip() == "publisher: /dev/null: File exists"  # mkdir of the state folder
