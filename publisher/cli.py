@@ -24,7 +24,7 @@ from publisher.errors import InputError, PublisherError
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
-from publisher.review import queued, review_text, status_text
+from publisher.review import parts_lines, queued, review_text, status_text
 from publisher.store.db import open_ledger
 from publisher.store.models import Delivery
 from publisher.tomlfile import parse_toml
@@ -69,30 +69,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        if args.command == "validate":
-            return _validate(args.config, args.paths, args.unit)
-        settings = load_settings(args.config)
-        if args.command == "run":
-            return _run(settings, dry_run=args.dry_run, once=args.once)
-        ledger = open_ledger(settings.database_url)
-        with ledger() as session:
-            if args.command == "status":
-                print(status_text(session, settings, system_clock()), end="")
-            else:
-                print(review_text(queued(session), settings), end="")
-        return 0
-    except InputError as exc:
-        print(_explain(exc), file=sys.stderr)
+        return _command(args)
+    except (PublisherError, OSError, SQLAlchemyError) as exc:
+        print(_one_sentence(exc), file=sys.stderr)
         return 1
-    except PublisherError as exc:
-        print(f"publisher: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"publisher: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        print(f"publisher: the ledger cannot be used: {exc.__cause__ or exc}", file=sys.stderr)
-        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return _validate(args.config, args.paths, args.unit)
+    settings = load_settings(args.config)
+    if args.command == "run":
+        return _run(settings, dry_run=args.dry_run, once=args.once)
+    ledger = open_ledger(settings.database_url)
+    with ledger() as session:
+        if args.command == "status":
+            print(status_text(session, settings, system_clock()), end="")
+        else:
+            print(review_text(queued(session), settings), end="")
+    return 0
+
+
+def _one_sentence(exc: Exception) -> str:
+    """What the person at the terminal needs, without a traceback."""
+    if isinstance(exc, InputError):
+        return _explain(exc)
+    if isinstance(exc, OSError):
+        return f"publisher: {exc.filename or ''}: {exc.strerror or exc}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"publisher: the ledger cannot be used: {exc.__cause__ or exc}"
+    return f"publisher: {exc}"
 
 
 def _explain(exc: InputError) -> str:
@@ -161,4 +167,4 @@ def _preview(settings: Settings, path: Path, raw: bytes, unit: str) -> None:
     print(f"{path}: valid, {len(planned)} deliveries for unit {unit}:")
     for d in planned:
         print(f"  {d.account.key} ({d.locale})")
-        print("\n".join(f"    | {line}" for line in d.text.splitlines()))
+        print("\n".join(parts_lines(d.parts, d.notes, indent="    ")))

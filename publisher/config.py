@@ -135,10 +135,29 @@ class Freshness(Strict):
 
 
 class TagGroup(Strict):
-    """Accounts every post must mention: whole units, and other handles per platform."""
+    """Accounts every post must mention: whole units, and other handles per platform.
+
+    ``main`` groups must be in the main post itself (X's 280 characters included); the others may
+    overflow into replies or a first comment.
+    """
 
     units: list[str] = Field(default_factory=list)
     handles: dict[Platform, list[Handle]] = Field(default_factory=dict)
+    main: bool = False
+
+
+class Content(Strict):
+    """How the engine treats languages: translation fallbacks, and the script check."""
+
+    fallback: dict[LocaleCode, LocaleCode] = Field(default_factory=dict)
+    script_check: Literal["warn", "strict"] = "warn"
+
+    def chain(self, locale: str) -> list[str]:
+        """``mr`` -> ``["mr", "hi", "en"]`` when mr falls back to hi and hi to en."""
+        out = [locale]
+        while out[-1] in self.fallback and self.fallback[out[-1]] not in out:
+            out.append(self.fallback[out[-1]])
+        return out
 
 
 class Tags(Strict):
@@ -154,6 +173,7 @@ class Settings(Strict):
     dispatch: Dispatch = Dispatch()
     freshness: Freshness = Freshness()
     tags: Tags = Tags()
+    content: Content = Content()
 
     def accounts(self) -> list[tuple[str, Account]]:
         """Every account with the id of its unit, in config order."""
@@ -208,6 +228,15 @@ def _cross_references(settings: Settings) -> list[Problem]:
         for u in group.units
         if u not in settings.units
     )
+    for locale, target in settings.content.fallback.items():
+        if locale in settings.content.chain(target):
+            problems.append(
+                Problem(
+                    f"content.fallback.{locale}",
+                    f"falling back from '{locale}' to '{target}' leads back to '{locale}'",
+                    "Make the chain end, e.g. at 'en', which falls back to nothing",
+                )
+            )
     if settings.freshness.warn_after_days >= settings.freshness.max_silence_days:
         problems.append(
             Problem(

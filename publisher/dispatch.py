@@ -70,7 +70,7 @@ class Dispatcher:
             account=claim.account,
             platform=claim.platform,
             locale=claim.locale,
-            text=claim.text,
+            parts=claim.parts,
             tags=claim.tags,
             media=[self.queue_root / m for m in claim.media],
         )

@@ -1,9 +1,9 @@
 """PostRequest -> deliveries: one per target account and locale, with the exact text to publish.
 
-Rendering happens here, once, so the text stored on a delivery is the text that goes out and the
-text a reviewer reads. Everything a nodal officer could get wrong about the organisation (another
-unit's account, a locale the account does not post in, a template variable left out) is found here
-and reported with the line it is on.
+Rendering happens here, once per locale, and fitting once per delivery, so the parts stored on a
+delivery are what goes out and what a reviewer reads. Everything a nodal officer could get wrong
+about the organisation (another unit's account, a locale the account does not post in, a template
+variable left out, a message too long for X) is found here and reported with its line.
 """
 
 from __future__ import annotations
@@ -12,12 +12,17 @@ from dataclasses import dataclass
 
 from publisher.config import Account, Settings
 from publisher.errors import PostFileError, Problem
+from publisher.fit import FitError, Part, fit
 from publisher.postfile import PostRequest
-from publisher.render import Renderer, RenderError
-from publisher.tags import mentions, with_tags
+from publisher.render import Rendered, Renderer, RenderError
+from publisher.scripts import wrong_script
+from publisher.tags import mentions
 from publisher.tomlfile import line_of
 
 ALL_UNITS = "all"
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 
 
 @dataclass(frozen=True)
@@ -25,8 +30,9 @@ class PlannedDelivery:
     unit: str
     account: Account
     locale: str
-    text: str
+    parts: list[Part]  # the post, then replies or a first comment
     tags: list[str]
+    notes: list[str]  # for reviewers: translation fallbacks, text in an unexpected script
 
 
 class _Problems:
@@ -38,7 +44,9 @@ class _Problems:
 
     def add(self, loc: tuple[str | int, ...], what: str, fix: str) -> None:
         where = ".".join(str(p) for p in loc)
-        self.items.append(Problem(where, what, fix, line_of(self.request.source, loc)))
+        problem = Problem(where, what, fix, line_of(self.request.source, loc))
+        if problem not in self.items:  # the same fault found for several accounts is one fault
+            self.items.append(problem)
 
     def raise_any(self) -> None:
         if self.items:
@@ -146,18 +154,13 @@ def _locales(
     return result
 
 
-def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[PlannedDelivery]:
-    """Fan a checked post out to deliveries.
-
-    Raises:
-        PostFileError: every targeting, locale and rendering problem, each with line and fix.
-    """
-    out = _Problems(request)
-    targets = _target_accounts(request, settings, out)
-    locales = _locales(request, targets, out)
+def _messages(
+    request: PostRequest, settings: Settings, renderer: Renderer, needed: list[str], out: _Problems
+) -> dict[str, Rendered]:
+    """The message per locale, rendered once, with what a reviewer should know about it."""
     body = request.body
-    messages: dict[str, str] = {}
-    for locale in dict.fromkeys(loc for chosen in locales.values() for loc in chosen):
+    messages: dict[str, Rendered] = {}
+    for locale in needed:
         if body.template:
             try:
                 messages[locale] = renderer.render(body.template, locale, body.vars)
@@ -167,19 +170,71 @@ def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[P
         elif locale not in body.text:
             continue  # reported by _locales
         elif body.text[locale].strip():
-            messages[locale] = body.text[locale].strip()
+            text = body.text[locale].strip()
+            messages[locale] = Rendered(text, _script_notes(text, ("text", locale), settings, out))
         else:
             out.add(("text", locale), "the text is empty", "Write the message, or remove the line")
-    out.raise_any()
-    return [
-        PlannedDelivery(
-            unit=unit,
-            account=account,
-            locale=locale,
-            text=with_tags(messages[locale], account.platform, tags),
-            tags=tags,
+    return messages
+
+
+def _script_notes(text: str, loc: tuple[str, ...], settings: Settings, out: _Problems) -> list[str]:
+    """Text in the wrong script: a note for the reviewer, or a rejection where config is strict."""
+    found = wrong_script(text, loc[-1])
+    if found is None:
+        return []
+    if settings.content.script_check == "strict":
+        out.add(
+            loc, found, f"Put the {loc[-1]} text here, or move this text under its own language"
         )
-        for unit, account in targets
-        for tags in [mentions(settings, account, body.tags)]
-        for locale in locales[account.key]
-    ]
+        return []
+    return [found]
+
+
+def _check_alt_text(request: PostRequest, used: set[str], out: _Problems) -> None:
+    for i, item in enumerate(request.body.media):
+        if not item.file.lower().endswith(IMAGE_SUFFIXES):
+            continue
+        for locale in sorted(used - set(item.alt)):
+            out.add(
+                ("media", i, "alt"),
+                f"the image {item.file} has no alt text in '{locale}'",
+                f'Add {locale} = "…" to its alt, describing the picture for people who cannot '
+                "see it",
+            )
+
+
+def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[PlannedDelivery]:
+    """Fan a checked post out to deliveries, each fitted to its platform.
+
+    Raises:
+        PostFileError: every targeting, locale, rendering, alt-text and length problem, each with
+            its line and fix.
+    """
+    out = _Problems(request)
+    targets = _target_accounts(request, settings, out)
+    locales = _locales(request, targets, out)
+    needed = list(dict.fromkeys(loc for chosen in locales.values() for loc in chosen))
+    messages = _messages(request, settings, renderer, needed, out)
+    _check_alt_text(request, set(needed), out)
+    body = request.body
+    planned = []
+    for unit, account in targets:
+        tags, required = mentions(settings, account, body.tags)
+        for locale in locales[account.key]:
+            override = body.platform_text.get(account.platform, {}).get(locale)
+            if override is not None:
+                loc: tuple[str, ...] = ("platform_text", account.platform, locale)
+                message = Rendered(override.strip(), _script_notes(override, loc, settings, out))
+            elif locale in messages:
+                loc, message = ("text", locale) if body.text else ("template",), messages[locale]
+            else:
+                continue  # its problem is already reported
+            try:
+                parts = fit(account.platform, message.text, tags, required)
+            except FitError as exc:
+                what, _, fix = str(exc).partition("; ")
+                out.add(loc, f"{what} ({locale})", fix[:1].upper() + fix[1:])
+                continue
+            planned.append(PlannedDelivery(unit, account, locale, parts, tags, message.fallbacks))
+    out.raise_any()
+    return planned

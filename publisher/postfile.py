@@ -59,6 +59,7 @@ class PostFile(Strict):
 
     id: Annotated[str, _name("id", "pongal-2026")] | None = None
     text: dict[LocaleCode, str] = Field(default_factory=dict)
+    platform_text: dict[Platform, dict[LocaleCode, str]] = Field(default_factory=dict)
     template: Annotated[str, _name("template name", "savings-scheme")] | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
     locales: list[LocaleCode] | None = None

@@ -9,8 +9,11 @@ the state folder whenever the .po file is newer, so translators never handle .mo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from functools import cache
+from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,37 @@ logger = logging.getLogger(__name__)
 DOMAIN = "messages"
 
 
+SOURCE = "en"  # the language the templates are written in
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    fallbacks: list[str]  # one sentence per string that had no translation in the locale
+
+
+class _Miss(NullTranslations):
+    """A link in the fallback chain: a message reaching it was not found in the links before."""
+
+    def __init__(self, code: str, log: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self._code = code
+        self._log = log
+
+    def gettext(self, message: str) -> str:
+        self._log.append((message, self._code))
+        return super().gettext(message)
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        self._log.append((msgid1, self._code))
+        return super().ngettext(msgid1, msgid2, n)
+
+
+def _short(text: str, width: int = 48) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 class RenderError(ValueError):
     """A template cannot be rendered for this post; the message says what to change."""
 
@@ -44,7 +78,7 @@ def compile_catalogs(source: Path, target: Path) -> None:
     """Compile each ``<lang>/LC_MESSAGES/messages.po`` under source whose .mo is missing or old."""
     for po_path in sorted(source.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         mo_path = target / po_path.relative_to(source).with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        if mo_path.exists() and mo_path.stat().st_mtime_ns > po_path.stat().st_mtime_ns:
             continue
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as po:
@@ -68,12 +102,20 @@ def babel_locale(code: str, region: str) -> Locale:
 class Renderer:
     """Renders message templates per locale; one sandboxed environment per locale, built once."""
 
-    def __init__(self, templates: Path, catalogs: Path, zone: tzinfo, region: str) -> None:
+    def __init__(
+        self,
+        templates: Path,
+        catalogs: Path,
+        zone: tzinfo,
+        region: str,
+        fallback: Callable[[str], list[str]] = lambda locale: [locale],
+    ) -> None:
         self._templates = templates
         self._catalogs = catalogs
         self._zone = zone
         self._region = region
-        self._envs: dict[str, SandboxedEnvironment] = {}
+        self._fallback = fallback
+        self._envs: dict[str, tuple[SandboxedEnvironment, list[tuple[str, str]]]] = {}
         compile_catalogs(templates / "locale", catalogs)
 
     @classmethod
@@ -84,20 +126,24 @@ class Renderer:
             settings.paths.state / "locale",
             settings.zone,
             settings.organisation.region,
+            settings.content.chain,
         )
 
     def template_names(self) -> list[str]:
         return sorted(p.stem for p in self._templates.glob("*.j2"))
 
-    def render(self, template: str, locale: str, variables: dict[str, Any]) -> str:
-        """The message for one locale.
+    def render(self, template: str, locale: str, variables: dict[str, Any]) -> Rendered:
+        """The message for one locale, and the strings that fell back to another language.
+
+        Not thread-safe: the fallback log of a locale is shared by its renders.
 
         Raises:
             RenderError: the template does not exist, or needs a variable the post did not give.
         """
-        env = self._env(locale)
+        env, log = self._env(locale)
+        log.clear()
         try:
-            return env.get_template(f"{template}.j2").render(variables).strip()
+            text = env.get_template(f"{template}.j2").render(variables).strip()
         except TemplateNotFound:
             names = ", ".join(self.template_names()) or "(none)"
             msg = f"there is no template named '{template}'; use one of: {names}"
@@ -113,8 +159,15 @@ class Renderer:
                 f"template '{template}' ({locale}) cannot use a value: {exc}; correct it in [vars]"
             )
             raise RenderError(msg) from None
+        found = dict(log)  # the last link a message reached is where it was found
+        notes = [
+            f"'{_short(msgid)}' is not translated into {locale}: "
+            + ("the English source text is used" if used == SOURCE else f"the {used} text is used")
+            for msgid, used in found.items()
+        ]
+        return Rendered(text, notes if Locale.parse(locale).language != SOURCE else [])
 
-    def _env(self, locale: str) -> SandboxedEnvironment:
+    def _env(self, locale: str) -> tuple[SandboxedEnvironment, list[tuple[str, str]]]:
         if locale not in self._envs:
             env = SandboxedEnvironment(
                 extensions=["jinja2.ext.i18n"],
@@ -123,10 +176,15 @@ class Renderer:
                 autoescape=False,
                 keep_trailing_newline=False,
             )
-            translations = Translations.load(str(self._catalogs), [locale], DOMAIN)
-            env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+            log: list[tuple[str, str]] = []
+            chain = Translations.load(str(self._catalogs), [locale], DOMAIN)
+            for code in [*self._fallback(locale)[1:], SOURCE]:
+                chain.add_fallback(_Miss(code, log))
+                if code != SOURCE:
+                    chain.add_fallback(Translations.load(str(self._catalogs), [code], DOMAIN))
+            env.install_gettext_translations(chain, newstyle=True)  # type: ignore[attr-defined]
             env.filters.update(self._filters(babel_locale(locale, self._region)))
-            self._envs[locale] = env
+            self._envs[locale] = (env, log)
         return self._envs[locale]
 
     def _filters(self, loc: Locale) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from publisher.config import Settings
+from publisher.fit import Part
 from publisher.receipts import local
 from publisher.store.models import Delivery, DeliveryStatus, Post, Priority
 
@@ -30,6 +31,22 @@ def queued(session: Session) -> list[Delivery]:
             .options(selectinload(Delivery.post))
         )
     )
+
+
+PART_LABELS = {"post": "", "reply": "reply", "comment": "first comment"}
+
+
+def parts_lines(parts: Sequence[Part], notes: Sequence[str], indent: str = "      ") -> list[str]:
+    """A delivery's parts as a reviewer reads them: the post, then each reply or comment under it,
+    numbered, so a thread's structure is plain."""
+    lines = [f"{indent}| {line}" for line in parts[0].text.splitlines()]
+    for n, part in enumerate(parts[1:], 1):
+        label = f"{PART_LABELS[part.kind]} {n}" if part.kind == "reply" else PART_LABELS[part.kind]
+        body = part.text.splitlines()
+        lines.append(f"{indent}  └─ {label}: {body[0]}")
+        lines += [f"{indent}     {line}" for line in body[1:]]
+    lines += [f"{indent}note: {note}" for note in notes]
+    return lines
 
 
 def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
@@ -53,7 +70,7 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
                     f"    #{d.id} {d.locale} {local(d.not_before, zone)} {d.status}{urgent}"
                     f"  post {d.post.key} ({d.post.source_name})"
                 )
-                lines += [f"      | {line}" for line in d.text.splitlines()]
+                lines += parts_lines([Part(**p) for p in d.parts], d.notes)
                 alts = {m["file"]: m["alt"] for m in d.post.request.get("media", [])}
                 for path in d.media:
                     alt = alts.get(path.rsplit("/", 1)[-1], {}).get(d.locale, "(no alt text)")

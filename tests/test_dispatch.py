@@ -173,7 +173,8 @@ def test_adapter_gets_media_as_absolute_paths(engine: Engine, drop: Drop, clock:
     drop(
         "haryana",
         "one.toml",
-        POST.format(extra='locales = ["hi"]') + '[[media]]\nfile = "stamp.jpg"\n',
+        POST.format(extra='locales = ["hi"]')
+        + '[[media]]\nfile = "stamp.jpg"\nalt = { hi = "डाक टिकट" }\n',
     )
     engine.intake.scan()
     adapter = Scripted(clock, ["9"])

@@ -138,7 +138,12 @@ def test_media_moves_with_the_post_and_deliveries_point_at_it(
     engine: Engine, drop: Drop, settings
 ) -> None:
     drop("tamil-nadu", "cover.jpg", b"\xff\xd8\xff\xe0 a photo")
-    drop("tamil-nadu", "pongal.toml", PONGAL + '[[media]]\nfile = "cover.jpg"\n')
+    drop(
+        "tamil-nadu",
+        "pongal.toml",
+        PONGAL
+        + '[[media]]\nfile = "cover.jpg"\nalt = { ta = "அஞ்சல் உறை", en = "A postal cover" }\n',
+    )
     engine.intake.scan()
 
     queue = settings.paths.queue
@@ -151,7 +156,12 @@ def test_media_moves_with_the_post_and_deliveries_point_at_it(
 def test_post_waits_for_media_still_arriving_then_goes(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    drop("tamil-nadu", "pongal.toml", PONGAL + '[[media]]\nfile = "cover.jpg"\n')
+    drop(
+        "tamil-nadu",
+        "pongal.toml",
+        PONGAL
+        + '[[media]]\nfile = "cover.jpg"\nalt = { ta = "அஞ்சல் உறை", en = "A postal cover" }\n',
+    )
     [result] = engine.intake.scan()
     assert result.outcome == "waiting"
     drop("tamil-nadu", "cover.jpg", b"photo")
@@ -162,7 +172,12 @@ def test_post_waits_for_media_still_arriving_then_goes(
 def test_post_whose_media_never_comes_is_rejected_after_the_bound(
     engine: Engine, drop: Drop, clock: FakeClock, settings
 ) -> None:
-    drop("tamil-nadu", "pongal.toml", PONGAL + '[[media]]\nfile = "cover.jpg"\n')
+    drop(
+        "tamil-nadu",
+        "pongal.toml",
+        PONGAL
+        + '[[media]]\nfile = "cover.jpg"\nalt = { ta = "அஞ்சல் உறை", en = "A postal cover" }\n',
+    )
     engine.intake.scan()
     clock.advance(minutes=31)
     [result] = engine.intake.scan()

@@ -13,17 +13,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+from publisher.fit import Part
+
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One delivery as a platform sees it: the text is final, the media are absolute paths."""
+    """One delivery as a platform sees it: the parts are final, the media are absolute paths."""
 
     delivery_id: int
     idempotency_key: str
     account: str  # platform:handle
     platform: str
     locale: str
-    text: str
+    parts: list[Part]  # the post first, then replies under it or a first comment
     tags: list[str]
     media: list[Path]
 

@@ -8,12 +8,13 @@ short commit of its own *before* any platform is called; each outcome in another
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
 from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post
@@ -58,7 +59,9 @@ def record_post(
                 "account": d.account.key,
                 "platform": d.account.platform,
                 "locale": d.locale,
-                "text": d.text,
+                "text": d.parts[0].text,
+                "parts": [asdict(p) for p in d.parts],
+                "notes": d.notes,
                 "tags": d.tags,
                 "media": list(media),
                 "status": DeliveryStatus.PENDING,
@@ -84,7 +87,7 @@ class Claim:
     account: str
     platform: str
     locale: str
-    text: str
+    parts: list[Part]
     tags: list[str]
     media: list[str]
     attempts: int
@@ -120,7 +123,7 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
                 account=delivery.account,
                 platform=delivery.platform,
                 locale=delivery.locale,
-                text=delivery.text,
+                parts=[Part(**p) for p in delivery.parts],
                 tags=list(delivery.tags),
                 media=list(delivery.media),
                 attempts=delivery.attempts,

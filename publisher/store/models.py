@@ -97,7 +97,9 @@ class Delivery(Base):
     account: Mapped[str] = mapped_column(String(200))  # platform:handle
     platform: Mapped[str] = mapped_column(String(32))
     locale: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)  # exactly what is published
+    text: Mapped[str] = mapped_column(Text)  # the main post, exactly as published
+    parts: Mapped[list[Any]]  # [{kind, text, tags}]: the post, then replies or a first comment
+    notes: Mapped[list[Any]]  # for reviewers: translation fallbacks, unexpected scripts
     tags: Mapped[list[Any]]
     media: Mapped[list[Any]]
     status: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,154 @@
+"""Fitting a message and its tags to each platform's limits, never cutting the message.
+
+The message always goes whole into the main post with the tags that must be there (the policy's
+``main`` groups); other tags follow in the main post while they fit, then overflow where the
+platform allows it: X replies under the post, an Instagram first comment. A message that cannot fit
+even with only its required tags is refused with the numbers needed to fix it.
+
+X counts characters with twitter-text's weights (NFC first; a URL is 23; CJK and emoji count 2;
+Indic scripts 1). Parsing is slow (~0.6 ms for a Hindi post), so the message is parsed once per text
+and each mention, plain ASCII, is added arithmetically.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from twitter_text import parse_tweet
+
+X_LIMIT = 280
+FACEBOOK_LIMIT = 63_206
+INSTAGRAM_CAPTION = 2_200
+INSTAGRAM_HASHTAGS = 30
+INSTAGRAM_MENTIONS = 20
+
+SEPARATOR = "\n\n"  # between the message and its tags
+_HASHTAG = re.compile(r"(?<!\w)#\w+")
+_MENTION = re.compile(r"(?<!\w)@\w+")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One published piece: the post itself, a reply under it, or a first comment."""
+
+    kind: Literal["post", "reply", "comment"]
+    text: str
+    tags: list[str]
+
+
+class FitError(ValueError):
+    """The message cannot go out on this platform as written; the text says by how much."""
+
+
+@lru_cache(maxsize=4096)
+def x_length(text: str) -> int:
+    """Weighted length of a text on X (twitter-text v3)."""
+    return int(parse_tweet(unicodedata.normalize("NFC", text)).weightedLength)
+
+
+def _with_tags(message: str, tags: Sequence[str]) -> str:
+    return message + SEPARATOR + " ".join("@" + t for t in tags) if tags else message
+
+
+def _tags_length(tags: Sequence[str], first: bool) -> int:
+    """What appending these ASCII mentions adds: the separator (or a space) and ``@handle``."""
+    if not tags:
+        return 0
+    return (len(SEPARATOR) if first else 1) + sum(len(t) + 1 for t in tags) + len(tags) - 1
+
+
+def _too_long(platform: str, length: int, limit: int, required: Sequence[str], unit: str) -> str:
+    tags = f" with its required tags ({' '.join('@' + t for t in required)})" if required else ""
+    return (
+        f"on {platform} the message{tags} is {length} {unit}, over the limit of {limit}; "
+        f"cut at least {length - limit} {unit}, or give {platform} its own shorter text under "
+        f"[platform_text.{platform}]"
+    )
+
+
+def _pack(tags: Sequence[str], limit: int, length: Callable[[str], int]) -> list[list[str]]:
+    """Tags into as few texts of at most ``limit`` as possible, keeping their order."""
+    groups: list[list[str]] = []
+    for tag in tags:
+        if groups and length(" ".join("@" + t for t in [*groups[-1], tag])) <= limit:
+            groups[-1].append(tag)
+        else:
+            groups.append([tag])
+    return groups
+
+
+def fit_x(message: str, tags: Sequence[str], required: Sequence[str]) -> list[Part]:
+    base = x_length(message)
+    need = base + _tags_length(required, first=True)
+    if need > X_LIMIT:
+        raise FitError(_too_long("x", need, X_LIMIT, required, "weighted characters"))
+    main = list(required)
+    rest = [t for t in tags if t not in required]
+    length = need
+    while rest and length + _tags_length([rest[0]], first=not main) <= X_LIMIT:
+        length += _tags_length([rest[0]], first=not main)
+        main.append(rest.pop(0))
+    replies = _pack(rest, X_LIMIT, len)  # mentions are ASCII: weight 1 per character
+    return [
+        Part("post", _with_tags(message, main), main),
+        *(Part("reply", " ".join("@" + t for t in group), group) for group in replies),
+    ]
+
+
+def fit_instagram(message: str, tags: Sequence[str], required: Sequence[str]) -> list[Part]:
+    hashtags = len(_HASHTAG.findall(message))
+    if hashtags > INSTAGRAM_HASHTAGS:
+        msg = (
+            f"on instagram the message has {hashtags} hashtags, over the limit of "
+            f"{INSTAGRAM_HASHTAGS}; remove at least {hashtags - INSTAGRAM_HASHTAGS}"
+        )
+        raise FitError(msg)
+    room = INSTAGRAM_MENTIONS - len(_MENTION.findall(message))
+    need = len(_with_tags(message, required))
+    if need > INSTAGRAM_CAPTION or len(required) > room:
+        raise FitError(_too_long("instagram", need, INSTAGRAM_CAPTION, required, "characters"))
+    main = list(required)
+    rest = [t for t in tags if t not in required]
+    while (
+        rest
+        and len(main) < room
+        and len(_with_tags(message, [*main, rest[0]])) <= INSTAGRAM_CAPTION
+    ):
+        main.append(rest.pop(0))
+    parts = [Part("post", _with_tags(message, main), main)]
+    if rest:
+        if len(rest) > INSTAGRAM_MENTIONS:
+            msg = (
+                f"on instagram {len(main) + len(rest)} accounts would be mentioned; the caption "
+                f"and its first comment take {room + INSTAGRAM_MENTIONS} at most"
+            )
+            raise FitError(msg)
+        parts.append(Part("comment", " ".join("@" + t for t in rest), rest))
+    return parts
+
+
+def fit_facebook(message: str, tags: Sequence[str], required: Sequence[str]) -> list[Part]:
+    text = _with_tags(message, tags)
+    if len(text) > FACEBOOK_LIMIT:
+        raise FitError(_too_long("facebook", len(text), FACEBOOK_LIMIT, tags, "characters"))
+    return [Part("post", text, list(tags))]
+
+
+def fit(platform: str, message: str, tags: Sequence[str], required: Sequence[str]) -> list[Part]:
+    """The parts a delivery publishes on ``platform``; ``required`` tags must be in the first.
+
+    Raises:
+        FitError: the message with its required tags exceeds the platform's limit.
+    """
+    if platform == "x":
+        return fit_x(message, tags, required)
+    if platform == "instagram":
+        return fit_instagram(message, tags, required)
+    if platform == "facebook":
+        return fit_facebook(message, tags, required)
+    return [Part("post", message, [])]  # e-mail: no mentions
