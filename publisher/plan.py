@@ -17,7 +17,7 @@ from publisher.postfile import PostRequest
 from publisher.render import Rendered, Renderer, RenderError
 from publisher.scripts import wrong_script
 from publisher.tags import mentions
-from publisher.tomlfile import line_of
+from publisher.tomlfile import key_path, line_of
 
 ALL_UNITS = "all"
 
@@ -43,8 +43,7 @@ class _Problems:
         self.items: list[Problem] = []
 
     def add(self, loc: tuple[str | int, ...], what: str, fix: str) -> None:
-        where = ".".join(str(p) for p in loc)
-        problem = Problem(where, what, fix, line_of(self.request.source, loc))
+        problem = Problem(key_path(loc), what, fix, line_of(self.request.source, loc))
         if problem not in self.items:  # the same fault found for several accounts is one fault
             self.items.append(problem)
 

@@ -39,7 +39,7 @@ PART_LABELS = {"post": "", "reply": "reply", "comment": "first comment"}
 def parts_lines(parts: Sequence[Part], notes: Sequence[str], indent: str = "      ") -> list[str]:
     """A delivery's parts as a reviewer reads them: the post, then each reply or comment under it,
     numbered, so a thread's structure is plain."""
-    lines = [f"{indent}| {line}" for line in parts[0].text.splitlines()]
+    lines = [f"{indent}| {line}".rstrip() for line in parts[0].text.splitlines()]
     for n, part in enumerate(parts[1:], 1):
         label = f"{PART_LABELS[part.kind]} {n}" if part.kind == "reply" else PART_LABELS[part.kind]
         body = part.text.splitlines()
