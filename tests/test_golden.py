@@ -96,7 +96,7 @@ def test_overflow_with_twenty_four_circles(config_path: Path, renderer: Renderer
         text += f"""
 [units.{unit}]
 name = "Postal Circle {n}"
-nodal_officer = {{ name = "Officer {n}", designation = "ADM", email = "c{n}@indiapost.gov.in", phone = "1" }}
+nodal_officer = {{ name = "N {n}", designation = "ADM", email = "c{n}@ip.gov.in", phone = "1" }}
 accounts = [
   {{ platform = "x", handle = "Circle{n:02d}Post", locales = ["en"] }},
   {{ platform = "facebook", handle = "Circle{n:02d}PostOffice", locales = ["en"] }},

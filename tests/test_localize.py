@@ -106,7 +106,8 @@ def test_english_pasted_into_the_tamil_text_is_flagged_for_review(
     assert ta
     for d in ta:
         assert d.notes == [
-            "the 'ta' text is written mostly in Latin script (16 letters) instead of Tamil (0 letters)"
+            "the 'ta' text is written mostly in Latin script (16 letters) "
+            "instead of Tamil (0 letters)"
         ]
     assert all(d.notes == [] for d in deliveries(engine) if d.locale == "en")
     with engine.ledger() as session:
