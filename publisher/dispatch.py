@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.adapters.base import Adapter, Outgoing
+from publisher.adapters.base import Adapter, Media, Outgoing
 from publisher.clock import Clock
 from publisher.config import Dispatch
 from publisher.errors import PermanentError, TransientError
@@ -72,7 +72,7 @@ class Dispatcher:
             locale=claim.locale,
             parts=claim.parts,
             tags=claim.tags,
-            media=[self.queue_root / m for m in claim.media],
+            media=[Media(self.queue_root / str(m["path"]), m["alt"]) for m in claim.media],
         )
         try:
             receipt = adapter.publish(outgoing)

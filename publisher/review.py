@@ -71,10 +71,7 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
                     f"  post {d.post.key} ({d.post.source_name})"
                 )
                 lines += parts_lines([Part(**p) for p in d.parts], d.notes)
-                alts = {m["file"]: m["alt"] for m in d.post.request.get("media", [])}
-                for path in d.media:
-                    alt = alts.get(path.rsplit("/", 1)[-1], {}).get(d.locale, "(no alt text)")
-                    lines.append(f"      media: {path}  alt: {alt}")
+                lines += [f"      media: {m['path']}  alt: {m['alt'] or '(none)'}" for m in d.media]
                 if d.last_error:
                     lines.append(f"      last error: {d.last_error}")
         lines.append("")

@@ -168,7 +168,9 @@ def test_unexpected_error_leaves_the_delivery_sending_never_resent(
     assert len(adapter.calls) == 1
 
 
-def test_adapter_gets_media_as_absolute_paths(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+def test_adapter_gets_media_as_absolute_paths_with_alt_text(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
     drop("haryana", "stamp.jpg", b"jpeg")
     drop(
         "haryana",
@@ -183,8 +185,9 @@ def test_adapter_gets_media_as_absolute_paths(engine: Engine, drop: Drop, clock:
     ).run_due()
     [call] = adapter.calls
     [media] = call.media
-    assert media.is_absolute()
-    assert media.read_bytes() == b"jpeg"
+    assert media.path.is_absolute()
+    assert media.path.read_bytes() == b"jpeg"
+    assert media.alt == "डाक टिकट"
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:

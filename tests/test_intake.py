@@ -150,7 +150,8 @@ def test_media_moves_with_the_post_and_deliveries_point_at_it(
     assert not (queue / "tamil-nadu" / "cover.jpg").exists()
     for d in deliveries(engine):
         [media] = d.media
-        assert (queue / media).read_bytes() == b"\xff\xd8\xff\xe0 a photo"
+        assert (queue / media["path"]).read_bytes() == b"\xff\xd8\xff\xe0 a photo"
+        assert media["alt"] == {"ta": "அஞ்சல் உறை", "en": "A postal cover"}[d.locale]
 
 
 def test_post_waits_for_media_still_arriving_then_goes(

@@ -17,8 +17,14 @@ from publisher.fit import Part
 
 
 @dataclass(frozen=True)
+class Media:
+    path: Path  # absolute
+    alt: str | None  # in the delivery's language; required for images
+
+
+@dataclass(frozen=True)
 class Outgoing:
-    """One delivery as a platform sees it: the parts are final, the media are absolute paths."""
+    """One delivery as a platform sees it: the parts are final, each medium has its alt text."""
 
     delivery_id: int
     idempotency_key: str
@@ -27,7 +33,7 @@ class Outgoing:
     locale: str
     parts: list[Part]  # the post first, then replies under it or a first comment
     tags: list[str]
-    media: list[Path]
+    media: list[Media]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ def record_post(
 ) -> Post:
     """Insert a new post and all its deliveries (one bulk insert), status pending.
 
-    ``media`` are paths relative to the queue folder, where the files will be once archived.
+    ``media`` are paths relative to the queue folder, where the post's media files will be once
+    archived, in the post's order; each delivery keeps them with the alt text of its locale.
     """
     post = Post(
         key=request.key,
@@ -63,7 +64,10 @@ def record_post(
                 "parts": [asdict(p) for p in d.parts],
                 "notes": d.notes,
                 "tags": d.tags,
-                "media": list(media),
+                "media": [
+                    {"path": path, "alt": item.alt.get(d.locale)}
+                    for path, item in zip(media, request.body.media, strict=True)
+                ],
                 "status": DeliveryStatus.PENDING,
                 "priority": int(request.priority),
                 "not_before": request.not_before,
@@ -89,7 +93,7 @@ class Claim:
     locale: str
     parts: list[Part]
     tags: list[str]
-    media: list[str]
+    media: list[dict[str, str | None]]  # {path (relative to the queue), alt}
     attempts: int
 
 
