@@ -23,6 +23,7 @@ from publisher.tomlfile import load_toml, problems_from_validation
 
 Platform = Literal["x", "facebook", "instagram", "email"]
 
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HANDLE = re.compile(r"^[A-Za-z0-9_.@+-]{1,100}$")
 
@@ -72,7 +73,7 @@ class Strict(BaseModel):
 class NodalOfficer(Strict):
     name: str
     designation: str
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field(pattern=EMAIL)
     phone: str
 
 
@@ -82,8 +83,9 @@ class Account(Strict):
     platform: Platform
     handle: Handle
     locales: list[LocaleCode] = Field(min_length=1)
-    platform_id: str | None = None
-    credential: str | None = None
+    platform_id: str | None = None  # page id, Instagram user id, user id on X
+    credential: str | None = None  # the name of its secret (see publisher.credentials)
+    recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -164,6 +166,45 @@ class Tags(Strict):
     groups: dict[str, TagGroup] = Field(default_factory=dict)
 
 
+class PlatformOptions(Strict):
+    """Settings every adapter takes. ``api_base_url`` sends the client library's requests to
+    another endpoint than the platform's own (an API gateway; the tests' fake servers)."""
+
+    api_base_url: str | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class GraphOptions(PlatformOptions):
+    graph_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
+
+
+class InstagramOptions(GraphOptions):
+    media_base_url: str | None = None  # where the archive is served from: Instagram fetches media
+    container_poll_seconds: float = Field(default=2.0, ge=0)
+    container_poll_limit: int = Field(default=30, ge=1)
+
+
+class EmailOptions(PlatformOptions):
+    host: str = "localhost"
+    port: int = Field(default=587, gt=0)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    sender: str = Field(default="publisher@localhost", pattern=EMAIL)
+    credential: str | None = None  # SMTP login (fields: username, password); none: no login
+
+
+class Platforms(Strict):
+    x: PlatformOptions = PlatformOptions()
+    facebook: GraphOptions = GraphOptions()
+    instagram: InstagramOptions = InstagramOptions()
+    email: EmailOptions = EmailOptions()
+
+
+class CredentialsFile(Strict):
+    file: Path | None = Field(
+        default=None, strict=False
+    )  # the secrets file: mode 600, service user
+
+
 class Settings(Strict):
     organisation: Organisation
     units: dict[str, Unit] = Field(min_length=1)
@@ -174,6 +215,8 @@ class Settings(Strict):
     freshness: Freshness = Freshness()
     tags: Tags = Tags()
     content: Content = Content()
+    platforms: Platforms = Platforms()
+    credentials: CredentialsFile = CredentialsFile()
 
     def accounts(self) -> list[tuple[str, Account]]:
         """Every account with the id of its unit, in config order."""
@@ -237,6 +280,15 @@ def _cross_references(settings: Settings) -> list[Problem]:
                     "Make the chain end, e.g. at 'en', which falls back to nothing",
                 )
             )
+    problems.extend(
+        Problem(
+            f"units.{uid}.accounts",
+            f"the e-mail account '{account.handle}' has no recipients",
+            'Add recipients = ["name@example.gov.in"] to it',
+        )
+        for uid, account in settings.accounts()
+        if account.platform == "email" and not account.recipients
+    )
     if settings.freshness.warn_after_days >= settings.freshness.max_silence_days:
         problems.append(
             Problem(
@@ -264,4 +316,6 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(str(path), problems)
     base = path.resolve().parent
     paths = Paths(**{k: base / v for k, v in settings.paths.model_dump().items()})
-    return settings.model_copy(update={"paths": paths})
+    secrets = settings.credentials.file
+    credentials = CredentialsFile(file=base / secrets if secrets else None)
+    return settings.model_copy(update={"paths": paths, "credentials": credentials})

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.adapters import load_adapters
 from publisher.clock import Clock
 from publisher.config import Settings
+from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
 from publisher.intake import Intake, Result
 from publisher.receipts import refresh
@@ -39,9 +40,8 @@ class Engine:
     def __init__(self, settings: Settings, *, dry_run: bool, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
-        adapters = load_adapters(
-            {a.platform for _, a in settings.accounts()}, dry_run=dry_run, clock=clock
-        )
+        self.credentials = Credentials(settings.credentials.file)
+        adapters = load_adapters(settings, self.credentials, dry_run=dry_run, clock=clock)
         self.ledger: sessionmaker[Session] = open_ledger(settings.database_url)
         renderer = Renderer.from_settings(settings)
         self.intake = Intake(settings, renderer, self.ledger, clock)

@@ -63,7 +63,7 @@ class Dispatcher:
                 touched.append(claim)
 
     def _send(self, claim: Claim) -> None:
-        adapter = self.adapters[claim.platform]
+        adapter = self.adapters[claim.account]
         outgoing = Outgoing(
             delivery_id=claim.delivery_id,
             idempotency_key=claim.idempotency_key,

@@ -64,8 +64,25 @@ class TransientError(AdapterError):
         super().__init__(message)
 
 
+class RateLimitedError(TransientError):
+    """The platform said "not now" and when: wait exactly that long. Not counted as a failure,
+    because the request was refused before it did anything."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, retry_after)
+
+
 class PermanentError(AdapterError):
     """Retrying cannot help (content refused, account suspended); a person must look."""
+
+
+class AuthError(PermanentError):
+    """The account's credentials are revoked, expired or lack a permission: they must be renewed."""
+
+
+class UncertainError(AdapterError):
+    """The request may have reached the platform (a connection dropped after sending): the
+    delivery must be reconciled with the platform before it is ever sent again."""
 
 
 class NoAdapterError(PublisherError):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from publisher.adapters.base import Adapter, Outgoing, Receipt
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
 from publisher.daemon import Engine
 from publisher.dispatch import Dispatcher, backoff_seconds
 from publisher.errors import PermanentError, TransientError
@@ -82,13 +83,22 @@ class Scripted(Adapter):
             raise outcome
         return Receipt(remote_id=outcome, url=f"https://x.example/{outcome}", at=self.clock())
 
+    def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        return None
+
+    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
+        return {}
+
+    def check(self) -> AccountCheck:
+        return AccountCheck(valid=True, detail="scripted")
+
 
 def one_delivery(engine: Engine, drop: Drop, adapter: Adapter) -> Dispatcher:
     drop("haryana", "one.toml", POST.format(extra='locales = ["hi"]'))
     engine.intake.scan()
     return Dispatcher(
         engine.ledger,
-        {"x": adapter},
+        {"x:HaryanaPostal": adapter},
         engine.clock,
         engine.settings.dispatch,
         engine.settings.paths.queue,
@@ -181,7 +191,11 @@ def test_adapter_gets_media_as_absolute_paths_with_alt_text(
     engine.intake.scan()
     adapter = Scripted(clock, ["9"])
     Dispatcher(
-        engine.ledger, {"x": adapter}, clock, engine.settings.dispatch, engine.settings.paths.queue
+        engine.ledger,
+        {"x:HaryanaPostal": adapter},
+        clock,
+        engine.settings.dispatch,
+        engine.settings.paths.queue,
     ).run_due()
     [call] = adapter.calls
     [media] = call.media

@@ -1,24 +1,58 @@
-"""Platform adapters: one module per platform, all behind the interface in base.py."""
+"""Platform adapters: one module per platform, all behind the interface in base.py.
+
+Adapters are found through the ``publisher.adapters`` entry-point group (name = platform), so a
+third party adds a platform with one module and one line in its own pyproject.toml.
+"""
 
 from __future__ import annotations
+
+from importlib.metadata import entry_points
 
 from publisher.adapters.base import Adapter
 from publisher.adapters.dryrun import DryRunAdapter
 from publisher.clock import Clock
+from publisher.config import PlatformOptions, Settings
+from publisher.credentials import Credentials
 from publisher.errors import NoAdapterError
 
+GROUP = "publisher.adapters"
 
-def load_adapters(platforms: set[str], *, dry_run: bool, clock: Clock) -> dict[str, Adapter]:
-    """The adapter for each platform the configured accounts use.
+
+def adapter_classes() -> dict[str, type[Adapter]]:
+    """Installed adapters by platform name."""
+    found: dict[str, type[Adapter]] = {}
+    for point in entry_points(group=GROUP):
+        cls = point.load()
+        if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+            msg = f"entry point {point.name} = {point.value} in {GROUP} is not an Adapter class"
+            raise NoAdapterError(msg)
+        found[point.name] = cls
+    return found
+
+
+def load_adapters(
+    settings: Settings, credentials: Credentials, *, dry_run: bool, clock: Clock
+) -> dict[str, Adapter]:
+    """One adapter per configured account, by account key (``x:IndiaPostOffice``).
 
     Raises:
-        NoAdapterError: real publishing was asked for; only dry-run is built so far.
+        NoAdapterError: a platform in config.toml has no installed adapter.
+        CredentialError: an account's credential is missing or stored unsafely.
     """
-    if not dry_run:
+    classes = adapter_classes()
+    missing = sorted({a.platform for _, a in settings.accounts()} - set(classes))
+    if missing and not dry_run:
         msg = (
-            "publishing to real platforms is not built yet (only the dry-run adapter exists); "
-            "run with --dry-run to rehearse: nothing is sent and every delivery is recorded"
+            f"no adapter is installed for {', '.join(missing)}, so nothing can be published "
+            "there; run with --dry-run to rehearse: nothing is sent and every delivery is recorded"
         )
         raise NoAdapterError(msg)
-    adapter = DryRunAdapter(clock)
-    return dict.fromkeys(platforms, adapter)
+    adapters: dict[str, Adapter] = {}
+    for _, account in settings.accounts():
+        options: PlatformOptions = getattr(settings.platforms, account.platform)
+        if dry_run:
+            adapters[account.key] = DryRunAdapter(account, {}, options, clock)
+            continue
+        secrets = credentials.get(account.credential) if account.credential else {}
+        adapters[account.key] = classes[account.platform](account, secrets, options, clock)
+    return adapters

@@ -1,18 +1,23 @@
 """The contract between the dispatcher and every platform.
 
-An adapter publishes one delivery and returns a Receipt, or raises an AdapterError subclass that
-tells the dispatcher what it may do next. It never returns False: "retry later" and "never retry"
-must not look alike.
+An adapter serves one account. It publishes one delivery and returns a Receipt, or raises an
+AdapterError subclass that tells the dispatcher what it may do next (publisher.errors). It never
+returns False: "retry later" and "never retry" must not look alike. ``find_existing`` answers
+whether a delivery already exists on the platform, so an uncertain delivery is reconciled instead
+of sent twice. Platform rules (limits, media requirements) live in the adapter's own module.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+from publisher.clock import Clock
+from publisher.config import Account, PlatformOptions
 from publisher.fit import Part
 
 
@@ -34,6 +39,7 @@ class Outgoing:
     parts: list[Part]  # the post first, then replies under it or a first comment
     tags: list[str]
     media: list[Media]
+    not_before: datetime | None = None  # when it was due: reconciling looks for posts after it
 
 
 @dataclass(frozen=True)
@@ -43,17 +49,68 @@ class Receipt:
     remote_id: str | None
     url: str | None
     at: datetime
+    part_ids: list[str] = field(default_factory=list)  # replies or the first comment, in order
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Engagement of one published post; None where the platform does not give the figure."""
+
+    likes: int | None = None
+    shares: int | None = None
+    comments: int | None = None
+    views: int | None = None
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """What ``publisher accounts check`` shows for one account."""
+
+    valid: bool
+    detail: str
+    expires_at: datetime | None = None
+    missing_permissions: list[str] = field(default_factory=list)
 
 
 class Adapter(ABC):
+    platform: ClassVar[str]
+    secrets: ClassVar[tuple[str, ...]] = ()
+    """The credential fields this adapter needs; all are secret and masked in logs."""
     dry_run: ClassVar[bool] = False
     """True for an adapter that records instead of publishing: deliveries end as dry_run."""
 
+    def __init__(
+        self,
+        account: Account,
+        secrets: Mapping[str, str],
+        options: PlatformOptions,
+        clock: Clock,
+    ) -> None:
+        self.account = account
+        self.options = options
+        self.clock = clock
+        self._secrets = dict(secrets)
+
     @abstractmethod
     def publish(self, delivery: Outgoing) -> Receipt:
-        """Publish the delivery.
+        """Publish every part of the delivery.
 
         Raises:
+            RateLimitedError: not now; ``retry_after`` says when.
             TransientError: try again later (after ``retry_after`` seconds when given).
+            AuthError: the credentials must be renewed.
             PermanentError: retrying cannot help.
+            UncertainError: the platform may have it; reconcile before anything else.
         """
+
+    @abstractmethod
+    def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        """The delivery's post if the platform has it, else None. Raises as ``publish``."""
+
+    @abstractmethod
+    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
+        """Engagement by remote id, for those the platform still has."""
+
+    @abstractmethod
+    def check(self) -> AccountCheck:
+        """Whether the credentials work, until when, and which permissions are missing."""

@@ -1,22 +1,29 @@
 """Dry-run: does everything a real adapter does except talk to a network.
 
-It is the default for rehearsals and tests, and a receipt's absence of a remote id or URL is what
-tells a reviewer that nothing was sent.
+It is the default for rehearsals and tests; a receipt without a remote id or URL is what tells a
+reviewer that nothing was sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
-from publisher.adapters.base import Adapter, Outgoing, Receipt
-from publisher.clock import Clock
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
 
 
 class DryRunAdapter(Adapter):
+    platform: ClassVar[str] = "dry-run"
     dry_run: ClassVar[bool] = True
 
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
     def publish(self, delivery: Outgoing) -> Receipt:
-        return Receipt(remote_id=None, url=None, at=self._clock())
+        return Receipt(remote_id=None, url=None, at=self.clock())
+
+    def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        return None  # a dry run never put anything on a platform
+
+    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
+        return {}
+
+    def check(self) -> AccountCheck:
+        return AccountCheck(valid=True, detail="dry-run: credentials are not used")
