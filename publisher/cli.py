@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from publisher.clock import system_clock
 from publisher.config import Settings, load_settings
+from publisher.credentials import RedactingFormatter
 from publisher.daemon import Engine, serve
 from publisher.errors import InputError, PublisherError
 from publisher.plan import plan
@@ -30,6 +31,7 @@ from publisher.store.models import Delivery
 from publisher.tomlfile import parse_toml
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # one line per event; journald adds the time
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     if not args.verbose:
@@ -109,6 +111,8 @@ def _explain(exc: InputError) -> str:
 
 def _run(settings: Settings, *, dry_run: bool, once: bool) -> int:
     engine = Engine(settings, dry_run=dry_run, clock=system_clock)
+    for handler in logging.getLogger().handlers:  # secrets are known now: mask them in every line
+        handler.setFormatter(RedactingFormatter(LOG_FORMAT, engine.credentials))
     if not once:
         serve(engine)
         return 0

@@ -46,7 +46,12 @@ class Engine:
         renderer = Renderer.from_settings(settings)
         self.intake = Intake(settings, renderer, self.ledger, clock)
         self.dispatcher = Dispatcher(
-            self.ledger, adapters, clock, settings.dispatch, settings.paths.queue
+            self.ledger,
+            adapters,
+            clock,
+            settings.dispatch,
+            settings.paths.queue,
+            redact=self.credentials.redact,
         )
         self.intake.prepare()
 

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.adapters.base import Adapter, Media, Outgoing
 from publisher.clock import Clock
 from publisher.config import Dispatch
-from publisher.errors import PermanentError, TransientError
+from publisher.errors import (
+    AuthError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+    UncertainError,
+)
 from publisher.store.ledger import Claim, claim_due, record_outcome
 from publisher.store.models import DeliveryStatus
 
@@ -47,6 +53,7 @@ class Dispatcher:
     queue_root: Path
     batch: int = 100
     rand: Callable[[], float] = field(default=random.random)
+    redact: Callable[[str], str] = field(default=str)  # masks secrets in errors kept in the ledger
 
     def run_due(self) -> list[Claim]:
         """Send everything due now, batch by batch; returns what was claimed, in order."""
@@ -78,49 +85,49 @@ class Dispatcher:
             receipt = adapter.publish(outgoing)
         except TransientError as exc:
             self._retry_or_fail(claim, exc)
-            return
+        except AuthError as exc:
+            self._fail(claim, exc, "failed: its account's credentials must be renewed")
         except PermanentError as exc:
-            logger.error(
-                "delivery %d to %s failed for good: %s", claim.delivery_id, claim.account, exc
+            self._fail(claim, exc, "failed for good")
+        except UncertainError as exc:
+            # The platform may have it: leave the delivery sending, so that when its lease expires
+            # it is reconciled with the platform instead of sent again.
+            logger.warning(
+                "delivery %d to %s: outcome uncertain: %s",
+                claim.delivery_id,
+                claim.account,
+                self.redact(str(exc)),
             )
-            with self.ledger.begin() as session:
-                record_outcome(session, claim, DeliveryStatus.FAILED, self.clock(), error=str(exc))
-            return
         except Exception:
-            # The request may have reached the platform: leave the delivery sending, so that when
-            # its lease expires it is reconciled with the platform instead of sent again.
             logger.exception("delivery %d to %s: outcome unknown", claim.delivery_id, claim.account)
-            return
-        status = DeliveryStatus.DRY_RUN if adapter.dry_run else DeliveryStatus.SENT
-        with self.ledger.begin() as session:
-            record_outcome(
-                session,
-                claim,
-                status,
-                self.clock(),
-                remote_id=receipt.remote_id,
-                remote_url=receipt.url,
+        else:
+            status = DeliveryStatus.DRY_RUN if adapter.dry_run else DeliveryStatus.SENT
+            with self.ledger.begin() as session:
+                record_outcome(session, claim, status, self.clock(), receipt=receipt)
+            logger.info(
+                "delivery %d %s to %s (%s)", claim.delivery_id, status, claim.account, claim.locale
             )
-        logger.info(
-            "delivery %d %s to %s (%s)",
-            claim.delivery_id,
-            status.value,
-            claim.account,
-            claim.locale,
-        )
+
+    def _fail(self, claim: Claim, exc: PermanentError, why: str) -> None:
+        error = self.redact(str(exc))
+        logger.error("delivery %d to %s %s: %s", claim.delivery_id, claim.account, why, error)
+        with self.ledger.begin() as session:
+            record_outcome(session, claim, DeliveryStatus.FAILED, self.clock(), error=error)
 
     def _retry_or_fail(self, claim: Claim, exc: TransientError) -> None:
         now = self.clock()
-        if claim.attempts >= self.policy.max_attempts:
+        error = self.redact(str(exc))
+        limited = isinstance(exc, RateLimitedError)  # refused before doing anything: no failure
+        if claim.attempts >= self.policy.max_attempts and not limited:
             logger.error(
                 "delivery %d to %s failed %d times, giving up: %s",
                 claim.delivery_id,
                 claim.account,
                 claim.attempts,
-                exc,
+                error,
             )
             with self.ledger.begin() as session:
-                record_outcome(session, claim, DeliveryStatus.FAILED, now, error=str(exc))
+                record_outcome(session, claim, DeliveryStatus.FAILED, now, error=error)
             return
         wait = exc.retry_after or backoff_seconds(
             claim.attempts, self.policy.retry_base_seconds, self.policy.retry_max_seconds, self.rand
@@ -130,7 +137,7 @@ class Dispatcher:
             claim.delivery_id,
             claim.account,
             wait,
-            exc,
+            error,
         )
         with self.ledger.begin() as session:
             record_outcome(
@@ -138,6 +145,6 @@ class Dispatcher:
                 claim,
                 DeliveryStatus.PENDING,
                 now,
-                error=str(exc),
+                error=error,
                 retry_at=now + timedelta(seconds=wait),
             )

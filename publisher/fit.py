@@ -39,6 +39,7 @@ class Part:
     kind: Literal["post", "reply", "comment"]
     text: str
     tags: list[str]
+    remote_id: str | None = None  # once published
 
 
 class FitError(ValueError):

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
 from publisher.daemon import Engine
 from publisher.dispatch import Dispatcher, backoff_seconds
-from publisher.errors import PermanentError, TransientError
+from publisher.errors import (
+    AuthError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+    UncertainError,
+)
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock
 
@@ -209,3 +216,73 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
     assert backoff_seconds(2, 30, 3600, lambda: 1.0) == 60
     assert backoff_seconds(3, 30, 3600, lambda: 0.0) == 60  # jitter: between half and all of 120
     assert backoff_seconds(20, 30, 3600, lambda: 1.0) == 3600
+
+
+def test_rate_limits_wait_as_told_and_never_exhaust_the_attempts(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    limit = engine.settings.dispatch.max_attempts
+    adapter = Scripted(clock, [RateLimitedError("429", retry_after=60)] * (limit + 2) + ["7"])
+    dispatcher = one_delivery(engine, drop, adapter)
+    for _ in range(limit + 3):
+        dispatcher.run_due()
+        clock.advance(seconds=60)
+    [d] = rows(engine)
+    assert (d.status, d.remote_id) == (DeliveryStatus.SENT, "7")
+
+
+def test_revoked_credentials_fail_the_delivery_and_say_so(
+    engine: Engine, drop: Drop, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = Scripted(clock, [AuthError("token expired (code 190)")])
+    one_delivery(engine, drop, adapter).run_due()
+    [d] = rows(engine)
+    assert (d.status, d.last_error) == (DeliveryStatus.FAILED, "token expired (code 190)")
+    assert "credentials must be renewed" in caplog.text
+
+
+def test_uncertain_outcome_is_left_for_reconciling(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, [UncertainError("connection dropped after the request was sent")])
+    dispatcher = one_delivery(engine, drop, adapter)
+    dispatcher.run_due()
+    clock.advance(days=1)
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert d.status == DeliveryStatus.SENDING
+    assert len(adapter.calls) == 1
+
+
+def test_errors_kept_in_the_ledger_are_redacted(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, [PermanentError("GET /me?access_token=EAAsecret123 refused")])
+    dispatcher = one_delivery(engine, drop, adapter)
+    dispatcher.redact = engine.credentials.redact
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert d.last_error == "GET /me?access_token=*** refused"
+
+
+def test_receipt_ids_are_kept_for_every_part(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+    class Threaded(Scripted):
+        def publish(self, delivery: Outgoing) -> Receipt:
+            self.calls.append(delivery)
+            return Receipt("100", "https://x.example/100", self.clock(), part_ids=["101"])
+
+    message = "हरियाणा डाक परिमंडल " * 13  # long enough for a reply thread
+    drop("haryana", "t.toml", f'platforms = ["x"]\nlocales = ["hi"]\n[text]\nhi = "{message}"\n')
+    engine.intake.scan()
+    adapter = Threaded(clock, [])
+    Dispatcher(
+        engine.ledger,
+        {"x:HaryanaPostal": adapter},
+        clock,
+        engine.settings.dispatch,
+        engine.settings.paths.queue,
+    ).run_due()
+    [call] = adapter.calls
+    assert [p.kind for p in call.parts] == ["post", "reply"]
+    [d] = rows(engine)
+    assert [p["remote_id"] for p in d.parts] == ["100", "101"]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from publisher.adapters.base import Receipt
 from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
@@ -142,8 +143,7 @@ def record_outcome(
     status: DeliveryStatus,
     now: datetime,
     *,
-    remote_id: str | None = None,
-    remote_url: str | None = None,
+    receipt: Receipt | None = None,
     error: str | None = None,
     retry_at: datetime | None = None,
 ) -> None:
@@ -163,5 +163,11 @@ def record_outcome(
         delivery.not_before = retry_at
     if status is not DeliveryStatus.PENDING:
         delivery.finished_at = now
-        delivery.remote_id = remote_id
-        delivery.remote_url = remote_url
+    if receipt is not None:
+        delivery.remote_id = receipt.remote_id
+        delivery.remote_url = receipt.url
+        follow_ups = iter(receipt.part_ids)
+        delivery.parts = [
+            {**part, "remote_id": receipt.remote_id if i == 0 else next(follow_ups, None)}
+            for i, part in enumerate(delivery.parts)
+        ]
