@@ -189,7 +189,7 @@ class EmailOptions(PlatformOptions):
     port: int = Field(default=587, gt=0)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     sender: str = Field(default="publisher@localhost", pattern=EMAIL)
-    credential: str | None = None  # SMTP login (fields: username, password); none: no login
+    ca_file: Path | None = Field(default=None, strict=False)  # to trust a private CA's certificate
 
 
 class Platforms(Strict):

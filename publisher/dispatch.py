@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,7 +48,7 @@ def backoff_seconds(
 @dataclass
 class Dispatcher:
     ledger: sessionmaker[Session]
-    adapters: Mapping[str, Adapter]
+    adapters: Mapping[str, Adapter[Any]]
     clock: Clock
     policy: Dispatch
     queue_root: Path

@@ -7,6 +7,7 @@ third party adds a platform with one module and one line in its own pyproject.to
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from typing import Any
 
 from publisher.adapters.base import Adapter
 from publisher.adapters.dryrun import DryRunAdapter
@@ -18,9 +19,9 @@ from publisher.errors import NoAdapterError
 GROUP = "publisher.adapters"
 
 
-def adapter_classes() -> dict[str, type[Adapter]]:
+def adapter_classes() -> dict[str, type[Adapter[Any]]]:
     """Installed adapters by platform name."""
-    found: dict[str, type[Adapter]] = {}
+    found: dict[str, type[Adapter[Any]]] = {}
     for point in entry_points(group=GROUP):
         cls = point.load()
         if not (isinstance(cls, type) and issubclass(cls, Adapter)):
@@ -32,7 +33,7 @@ def adapter_classes() -> dict[str, type[Adapter]]:
 
 def load_adapters(
     settings: Settings, credentials: Credentials, *, dry_run: bool, clock: Clock
-) -> dict[str, Adapter]:
+) -> dict[str, Adapter[Any]]:
     """One adapter per configured account, by account key (``x:IndiaPostOffice``).
 
     Raises:
@@ -47,7 +48,7 @@ def load_adapters(
             "there; run with --dry-run to rehearse: nothing is sent and every delivery is recorded"
         )
         raise NoAdapterError(msg)
-    adapters: dict[str, Adapter] = {}
+    adapters: dict[str, Adapter[Any]] = {}
     for _, account in settings.accounts():
         options: PlatformOptions = getattr(settings.platforms, account.platform)
         if dry_run:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from publisher.clock import Clock
 from publisher.config import Account, PlatformOptions
@@ -72,7 +72,10 @@ class AccountCheck:
     missing_permissions: list[str] = field(default_factory=list)
 
 
-class Adapter(ABC):
+Options = TypeVar("Options", bound=PlatformOptions)
+
+
+class Adapter(ABC, Generic[Options]):
     platform: ClassVar[str]
     secrets: ClassVar[tuple[str, ...]] = ()
     """The credential fields this adapter needs; all are secret and masked in logs."""
@@ -83,7 +86,7 @@ class Adapter(ABC):
         self,
         account: Account,
         secrets: Mapping[str, str],
-        options: PlatformOptions,
+        options: Options,
         clock: Clock,
     ) -> None:
         self.account = account

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.config import PlatformOptions
 
 
-class DryRunAdapter(Adapter):
+class DryRunAdapter(Adapter[PlatformOptions]):
     platform: ClassVar[str] = "dry-run"
     dry_run: ClassVar[bool] = True
 

@@ -1,0 +1,136 @@
+"""E-mail through SMTP (smtplib): the circulars' photographs-with-descriptions to the Marketing
+Division, and later the alerts to nodal officers.
+
+An e-mail "account" is a list of recipients; its credential, if any, is the SMTP login
+(``username``, ``password``). The Message-ID is derived from the delivery's idempotency key, so a
+receiving system can recognise a message sent twice after a crash. Once the message data has been
+sent, a dropped connection is uncertain: the server may have queued it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import smtplib
+import ssl
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import ClassVar
+
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.config import EmailOptions
+from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
+
+SUBJECT_LENGTH = 78
+
+
+class EmailAdapter(Adapter[EmailOptions]):
+    platform: ClassVar[str] = "email"
+    secrets: ClassVar[tuple[str, ...]] = ("username", "password")
+
+    def publish(self, delivery: Outgoing) -> Receipt:
+        message = self._message(delivery)
+        try:
+            with self._connect() as smtp:
+                try:
+                    refused = smtp.send_message(message)
+                except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                    msg = f"the connection to {self._server} dropped while sending: {exc}"
+                    raise UncertainError(msg) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            msg = f"every recipient was refused: {_replies(exc.recipients)}"
+            raise PermanentError(msg) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _classify(exc, self._server) from exc
+        if refused:
+            msg = f"some recipients were refused: {_replies(refused)}"
+            raise PermanentError(msg)
+        return Receipt(remote_id=str(message["Message-ID"]), url=None, at=self.clock())
+
+    def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        msg = "a mail server cannot be asked whether it delivered a message; resolve it by hand"
+        raise UncertainError(msg)
+
+    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
+        return {}  # e-mail has no likes or shares
+
+    def check(self) -> AccountCheck:
+        try:
+            with self._connect() as smtp:
+                smtp.noop()
+        except (TransientError, AuthError, PermanentError) as exc:
+            return AccountCheck(valid=False, detail=str(exc))
+        login = "logged in" if self._secrets else "no login configured"
+        return AccountCheck(valid=True, detail=f"{self._server}: connected, {login}")
+
+    @property
+    def _server(self) -> str:
+        return f"{self.options.host}:{self.options.port}"
+
+    def _message(self, delivery: Outgoing) -> EmailMessage:
+        text = "\n\n".join(part.text for part in delivery.parts)
+        first_line = text.strip().splitlines()[0] if text.strip() else "Post"
+        message = EmailMessage()
+        message["From"] = self.options.sender
+        message["To"] = ", ".join(self.account.recipients)
+        message["Subject"] = first_line[:SUBJECT_LENGTH]
+        message["Date"] = formatdate(self.clock().timestamp())
+        digest = hashlib.sha256(delivery.idempotency_key.encode()).hexdigest()[:32]
+        message["Message-ID"] = f"<{digest}@publisher>"
+        message["Content-Language"] = delivery.locale
+        body = text
+        for medium in delivery.media:
+            if medium.alt:
+                body += f"\n\n{medium.path.name}: {medium.alt}"
+        message.set_content(body)
+        for medium in delivery.media:
+            kind, _ = mimetypes.guess_type(medium.path.name)
+            maintype, subtype = (kind or "application/octet-stream").split("/", 1)
+            message.add_attachment(
+                medium.path.read_bytes(),
+                maintype=maintype,
+                subtype=subtype,
+                filename=medium.path.name,
+            )
+        return message
+
+    def _connect(self) -> smtplib.SMTP:
+        """An open, secured and logged-in connection; failures before any data is sent are
+        transient (or auth) errors."""
+        options = self.options
+        context = ssl.create_default_context(cafile=options.ca_file)
+        try:
+            if options.security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    options.host, options.port, timeout=options.timeout_seconds, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(options.host, options.port, timeout=options.timeout_seconds)
+                if options.security == "starttls":
+                    smtp.starttls(context=context)
+            if self._secrets:
+                smtp.login(self._secrets["username"], self._secrets["password"])
+        except smtplib.SMTPAuthenticationError as exc:
+            msg = f"{self._server} refused the login ({exc.smtp_code}); renew the credential"
+            raise AuthError(msg) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _classify(exc, self._server) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            msg = f"cannot reach {self._server}: {exc}"
+            raise TransientError(msg) from exc
+        return smtp
+
+
+def _classify(exc: smtplib.SMTPResponseException, server: str) -> TransientError | PermanentError:
+    """4xx is "try later", 5xx is "no", as SMTP defines them."""
+    reply = exc.smtp_error
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    msg = f"{server} answered {exc.smtp_code} {text}"
+    return TransientError(msg) if 400 <= exc.smtp_code < 500 else PermanentError(msg)
+
+
+def _replies(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(
+        f"{rcpt}: {code} {text.decode(errors='replace')}" for rcpt, (code, text) in refused.items()
+    )
