@@ -1,0 +1,260 @@
+"""X (Twitter) through tweepy's v2 ``Client``, with OAuth 1.0a user context.
+
+The main post carries the message, the media and the tags that fit; the overflow tags follow as a
+reply thread under it. tweepy 4.17 has no v2 media upload, so those two calls go through tweepy's
+own session and OAuth 1.0a auth. ``wait_on_rate_limit`` stays off: a 429 becomes RateLimitedError
+with the time X gives (``x-rate-limit-reset``, or the 24-hour limit's reset when that is spent), and
+the dispatcher decides. A 403 "duplicate content" means the post is already there: it is looked up
+and returned, never posted again. A request that may have reached X (read timeout, connection
+dropped after sending) is UncertainError, reconciled through the account's timeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from functools import partial
+from typing import Any, ClassVar
+
+import requests
+import tweepy
+from urllib3.exceptions import NewConnectionError
+
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.adapters.http import redirect
+from publisher.clock import Clock
+from publisher.config import PlatformOptions
+from publisher.errors import (
+    AdapterError,
+    AuthError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+    UncertainError,
+)
+
+logger = logging.getLogger(__name__)
+
+HOSTS = ["https://api.twitter.com", "https://api.x.com"]
+UPLOAD_URL = "https://api.x.com/2/media/upload"
+METADATA_URL = "https://api.x.com/2/media/metadata"
+WEB = "https://x.com"
+_URL = re.compile(r"https?://\S+")
+
+
+class XAdapter(Adapter[PlatformOptions]):
+    platform: ClassVar[str] = "x"
+    secrets: ClassVar[tuple[str, ...]] = (
+        "consumer_key",
+        "consumer_secret",
+        "access_token",
+        "access_token_secret",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        missing = [name for name in self.secrets if name not in self._secrets]
+        if missing:
+            msg = f"the credential of x:{self.account.handle} lacks {', '.join(missing)}"
+            raise AuthError(msg)
+        self.client = tweepy.Client(**self._secrets, wait_on_rate_limit=False)
+        redirect(
+            self.client.session, HOSTS, self.options.api_base_url, self.options.timeout_seconds
+        )
+        self.user_id = self.account.platform_id or self._secrets["access_token"].split("-")[0]
+
+    def publish(self, delivery: Outgoing) -> Receipt:
+        media_ids = [self._upload(m.path.read_bytes(), m.alt) for m in delivery.media]
+        main, *replies = delivery.parts
+        try:
+            data = self._call(
+                lambda: self.client.create_tweet(text=main.text, media_ids=media_ids or None)
+            )
+        except _DuplicateError:
+            found = self.find_existing(delivery)
+            if found is None:
+                msg = "X says the post is a duplicate, but it is not on the account's timeline"
+                raise PermanentError(msg) from None
+            return found
+        remote_id = str(data["id"])
+        return Receipt(
+            remote_id, self._url(remote_id), self.clock(), self._thread(remote_id, replies)
+        )
+
+    def _thread(self, parent: str, replies: Sequence[Any]) -> list[str]:
+        """Post the overflow replies under ``parent``. The main post is out already, so a reply
+        that fails is logged and skipped rather than failing (and re-sending) the delivery."""
+        ids: list[str] = []
+        for part in replies:
+            try:
+                data = self._call(
+                    partial(self.client.create_tweet, text=part.text, in_reply_to_tweet_id=parent)
+                )
+            except (AdapterError, _DuplicateError) as exc:
+                logger.warning(
+                    "x:%s: a reply under %s was not posted: %s", self.account.handle, parent, exc
+                )
+                break
+            parent = str(data["id"])
+            ids.append(parent)
+        return ids
+
+    def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
+        wanted = _comparable(delivery.parts[0].text)
+        response = self._call(
+            lambda: self.client.get_users_tweets(
+                self.user_id,
+                start_time=since,
+                max_results=100,
+                tweet_fields=["created_at"],
+                user_auth=True,
+            )
+        )
+        for tweet in response or []:
+            if _comparable(tweet["text"]) == wanted:
+                remote_id = str(tweet["id"])
+                return Receipt(remote_id, self._url(remote_id), self.clock())
+        return None
+
+    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
+        ids = [r.remote_id for r in receipts if r.remote_id]
+        out: dict[str, Metrics] = {}
+        for start in range(0, len(ids), 100):  # the lookup takes 100 ids at most
+            batch = ids[start : start + 100]
+            found = self._call(
+                partial(
+                    self.client.get_tweets, batch, tweet_fields=["public_metrics"], user_auth=True
+                )
+            )
+            for tweet in found or []:
+                m = tweet["public_metrics"]
+                out[str(tweet["id"])] = Metrics(
+                    likes=m.get("like_count"),
+                    shares=m.get("retweet_count", 0) + m.get("quote_count", 0),
+                    comments=m.get("reply_count"),
+                    views=m.get("impression_count"),
+                )
+        return out
+
+    def check(self) -> AccountCheck:
+        try:
+            me = self._call(lambda: self.client.get_me(user_auth=True))
+        except AdapterError as exc:
+            return AccountCheck(valid=False, detail=str(exc))
+        return AccountCheck(valid=True, detail=f"signed in as @{me['username']}")
+
+    def retweet(self, remote_id: str) -> None:
+        """Share another account's post from this one (amplification)."""
+        self._call(lambda: self.client.retweet(remote_id, user_auth=True))
+
+    def _url(self, remote_id: str) -> str:
+        return f"{WEB}/{self.account.handle}/status/{remote_id}"
+
+    def _upload(self, content: bytes, alt: str | None) -> str:
+        session, auth = self.client.session, self._auth()
+        response = self._raw(
+            lambda: session.post(
+                UPLOAD_URL,
+                files={"media": content},
+                data={"media_category": "tweet_image"},
+                auth=auth,
+            )
+        )
+        media_id = str(response.json()["data"]["id"])
+        if alt:
+            metadata = {"id": media_id, "metadata": {"alt_text": {"text": alt[:1000]}}}
+            self._raw(lambda: session.post(METADATA_URL, json=metadata, auth=auth))
+        return media_id
+
+    def _auth(self) -> Any:
+        secrets = self._secrets
+        return tweepy.OAuth1UserHandler(
+            secrets["consumer_key"],
+            secrets["consumer_secret"],
+            secrets["access_token"],
+            secrets["access_token_secret"],
+        ).apply_auth()
+
+    def _raw(self, send: Callable[[], requests.Response]) -> requests.Response:
+        """A request outside tweepy's methods, with tweepy's error classes for its answer."""
+
+        def checked() -> requests.Response:
+            response = send()
+            if response.status_code >= 400:
+                raise _tweepy_error(response)
+            return response
+
+        response: requests.Response = self._call(checked)
+        return response
+
+    def _call(self, call: Callable[[], Any]) -> Any:
+        """Run a tweepy call and classify what can go wrong; returns the response's data."""
+        try:
+            result = call()
+        except tweepy.TooManyRequests as exc:
+            raise RateLimitedError(
+                f"X rate limit: {_reason(exc)}", _retry_after(exc, self.clock)
+            ) from None
+        except tweepy.Unauthorized as exc:
+            msg = f"X refused the credentials of @{self.account.handle}: {_reason(exc)}"
+            raise AuthError(msg) from None
+        except tweepy.Forbidden as exc:
+            if "duplicate" in _reason(exc).lower():
+                raise _DuplicateError from None
+            raise PermanentError(f"X refused: {_reason(exc)}") from None
+        except tweepy.TwitterServerError as exc:
+            raise TransientError(f"X server error {exc.response.status_code}") from None
+        except tweepy.HTTPException as exc:
+            raise PermanentError(
+                f"X refused ({exc.response.status_code}): {_reason(exc)}"
+            ) from None
+        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+            raise TransientError(f"cannot reach X: {exc}") from None
+        except (requests.ReadTimeout, requests.ConnectionError) as exc:
+            if _never_sent(exc):
+                raise TransientError(f"cannot reach X: {exc}") from None
+            raise UncertainError(f"no answer from X after the request was sent: {exc}") from None
+        return result.data if isinstance(result, tweepy.Response) else result
+
+
+class _DuplicateError(Exception):
+    """X's 403 for a post whose text the account has already posted."""
+
+
+def _reason(exc: tweepy.HTTPException) -> str:
+    return "; ".join(exc.api_messages) or str(exc)
+
+
+def _retry_after(exc: tweepy.HTTPException, clock: Clock) -> float:
+    """Seconds until X lifts the limit: the later of the window's reset and, when the 24-hour
+    allowance is spent, its reset."""
+    headers = exc.response.headers
+    resets = [int(headers.get("x-rate-limit-reset", 0))]
+    for scope in ("user", "app"):
+        if headers.get(f"x-{scope}-limit-24hour-remaining") == "0":
+            resets.append(int(headers.get(f"x-{scope}-limit-24hour-reset", 0)))
+    now = clock().timestamp()
+    return max(max(resets) - now, 1.0)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request certainly did not reach X (the connection was never made)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def _tweepy_error(response: requests.Response) -> tweepy.HTTPException:
+    classes = {400: tweepy.BadRequest, 401: tweepy.Unauthorized, 403: tweepy.Forbidden,
+               404: tweepy.NotFound, 429: tweepy.TooManyRequests}  # fmt: skip
+    if response.status_code >= 500:
+        return tweepy.TwitterServerError(response)
+    return classes.get(response.status_code, tweepy.HTTPException)(response)
+
+
+def _comparable(text: str) -> str:
+    """X shortens links to t.co and may normalise text: compare without links and whitespace."""
+    return " ".join(_URL.sub("", unicodedata.normalize("NFC", text)).split())

@@ -1,0 +1,566 @@
+"""A fake X (Twitter) API v2 on 127.0.0.1, for tests that drive the X adapter over real HTTP.
+
+It speaks X's wire format closely enough that ``tweepy.Client`` and ``requests`` with
+``requests_oauthlib.OAuth1`` work against it unchanged once their sessions carry a RedirectAdapter:
+
+- OAuth 1.0a: every request needs a valid HMAC-SHA1 ``Authorization`` header for a consumer and
+  access token given to ``add_user``, signed (as the client did, before the redirect) over
+  ``https://api.twitter.com`` or ``https://api.x.com`` + path. Anything else is 401.
+- ``POST /2/tweets`` (text, reply, media ids; duplicate text is 403), ``GET /2/tweets/:id``,
+  ``GET /2/tweets?ids=``, ``DELETE /2/tweets/:id``, ``GET /2/users/me``, ``GET /2/users/:id/tweets``
+  (paged, newest first), ``POST /2/users/:id/retweets``, the one-shot multipart
+  ``POST /2/media/upload`` and ``POST /2/media/metadata`` (alt text).
+- X's bodies: ``data``/``meta``; problem details for 401/403/404/429/5xx; ``errors`` with "Invalid
+  Request" for 400; 200 with ``errors`` for unknown ids. ``x-rate-limit-*`` headers count each
+  user's calls per route in 15-minute windows.
+- Faults on demand (``fail_next``): 429 with rate-limit headers (and 24-hour limits), 5xx, slow
+  answers, connections closed with no answer before or after the tweet is stored.
+
+Not imitated: OAuth 2.0 and bearer tokens (call tweepy's read methods with ``user_auth=True``),
+enforced rate limits (only ``fail_next`` refuses), nonce and timestamp checks, the 280-character
+limit, chunked media upload (initialize/append/finalize), media checks and processing (uploads are
+usable at once), expansions and any fields but ``tweet.fields``, since_id/until_id, quotes, polls,
+edits, likes, v1.1 endpoints, chunked request bodies, TLS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from email.parser import HeaderParser
+from hmac import compare_digest
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from oauthlib.oauth1.rfc5849 import signature, utils
+
+Answer = tuple[int, Any]  # HTTP status, JSON body
+SIGNED_BASES = ("https://api.twitter.com", "https://api.x.com")
+TWITTER_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here
+METRICS = ("retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count",
+           "impression_count")  # fmt: skip
+FAULTS = ("rate_limit", "server_error", "timeout", "drop_after_store", "drop_before_store")
+WINDOW_LIMIT, WINDOW_SECONDS, DAY_SECONDS = 100, 900, 86400
+INVALID = "https://api.twitter.com/2/problems/invalid-request"
+NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+MEDIA_KEY_PREFIX = {"tweet_video": "7", "amplify_video": "13", "tweet_gif": "16"}  # else photo: 3
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    name: str
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_secret: str
+
+
+@dataclass
+class Tweet:
+    id: str
+    author_id: str
+    text: str
+    created_at: datetime
+    conversation_id: str
+    reply_to: str | None = None
+    reply_to_user_id: str | None = None
+    media_ids: list[str] = field(default_factory=list)
+    metrics: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METRICS, 0))
+
+
+@dataclass
+class Media:
+    id: str
+    user_id: str
+    category: str
+    content_type: str
+    size: int
+    alt_text: str | None = None
+
+    @property
+    def media_key(self) -> str:
+        return f"{MEDIA_KEY_PREFIX.get(self.category, '3')}_{self.id}"
+
+
+@dataclass
+class Request:
+    """A request as X would have seen it. ``user_id`` is None when authentication failed;
+    ``files`` maps multipart file fields to (bytes, content type)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any = None
+    form: dict[str, str] | None = None
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    user_id: str | None = None
+
+
+@dataclass
+class Fault:
+    kind: str
+    count: int
+    path_prefix: str
+    method: str | None
+    options: dict[str, Any]
+
+
+class _RefusedError(Exception):
+    """Raised by an endpoint to answer with an error instead."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer[0])
+        self.answer = answer
+
+
+def _problem(status: int, detail: str | None = None) -> Answer:
+    title = HTTPStatus(status).phrase
+    return status, {
+        "title": title,
+        "type": "about:blank",
+        "status": status,
+        "detail": detail or title,
+    }
+
+
+def _invalid(message: str, parameters: dict[str, list[str]]) -> _RefusedError:
+    return _RefusedError((400, {
+        "errors": [{"parameters": parameters, "message": message}], "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.", "type": INVALID,
+    }))  # fmt: skip
+
+
+def _not_found(resource: str, parameter: str, value: str) -> dict[str, str]:
+    return {"value": value, "detail": f"Could not find {resource} with {parameter}: [{value}].",
+            "title": "Not Found Error", "resource_type": resource, "parameter": parameter,
+            "resource_id": value, "type": NOT_FOUND}  # fmt: skip
+
+
+def _time(text: str | None, default: datetime) -> datetime:
+    """An RFC 3339 time from a query (naive: UTC), or ``default``."""
+    moment = datetime.fromisoformat(text) if text else default
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _read_body(request: Request, content_type: str, body: bytes) -> None:
+    """Fill ``request.json``, ``.form`` and ``.files`` from a JSON, form or multipart body."""
+    header = Message()
+    header["Content-Type"] = content_type or "application/octet-stream"
+    mime, boundary = header.get_content_type(), header.get_param("boundary")
+    if mime == "application/json" and body:
+        try:
+            request.json = json.loads(body)
+        except ValueError:
+            request.json = None
+    elif mime == "application/x-www-form-urlencoded":
+        request.form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    elif mime == "multipart/form-data" and isinstance(boundary, str):
+        request.form = {}
+        for chunk in body.split(b"--" + boundary.encode())[1:-1]:
+            head, _, data = chunk.partition(b"\r\n\r\n")
+            data = data.removesuffix(b"\r\n")
+            part = HeaderParser().parsestr(head.decode("utf-8", "replace").strip())
+            name = str(part.get_param("name", "", header="content-disposition"))
+            if part.get_filename() is not None or name == "media":
+                request.files[name] = (data, part.get_content_type())
+            else:
+                request.form[name] = data.decode("utf-8", "replace")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as X does
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.fake.serve(self)
+
+    do_POST = do_DELETE = do_PUT = do_GET  # noqa: N815 (http.server's naming)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read ``FakeX.requests`` instead."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeX
+
+
+class FakeX:
+    """The fake X API: ``with FakeX() as fake:`` or ``start()``/``stop()``, then ``fake.url``.
+
+    ``clock`` (default: the real UTC time) stamps tweets and rate-limit windows."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._users: dict[str, User] = {}
+        self._tweets: dict[str, Tweet] = {}  # in order of creation, so of id
+        self._deleted: set[str] = set()
+        self._media: dict[str, Media] = {}
+        self._retweets: list[tuple[str, str]] = []
+        self._requests: list[Request] = []
+        self._faults: list[Fault] = []
+        self._windows: dict[tuple[str, str, int], int] = {}
+        self._last_id = 0
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+
+    def start(self) -> FakeX:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes handlers sleeping in a "timeout" fault
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeX:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # Test controls
+
+    def add_user(self, user_id: str, username: str, consumer_key: str, consumer_secret: str,
+                 access_token: str, access_secret: str, *, name: str = "") -> User:  # fmt: skip
+        """A user of the consumer (app) ``consumer_key``, authorized with ``access_token``."""
+        user = User(user_id, username, name or username, consumer_key, consumer_secret,
+                    access_token, access_secret)  # fmt: skip
+        with self._lock:
+            self._users[user_id] = user
+        return user
+
+    @property
+    def tweets(self) -> list[Tweet]:
+        """Stored tweets, oldest first; deleted ones are gone."""
+        with self._lock:
+            return list(self._tweets.values())
+
+    @property
+    def requests(self) -> list[Request]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def media(self) -> dict[str, Media]:
+        with self._lock:
+            return dict(self._media)
+
+    @property
+    def retweets(self) -> list[tuple[str, str]]:
+        """(user id, tweet id) pairs."""
+        with self._lock:
+            return list(self._retweets)
+
+    def count_posts(self, user_id: str | None = None) -> int:
+        with self._lock:
+            return sum(user_id in (None, t.author_id) for t in self._tweets.values())
+
+    def set_metrics(self, tweet_id: str, **counts: int) -> None:
+        if unknown := set(counts) - set(METRICS):
+            raise ValueError(f"not public metrics: {sorted(unknown)}")
+        with self._lock:
+            self._tweets[tweet_id].metrics.update(counts)
+
+    def fail_next(self, kind: str, count: int = 1, path_prefix: str = "/2/tweets",
+                  method: str | None = None, **options: Any) -> None:  # fmt: skip
+        """Make the next ``count`` authenticated requests whose path starts with ``path_prefix``
+        (and whose method is ``method``, if given) fail. Options by kind:
+        rate_limit: ``reset`` (epoch seconds, default now + 900), ``remaining`` (default 0),
+          ``daily`` (True or "user": x-user-limit-24hour-* exhausted; "app": x-app-limit-24hour-*),
+          ``daily_limit`` (17), ``daily_reset`` (now + 86400);
+        server_error: ``status`` (503); timeout: ``seconds`` (5) of silence, then the answer;
+        drop_after_store / drop_before_store: none."""
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
+        with self._lock:
+            self._faults.append(Fault(kind, count, path_prefix, method, options))
+
+    # Serving
+
+    def serve(self, handler: _Handler) -> None:
+        url = urlsplit(handler.path)
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        content_type = handler.headers.get("Content-Type", "")
+        request = Request(handler.command, url.path, dict(parse_qsl(url.query)),
+                          dict(handler.headers.items()))  # fmt: skip
+        _read_body(request, content_type, body)
+        auth = handler.headers.get("Authorization", "")
+        user = self._authenticate(request.method, url.path, url.query, content_type, body, auth)
+        request.user_id = user.id if user else None
+        with self._lock:
+            self._requests.append(request)
+            fault = self._take_fault(request) if user else None
+        kind, options = (fault.kind, fault.options) if fault else ("", {})
+        if kind == "timeout" and self._stopping.wait(options.get("seconds", 5)):
+            kind = "drop_before_store"  # stopped while sleeping
+        if kind == "drop_before_store":
+            handler.close_connection = True  # closed with no answer, nothing done
+            return
+        headers: dict[str, str] = {}
+        if user is None:
+            status, answer = _problem(401)
+        elif kind == "server_error":
+            status, answer = _problem(options.get("status", 503))
+        else:
+            with self._lock:
+                headers = self._window(user.id, request, options if kind == "rate_limit" else None)
+                status, answer = (
+                    _problem(429) if kind == "rate_limit" else self._route(user, request)
+                )
+        if kind == "drop_after_store":
+            handler.close_connection = True  # done, but closed with no answer
+            return
+        data = json.dumps(answer).encode()
+        problem = isinstance(answer, dict) and answer.get("type") == "about:blank"
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/problem+json" if problem
+                            else "application/json; charset=utf-8")  # fmt: skip
+        handler.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _authenticate(self, method: str, path: str, query: str, content_type: str, body: bytes,
+                      header: str) -> User | None:  # fmt: skip
+        """The user whose OAuth 1.0a HMAC-SHA1 signature (RFC 5849) the request carries."""
+        try:
+            oauth = {k: utils.unescape(v) for k, v in utils.parse_authorization_header(header)}
+        except ValueError:
+            return None
+        keys = (oauth.get("oauth_consumer_key"), oauth.get("oauth_token"))
+        with self._lock:
+            user = next((u for u in self._users.values()
+                         if (u.consumer_key, u.access_token) == keys), None)  # fmt: skip
+        if user is None or oauth.get("oauth_signature_method") != "HMAC-SHA1":
+            return None
+        form = content_type.startswith("application/x-www-form-urlencoded")  # only such bodies
+        params = signature.collect_parameters(query, body.decode() if form else None,
+                                              {"Authorization": header})  # fmt: skip
+        normalized = signature.normalize_parameters(params)
+        secrets = SimpleNamespace(client_secret=user.consumer_secret,
+                                  resource_owner_secret=user.access_secret)  # fmt: skip
+        for base in SIGNED_BASES:
+            uri = signature.base_string_uri(base + path)
+            text = signature.signature_base_string(method, uri, normalized)
+            expected = signature.sign_hmac_sha1_with_client(text, secrets)
+            if compare_digest(expected, oauth.get("oauth_signature", "")):
+                return user
+        return None
+
+    def _take_fault(self, request: Request) -> Fault | None:
+        for fault in self._faults:
+            if request.path.startswith(fault.path_prefix) and fault.method in {
+                None,
+                request.method,
+            }:
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _window(
+        self, user_id: str, request: Request, limited: dict[str, Any] | None
+    ) -> dict[str, str]:
+        """Rate-limit headers: this user's calls to this route in this 15-minute window, or
+        (``limited``: a rate_limit fault's options) the limit exhausted."""
+        now = int(self._clock().timestamp())
+        start = now - now % WINDOW_SECONDS
+        route = (user_id, request.method + re.sub(r"/\d+", "/:id", request.path), start)
+        used = self._windows[route] = self._windows.get(route, 0) + 1
+        headers = {"x-rate-limit-limit": str(WINDOW_LIMIT),
+                   "x-rate-limit-remaining": str(max(0, WINDOW_LIMIT - used)),
+                   "x-rate-limit-reset": str(start + WINDOW_SECONDS)}  # fmt: skip
+        if limited is None:
+            return headers
+        headers["x-rate-limit-remaining"] = str(limited.get("remaining", 0))
+        headers["x-rate-limit-reset"] = str(limited.get("reset", now + WINDOW_SECONDS))
+        if daily := limited.get("daily"):
+            prefix = "x-app-limit-24hour" if daily == "app" else "x-user-limit-24hour"
+            headers[f"{prefix}-limit"] = str(limited.get("daily_limit", 17))
+            headers[f"{prefix}-remaining"] = "0"
+            headers[f"{prefix}-reset"] = str(limited.get("daily_reset", now + DAY_SECONDS))
+        return headers
+
+    def _route(self, user: User, request: Request) -> Answer:
+        for method, pattern, endpoint in ROUTES:
+            if method == request.method and (match := re.fullmatch(pattern, request.path)):
+                try:
+                    answer: Answer = endpoint(self, user, request, *match.groups())
+                except _RefusedError as refused:
+                    return refused.answer
+                return answer
+        return _problem(404)
+
+    def _next_id(self) -> str:
+        ms = int(self._clock().timestamp() * 1000) - TWITTER_EPOCH_MS
+        self._last_id = max(ms << 22, self._last_id + 1)  # snowflake-like, always increasing
+        return str(self._last_id)
+
+    def _tweet_json(self, tweet: Tweet, request: Request) -> dict[str, Any]:
+        fields = set(request.query.get("tweet.fields", "").split(","))
+        reply_to = tweet.reply_to and [{"type": "replied_to", "id": tweet.reply_to}]
+        keys = tweet.media_ids and {
+            "media_keys": [self._media[m].media_key for m in tweet.media_ids]
+        }
+        created = f"{tweet.created_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + "Z"  # ms
+        optional = {"author_id": tweet.author_id, "conversation_id": tweet.conversation_id,
+                    "created_at": created,
+                    "public_metrics": dict(tweet.metrics), "referenced_tweets": reply_to,
+                    "in_reply_to_user_id": tweet.reply_to_user_id, "attachments": keys}  # fmt: skip
+        return {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]} | {
+            k: v for k, v in optional.items() if k in fields and v}  # fmt: skip
+
+    # Endpoints: called under the lock; return (status, body) or raise _RefusedError.
+
+    def _create_tweet(self, user: User, request: Request) -> Answer:
+        body = request.json if isinstance(request.json, dict) else {}
+        text = str(body.get("text") or "")
+        media_ids = [str(m) for m in (body.get("media") or {}).get("media_ids") or []]
+        reply_to = str((body.get("reply") or {}).get("in_reply_to_tweet_id") or "")
+        if not text and not media_ids:
+            raise _invalid("Tweet text is empty.", {"text": [text]})
+        parent = self._tweets.get(reply_to)
+        if reply_to in self._deleted:
+            raise _RefusedError(_problem(403, "You attempted to reply to a Tweet that is deleted "
+                                              "or not visible to you."))  # fmt: skip
+        if reply_to and parent is None:
+            raise _invalid(f"The `reply.in_reply_to_tweet_id` value [{reply_to}] is not valid",
+                           {"reply.in_reply_to_tweet_id": [reply_to]})  # fmt: skip
+        owned = [m for m in media_ids if m in self._media and self._media[m].user_id == user.id]
+        if len(owned) != len(media_ids) or len(media_ids) > 4:
+            raise _invalid("Your media IDs are invalid.", {"media.media_ids": media_ids})
+        if text and any(t.author_id == user.id and t.text == text for t in self._tweets.values()):
+            detail = "You are not allowed to create a Tweet with duplicate content."
+            raise _RefusedError(_problem(403, detail))
+        tweet_id = self._next_id()
+        tweet = Tweet(tweet_id, user.id, text, self._clock(), tweet_id, media_ids=media_ids)
+        if parent:
+            tweet.conversation_id, tweet.reply_to = parent.conversation_id, parent.id
+            tweet.reply_to_user_id = parent.author_id
+            parent.metrics["reply_count"] += 1
+        self._tweets[tweet_id] = tweet
+        return 201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
+
+    def _get_tweet(self, user: User, request: Request, tweet_id: str) -> Answer:
+        if tweet_id not in self._tweets:
+            return 200, {"errors": [_not_found("tweet", "id", tweet_id)]}
+        return 200, {"data": self._tweet_json(self._tweets[tweet_id], request)}
+
+    def _lookup_tweets(self, user: User, request: Request) -> Answer:
+        ids = [i for i in request.query.get("ids", "").split(",") if i]
+        if not ids:
+            raise _invalid("The `ids` query parameter can not be empty", {"ids": []})
+        found = [self._tweet_json(self._tweets[i], request) for i in ids if i in self._tweets]
+        missing = [_not_found("tweet", "ids", i) for i in ids if i not in self._tweets]
+        return 200, {k: v for k, v in (("data", found), ("errors", missing)) if v}
+
+    def _delete_tweet(self, user: User, request: Request, tweet_id: str) -> Answer:
+        tweet = self._tweets.get(tweet_id)
+        if tweet is None:
+            return 200, {"errors": [_not_found("tweet", "id", tweet_id)]}
+        if tweet.author_id != user.id:
+            raise _RefusedError(_problem(403, "You are not authorized to delete this Tweet."))
+        del self._tweets[tweet_id]
+        self._deleted.add(tweet_id)
+        return 200, {"data": {"deleted": True}}
+
+    def _me(self, user: User, request: Request) -> Answer:
+        return 200, {"data": {"id": user.id, "name": user.name, "username": user.username}}
+
+    def _timeline(self, user: User, request: Request, user_id: str) -> Answer:
+        query = request.query
+        if user_id not in self._users:
+            return 200, {"errors": [_not_found("user", "id", user_id)]}
+        try:
+            size = int(query.get("max_results", "10"))
+            start = _time(query.get("start_time"), datetime.min.replace(tzinfo=UTC))
+            end = _time(query.get("end_time"), datetime.max.replace(tzinfo=UTC))
+            below = int(query.get("pagination_token", "0"), 16)  # next_token: an id, in hex
+        except ValueError as error:
+            raise _invalid(str(error), {}) from error
+        if not 5 <= size <= 100:
+            raise _invalid(f"The `max_results` query parameter value [{size}] is not between 5 "
+                           "and 100", {"max_results": [str(size)]})  # fmt: skip
+        tweets = [t for t in reversed(self._tweets.values())  # newest first
+                  if t.author_id == user_id and start <= t.created_at <= end
+                  and (not below or int(t.id) <= below)]  # fmt: skip
+        page, rest = tweets[:size], tweets[size:]
+        if not page:
+            return 200, {"meta": {"result_count": 0}}
+        meta = {"result_count": len(page), "newest_id": page[0].id, "oldest_id": page[-1].id}
+        if rest:
+            meta["next_token"] = format(int(rest[0].id), "x")
+        return 200, {"data": [self._tweet_json(t, request) for t in page], "meta": meta}
+
+    def _retweet(self, user: User, request: Request, user_id: str) -> Answer:
+        if user_id != user.id:
+            raise _RefusedError(_problem(403, "You are not allowed to act for another user."))
+        tweet_id = str((request.json if isinstance(request.json, dict) else {}).get("tweet_id"))
+        if tweet_id not in self._tweets:
+            raise _invalid(
+                f"The `tweet_id` value [{tweet_id}] is not valid", {"tweet_id": [tweet_id]}
+            )
+        if (user.id, tweet_id) not in self._retweets:  # retweeting again changes nothing
+            self._retweets.append((user.id, tweet_id))
+            self._tweets[tweet_id].metrics["retweet_count"] += 1
+        return 200, {"data": {"retweeted": True}}
+
+    def _upload(self, user: User, request: Request) -> Answer:
+        if "media" not in request.files:
+            raise _invalid("The `media` field is required", {"media": []})
+        data, content_type = request.files["media"]
+        form = request.form or {}
+        media = Media(self._next_id(), user.id, form.get("media_category", "tweet_image"),
+                      form.get("media_type", content_type), len(data))  # fmt: skip
+        self._media[media.id] = media
+        return 200, {"data": {"id": media.id, "media_key": media.media_key, "size": media.size,
+                              "expires_after_secs": DAY_SECONDS}}  # fmt: skip
+
+    def _metadata(self, user: User, request: Request) -> Answer:
+        body = request.json if isinstance(request.json, dict) else {}
+        media = self._media.get(media_id := str(body.get("id")))
+        alt = ((body.get("metadata") or {}).get("alt_text") or {}).get("text")
+        if media is None or media.user_id != user.id:
+            raise _invalid(f"The `id` value [{media_id}] is not valid", {"id": [media_id]})
+        if not isinstance(alt, str) or len(alt) > 1000:
+            raise _invalid("alt_text.text must be a text of at most 1000 characters", {})
+        media.alt_text = alt
+        return 200, {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}}
+
+
+ROUTES: list[tuple[str, str, Callable[..., Answer]]] = [
+    ("POST", r"/2/tweets", FakeX._create_tweet),
+    ("GET", r"/2/tweets", FakeX._lookup_tweets),
+    ("GET", r"/2/tweets/(\d+)", FakeX._get_tweet),
+    ("DELETE", r"/2/tweets/(\d+)", FakeX._delete_tweet),
+    ("GET", r"/2/users/me", FakeX._me),
+    ("GET", r"/2/users/(\d+)/tweets", FakeX._timeline),
+    ("POST", r"/2/users/(\d+)/retweets", FakeX._retweet),
+    ("POST", r"/2/media/upload", FakeX._upload),
+    ("POST", r"/2/media/metadata", FakeX._metadata),
+]

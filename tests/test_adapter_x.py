@@ -1,0 +1,208 @@
+"""The X adapter over real HTTP against the fake X API: tweepy and OAuth 1.0a on the wire."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from publisher.adapters.base import Media, Outgoing, Receipt
+from publisher.adapters.x import XAdapter
+from publisher.config import Account, PlatformOptions
+from publisher.errors import (
+    AuthError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+    UncertainError,
+)
+from publisher.fit import Part
+from tests.fakes.x_api import FakeX
+
+SECRETS = {
+    "consumer_key": "ip-app-key",
+    "consumer_secret": "ip-app-secret",
+    "access_token": "1001-haryana-token",
+    "access_token_secret": "haryana-secret",
+}
+ACCOUNT = Account(platform="x", handle="HaryanaPostal", locales=["hi"], platform_id="1001")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeX]:
+    with FakeX(clock) as server:
+        server.add_user("1001", "HaryanaPostal", *SECRETS.values())
+        yield server
+
+
+def adapter(fake: FakeX, clock: Clock, timeout: float = 5, **secrets: str) -> XAdapter:
+    options = PlatformOptions(api_base_url=fake.url, timeout_seconds=timeout)
+    return XAdapter(ACCOUNT, {**SECRETS, **secrets}, options, clock)
+
+
+def delivery(
+    *parts: str, media: list[Media] | None = None, key: str = "p1|x:HaryanaPostal|hi"
+) -> Outgoing:
+    return Outgoing(
+        delivery_id=1,
+        idempotency_key=key,
+        account="x:HaryanaPostal",
+        platform="x",
+        locale="hi",
+        parts=[Part("post" if i == 0 else "reply", t, []) for i, t in enumerate(parts)],
+        tags=[],
+        media=media or [],
+    )
+
+
+def test_publish_posts_the_exact_text_signed_as_the_account(fake: FakeX, clock: Clock) -> None:
+    receipt = adapter(fake, clock).publish(delivery("हरियाणा डाक परिमंडल: नए डाक टिकट"))
+    [tweet] = fake.tweets
+    assert (tweet.author_id, tweet.text) == ("1001", "हरियाणा डाक परिमंडल: नए डाक टिकट")
+    assert receipt.remote_id == tweet.id
+    assert receipt.url == f"https://x.com/HaryanaPostal/status/{tweet.id}"
+    [request] = fake.requests
+    assert request.json == {"text": "हरियाणा डाक परिमंडल: नए डाक टिकट"}
+
+
+def test_overflow_tags_become_a_reply_thread(fake: FakeX, clock: Clock) -> None:
+    receipt = adapter(fake, clock).publish(delivery("main @IndiaPostOffice", "@TN @WB", "@MH"))
+    main, first, second = fake.tweets
+    assert (first.reply_to, second.reply_to) == (main.id, first.id)
+    assert receipt.part_ids == [first.id, second.id]
+
+
+def test_photos_are_uploaded_with_alt_text_and_attached(
+    fake: FakeX, clock: Clock, tmp_path: Path
+) -> None:
+    photo = tmp_path / "stamp.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    adapter(fake, clock).publish(delivery("नया टिकट", media=[Media(photo, "मोर का डाक टिकट")]))
+    [(media_id, media)] = fake.media.items()
+    assert media.size == 208
+    assert media.alt_text == "मोर का डाक टिकट"
+    assert fake.tweets[0].media_ids == [media_id]
+
+
+def test_rate_limit_is_honoured_to_the_second(fake: FakeX, clock: Clock) -> None:
+    reset = int(clock().timestamp()) + 437
+    fake.fail_next("rate_limit", reset=reset)
+    with pytest.raises(RateLimitedError) as err:
+        adapter(fake, clock).publish(delivery("text"))
+    assert err.value.retry_after == 437
+    assert fake.tweets == []
+
+
+def test_spent_daily_allowance_waits_for_its_reset(fake: FakeX, clock: Clock) -> None:
+    fake.fail_next("rate_limit", reset=int(clock().timestamp()) + 60, daily=True,
+                   daily_reset=int(clock().timestamp()) + 7200)  # fmt: skip
+    with pytest.raises(RateLimitedError) as err:
+        adapter(fake, clock).publish(delivery("text"))
+    assert err.value.retry_after == 7200
+
+
+def test_server_error_is_transient(fake: FakeX, clock: Clock) -> None:
+    fake.fail_next("server_error", status=503)
+    with pytest.raises(TransientError, match="503"):
+        adapter(fake, clock).publish(delivery("text"))
+
+
+def test_revoked_token_is_an_auth_error(fake: FakeX, clock: Clock) -> None:
+    with pytest.raises(AuthError, match="HaryanaPostal"):
+        adapter(fake, clock, access_token_secret="revoked").publish(delivery("text"))
+
+
+def test_duplicate_content_is_reconciled_not_posted_again(fake: FakeX, clock: Clock) -> None:
+    x = adapter(fake, clock)
+    first = x.publish(delivery("एक ही पोस्ट"))
+    again = x.publish(delivery("एक ही पोस्ट"))
+    assert again.remote_id == first.remote_id
+    assert fake.count_posts() == 1
+
+
+def test_connection_dropped_after_storing_is_uncertain_then_reconciled(
+    fake: FakeX, clock: Clock
+) -> None:
+    fake.fail_next("drop_after_store")
+    x = adapter(fake, clock)
+    with pytest.raises(UncertainError):
+        x.publish(delivery("पोस्ट जो पहुँच गई"))
+    found = x.find_existing(delivery("पोस्ट जो पहुँच गई"))
+    assert isinstance(found, Receipt)
+    assert found.remote_id == fake.tweets[0].id
+    assert fake.count_posts() == 1
+
+
+def test_connection_dropped_before_storing_reconciles_to_nothing(fake: FakeX, clock: Clock) -> None:
+    fake.fail_next("drop_before_store")
+    x = adapter(fake, clock)
+    with pytest.raises(UncertainError):
+        x.publish(delivery("पोस्ट जो नहीं पहुँची"))
+    assert x.find_existing(delivery("पोस्ट जो नहीं पहुँची")) is None
+
+
+def test_a_silent_server_times_out_as_uncertain(fake: FakeX, clock: Clock) -> None:
+    fake.fail_next("timeout", seconds=3)
+    with pytest.raises(UncertainError, match="no answer"):
+        adapter(fake, clock, timeout=0.5).publish(delivery("text"))
+
+
+def test_unreachable_server_is_transient(clock: Clock) -> None:
+    options = PlatformOptions(api_base_url="http://127.0.0.1:9", timeout_seconds=2)
+    with pytest.raises(TransientError, match="cannot reach X"):
+        XAdapter(ACCOUNT, SECRETS, options, clock).publish(delivery("text"))
+
+
+def test_refused_content_is_permanent(fake: FakeX, clock: Clock) -> None:
+    fake.fail_next("server_error", status=400)
+    with pytest.raises(PermanentError, match="400"):
+        adapter(fake, clock).publish(delivery("text"))
+
+
+def test_metrics_read_public_metrics(fake: FakeX, clock: Clock) -> None:
+    x = adapter(fake, clock)
+    receipt = x.publish(delivery("text"))
+    fake.set_metrics(receipt.remote_id, like_count=12, retweet_count=3, quote_count=1,
+                     reply_count=2, impression_count=450)  # fmt: skip
+    assert x.metrics([receipt])[str(receipt.remote_id)].__dict__ == {
+        "likes": 12,
+        "shares": 4,
+        "comments": 2,
+        "views": 450,
+    }
+
+
+def test_check_reports_the_signed_in_account(fake: FakeX, clock: Clock) -> None:
+    assert adapter(fake, clock).check().detail == "signed in as @HaryanaPostal"
+    bad = adapter(fake, clock, access_token_secret="revoked").check()
+    assert not bad.valid
+
+
+def test_missing_credential_fields_are_named(clock: Clock) -> None:
+    with pytest.raises(AuthError, match="lacks access_token_secret"):
+        XAdapter(ACCOUNT, {k: v for k, v in SECRETS.items() if k != "access_token_secret"},
+                 PlatformOptions(), clock)  # fmt: skip
+
+
+def test_reconcile_looks_only_after_the_delivery_was_due(fake: FakeX, clock: Clock) -> None:
+    x = adapter(fake, clock)
+    x.publish(delivery("पुरानी पोस्ट"))
+    clock.now += timedelta(days=2)
+    later = delivery("पुरानी पोस्ट")
+    later = Outgoing(**{**later.__dict__, "not_before": clock.now})
+    assert x.find_existing(later) is None
