@@ -17,11 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
+from publisher.adapters import adapter_classes, build
+from publisher.adapters.base import AccountCheck
 from publisher.clock import system_clock
 from publisher.config import Settings, load_settings
-from publisher.credentials import RedactingFormatter
+from publisher.credentials import Credentials, RedactingFormatter
 from publisher.daemon import Engine, serve
-from publisher.errors import InputError, PublisherError
+from publisher.errors import InputError, NoAdapterError, PublisherError
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
         "--unit", help="the unit a post file is for (default: the folder it is in)"
     )
     commands.add_parser("status", help="per account: last delivery, pending, failed")
+    accounts = commands.add_parser("accounts", help="the configured accounts")
+    accounts.add_argument("action", choices=["check"], help="check: are the credentials valid")
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
     return parser
 
@@ -83,6 +87,8 @@ def _command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.command == "run":
         return _run(settings, dry_run=args.dry_run, once=args.once)
+    if args.command == "accounts":
+        return _check_accounts(settings)
     ledger = open_ledger(settings.database_url)
     with ledger() as session:
         if args.command == "status":
@@ -172,3 +178,37 @@ def _preview(settings: Settings, path: Path, raw: bytes, unit: str) -> None:
     for d in planned:
         print(f"  {d.account.key} ({d.locale})")
         print("\n".join(parts_lines(d.parts, d.notes, indent="    ")))
+
+
+def _check_accounts(settings: Settings) -> int:
+    """Ask each account's platform whether its credentials work; exit 1 if any does not."""
+    credentials = Credentials(settings.credentials.file)
+    classes = adapter_classes()
+    header = f"{'account':<36} {'valid':<6} {'expires':<17} detail"
+    print(header)
+    print("-" * len(header))
+    failed = 0
+    for _, account in settings.accounts():
+        try:
+            if account.platform not in classes:
+                raise NoAdapterError(f"no adapter is installed for {account.platform}")
+            adapter = build(
+                account, settings, credentials, classes, dry_run=False, clock=system_clock
+            )
+            check = adapter.check()
+        except PublisherError as exc:
+            check = AccountCheck(valid=False, detail=credentials.redact(str(exc)))
+        failed += not check.valid
+        expires = (
+            check.expires_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
+            if check.expires_at
+            else "-"
+        )
+        missing = (
+            f" (missing: {', '.join(check.missing_permissions)})"
+            if check.missing_permissions
+            else ""
+        )
+        valid = "yes" if check.valid else "NO"
+        print(f"{account.key:<36} {valid:<6} {expires:<17} {check.detail}{missing}")
+    return 1 if failed else 0

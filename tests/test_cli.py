@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -161,3 +162,34 @@ def test_an_unusable_state_folder_is_one_sentence_not_a_traceback(config_path: P
     run = publisher("status", config=config_path)
     assert run.returncode == 1
     assert run.stderr.strip() == "publisher: /dev/null: File exists"  # mkdir of the state folder
+
+
+def test_accounts_check_asks_each_platform_and_never_prints_a_secret(config_path: Path) -> None:
+    from tests.fakes.x_api import FakeX
+
+    secrets = {
+        "consumer_key": "app-key",
+        "consumer_secret": "app-secret",
+        "access_token": "1001-CANARY-token",
+        "access_token_secret": "CANARY-secret",
+    }
+    text = config_path.read_text(encoding="utf-8")
+    with FakeX() as fake:
+        fake.add_user("1001", "HaryanaPostal", *secrets.values())
+        config_path.write_text(
+            text + f'\n[platforms.x]\napi_base_url = "{fake.url}"\ntimeout_seconds = 5\n',
+            encoding="utf-8",
+        )
+        env = {
+            **os.environ,
+            "PUBLISHER_CREDENTIAL_X_HARYANA": json.dumps(secrets),
+            "PUBLISHER_CREDENTIAL_X_TAMIL_NADU": json.dumps({**secrets, "access_token": "1001-x"}),
+        }
+        run = publisher("accounts", "check", config=config_path, env=env)
+    assert run.returncode == 1  # some accounts have no working credential
+    rows = {line.split()[0]: line for line in run.stdout.splitlines()[2:]}
+    assert rows["x:HaryanaPostal"].split()[1] == "yes"
+    assert "signed in as @HaryanaPostal" in rows["x:HaryanaPostal"]
+    assert rows["x:TNPostalCircle"].split()[1] == "NO"  # a token X does not accept
+    assert "credential 'x-directorate' is not set" in rows["x:IndiaPostOffice"]
+    assert "CANARY" not in run.stdout + run.stderr

@@ -12,7 +12,7 @@ from typing import Any
 from publisher.adapters.base import Adapter
 from publisher.adapters.dryrun import DryRunAdapter
 from publisher.clock import Clock
-from publisher.config import PlatformOptions, Settings
+from publisher.config import Account, PlatformOptions, Settings
 from publisher.credentials import Credentials
 from publisher.errors import NoAdapterError
 
@@ -48,12 +48,24 @@ def load_adapters(
             "there; run with --dry-run to rehearse: nothing is sent and every delivery is recorded"
         )
         raise NoAdapterError(msg)
-    adapters: dict[str, Adapter[Any]] = {}
-    for _, account in settings.accounts():
-        options: PlatformOptions = getattr(settings.platforms, account.platform)
-        if dry_run:
-            adapters[account.key] = DryRunAdapter(account, {}, options, clock)
-            continue
-        secrets = credentials.get(account.credential) if account.credential else {}
-        adapters[account.key] = classes[account.platform](account, secrets, options, clock)
-    return adapters
+    return {
+        account.key: build(account, settings, credentials, classes, dry_run=dry_run, clock=clock)
+        for _, account in settings.accounts()
+    }
+
+
+def build(
+    account: Account,
+    settings: Settings,
+    credentials: Credentials,
+    classes: dict[str, type[Adapter[Any]]],
+    *,
+    dry_run: bool,
+    clock: Clock,
+) -> Adapter[Any]:
+    """The adapter of one account, with its platform's options and its secrets."""
+    options: PlatformOptions = getattr(settings.platforms, account.platform)
+    if dry_run:
+        return DryRunAdapter(account, {}, options, clock)
+    secrets = credentials.get(account.credential) if account.credential else {}
+    return classes[account.platform](account, secrets, options, clock)
