@@ -81,6 +81,7 @@ class Dispatcher:
             parts=claim.parts,
             tags=claim.tags,
             media=[Media(self.queue_root / str(m["path"]), m["alt"]) for m in claim.media],
+            not_before=claim.not_before,
         )
         try:
             receipt = adapter.publish(outgoing)

@@ -96,6 +96,7 @@ class Claim:
     tags: list[str]
     media: list[dict[str, str | None]]  # {path (relative to the queue), alt}
     attempts: int
+    not_before: datetime
 
 
 def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
@@ -132,6 +133,7 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
                 tags=list(delivery.tags),
                 media=list(delivery.media),
                 attempts=delivery.attempts,
+                not_before=delivery.not_before,
             )
         )
     return claims
