@@ -1,0 +1,688 @@
+"""A fake Facebook Graph API (Pages and Instagram content publishing) on 127.0.0.1.
+
+It speaks Graph's wire format closely enough that facebook-sdk's ``GraphAPI`` (and plain
+``requests``) work unchanged once ``https://graph.facebook.com`` is redirected to ``fake.url``:
+any ``v<major>.<minor>`` path prefix (recorded per request); ``access_token`` in the query, the
+form or an ``Authorization: Bearer`` header; url-encoded and multipart bodies; JSON answers,
+``{"error": {message, type, code, error_subcode, is_transient, fbtrace_id}}`` error bodies and
+``X-App-Usage`` / ``X-Business-Use-Case-Usage`` headers. Endpoints: Page feed posts
+(``attached_media``, ``published``), photos (upload or url, published or not), comments, object
+lookups with ``fields=`` (unknown fields refused, as Graph does), feed listings with cursor
+paging, insights, ``/me``, ``/me/permissions``, and Instagram containers (image, or carousel of
+2-10 items) with status polling, ``media_publish`` and ``content_publishing_limit``.
+
+Not imitated: Meta's permission model (a token owns exactly the objects registered with it),
+``debug_token``, batch requests, deletes, video and resumable uploads, Reels and Stories,
+scheduled posts going live, link scraping, downloading ``image_url`` (only recorded), time-based
+container expiry, real usage accounting (headers carry ``fake.usage`` unless a rate-limit fault
+says otherwise) and fields other than those ``_node`` builds. Meta does not document the answer
+to publishing a container twice; the fake's (code 100) is an assumption.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+VERSION = re.compile(r"v\d+\.\d+")
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
+# Graph's error code -> (HTTP status, message); the type is always OAuthException.
+ERRORS: dict[int, tuple[int, str]] = {
+    1: (500, "An unknown error occurred"),
+    2: (503, "An unexpected error has occurred. Please retry your request later."),
+    4: (400, "(#4) Application request limit reached"),
+    10: (403, "(#10) Application does not have permission for this action"),
+    17: (400, "(#17) User request limit reached"),
+    32: (400, "(#32) Page request limit reached"),
+    190: (400, "Error validating access token: Session has expired."),
+    368: (400, "(#368) The action attempted has been deemed abusive or is otherwise disallowed"),
+    506: (400, "(#506) Duplicate status message"),
+    613: (400, "(#613) Calls to this api have exceeded the rate limit."),
+    9007: (400, "Media ID is not available"),
+    80001: (
+        400,
+        "(#80001) There have been too many calls to this Page account. Wait a bit and try "
+        "again. For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+    ),
+}
+SUBCODES = {190: 463, 9007: 2207027}
+USER_TEXT = {
+    9007: (
+        "Media not ready for publishing",
+        "The media is not ready for publishing, please wait for a moment",
+    )
+}
+CONTAINER_STATUS = {
+    "IN_PROGRESS": "In Progress: Media is still being processed.",
+    "FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
+    "PUBLISHED": "Published: Media has been published.",
+    "ERROR": "Error: Media upload has failed with error code 2207001",
+    "EXPIRED": "Expired: Media was not published within 24 hours.",
+}
+DEFAULT_FIELDS = {"PagePost": "id,message,created_time", "Photo": "id,name,created_time"}
+FAULT_KINDS = ("timeout", "drop_after_store", "drop_before_store")
+PAGE_SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
+IG_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_read_engagement")
+
+
+class GraphError(Exception):
+    """A Graph error answer. Options: status, message, subcode, transient, type, minutes."""
+
+    def __init__(self, code: int, **options: Any) -> None:
+        noun = "Permissions error" if 200 <= code <= 299 else "Error"
+        status, message = ERRORS.get(
+            code, (403 if 200 <= code <= 299 else 400, f"(#{code}) {noun}")
+        )
+        self.code, self.status = code, int(options.get("status", status))
+        self.message: str = options.get("message", message)
+        self.subcode: int | None = options.get("subcode", SUBCODES.get(code))
+        self.transient: bool = options.get("transient", code in (1, 2))
+        self.type: str = options.get("type", "OAuthException")
+        self.user_text: tuple[str, str] | None = options.get("user_text", USER_TEXT.get(code))
+        self.minutes = int(options.get("minutes", 5))  # estimated_time_to_regain_access
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        error["is_transient"] = self.transient
+        if self.user_text:
+            error["error_user_title"], error["error_user_msg"] = self.user_text
+        return {"error": error | {"fbtrace_id": "A" + secrets.token_urlsafe(15)}}
+
+
+@dataclass
+class UploadedFile:
+    field: str
+    filename: str | None
+    content_type: str | None
+    data: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class GraphRequest:
+    """One request as received; ``access_token`` is moved out of query/form into ``token``."""
+
+    method: str
+    version: str | None
+    path: str  # without the version: "/123/feed"
+    query: dict[str, str]
+    form: dict[str, str]
+    files: list[UploadedFile]
+    token: str | None
+    status: int | None = None  # stays None when the fake dropped the connection
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response: dict[str, Any] | None = None
+
+
+# Stored objects; most attribute names double as the Graph fields they are read back as.
+@dataclass
+class Post:
+    id: str
+    page_id: str
+    message: str | None
+    link: str | None
+    attached_media: list[str]  # photo ids
+    is_published: bool
+    created_time: str
+
+
+@dataclass
+class Photo:
+    id: str
+    page_id: str
+    name: str | None  # the caption
+    url: str | None
+    file: UploadedFile | None
+    published: bool
+    created_time: str
+    page_story_id: str | None = None  # the feed post showing it
+
+
+@dataclass
+class Comment:
+    id: str
+    object_id: str
+    message: str
+    created_time: str
+
+
+@dataclass
+class IGContainer:
+    id: str
+    ig_user_id: str
+    media_type: str  # IMAGE, CAROUSEL, ...
+    media_url: str | None  # image_url or video_url as sent, never fetched
+    caption: str | None
+    alt_text: str | None
+    is_carousel_item: bool
+    children: list[str]
+    status_code: str
+    outcome: str  # what IN_PROGRESS turns into after fake.container_polls reads
+    polls: int = 0
+
+
+@dataclass
+class IGMedia:
+    id: str
+    ig_user_id: str
+    container_id: str
+    media_type: str  # IMAGE, CAROUSEL_ALBUM
+    caption: str | None
+    alt_text: str | None
+    media_url: str | None
+    timestamp: str
+    parent_id: str | None = None  # set on a carousel's children
+    children: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Fault:
+    kind: int | str
+    count: int
+    path_contains: str | None
+    method: str | None
+    options: dict[str, Any]
+
+
+def _summary(total: int) -> dict[str, Any]:
+    return {"data": [], "summary": {"total_count": total}}
+
+
+def _flat(pairs: dict[str, list[str]]) -> dict[str, str]:
+    return {key: values[-1] for key, values in pairs.items()}
+
+
+def _truthy(value: str | None, default: bool) -> bool:
+    return default if value is None else value.strip().lower() not in ("false", "0", "")
+
+
+def _parse_body(ctype: str, body: bytes) -> tuple[dict[str, str], list[UploadedFile]]:
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        return _flat(parse_qs(body.decode(), keep_blank_values=True)), []
+    boundary = re.search(r'boundary="?([^";]+)"?', ctype)
+    if not ctype.startswith("multipart/form-data") or not boundary:
+        return {}, []
+    form, files = {}, []
+    for chunk in body.split(b"--" + boundary.group(1).encode())[1:-1]:
+        head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        text, data = head.decode("utf-8", "replace"), data.removesuffix(b"\r\n")
+        name = re.search(r' name="([^"]*)"', text)
+        filename = re.search(r'filename="([^"]*)"', text)
+        part_type = re.search(r"(?im)^content-type:\s*(\S+)", text)
+        key = name.group(1) if name else ""
+        if filename:
+            ptype = part_type.group(1) if part_type else None
+            files.append(UploadedFile(key, filename.group(1), ptype, data))
+        else:
+            form[key] = data.decode()
+    return form, files
+
+
+def _field_names(spec: str) -> list[str]:
+    """``a,b.summary(total_count),c{d,e}`` -> ``[a, b, c]``."""
+    names, depth, start = [], 0, 0
+    for i, char in enumerate(spec + ","):
+        depth += (char in "({") - (char in ")}")
+        if char == "," and depth == 0:
+            if found := re.match(r"\s*([a-z_]+)", spec[start:i]):
+                names.append(found.group(1))
+            start = i + 1
+    return names
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeGraph
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """The client went away (timeouts, drops); the fake's own bugs go to ``fake.errors``."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def do_GET(self) -> None:
+        self.server.fake.serve(self)
+
+    do_POST = do_GET  # noqa: N815
+
+
+class FakeGraph:
+    """``with FakeGraph() as fake:`` serves Graph on ``fake.url`` until the block ends."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.lock = threading.RLock()
+        self.default_version = "v21.0"  # facebook-api-version answered to unversioned calls
+        self.container_polls = 2  # status reads before a container leaves IN_PROGRESS
+        self.ig_quota_total = 50
+        self.usage = {"call_count": 1, "total_cputime": 1, "total_time": 1}  # in both headers
+        self.pages: dict[str, str] = {}  # id -> name
+        self.instagram: dict[str, str] = {}  # id -> username
+        self.tokens: dict[str, list[str]] = {}  # token -> the page / IG user ids it may use
+        self.scopes: dict[str, list[str]] = {}
+        self.expired: set[str] = set()
+        self.posts: dict[str, Post] = {}
+        self.photos: dict[str, Photo] = {}
+        self.comments: dict[str, Comment] = {}
+        self.ig_containers: dict[str, IGContainer] = {}
+        self.ig_media: dict[str, IGMedia] = {}
+        self.metrics: dict[str, dict[str, int]] = {}
+        self.requests: list[GraphRequest] = []
+        self.errors: list[BaseException] = []
+        self._owners: dict[str, str] = {}  # object id -> its page or IG user
+        self._faults: list[_Fault] = []
+        self._outcomes: list[str] = []
+        self._ids = itertools.count(122_100_000_000_000_001)  # Page objects
+        self._ig_ids = itertools.count(17_890_000_000_000_001)  # Instagram objects
+        self._server: _Server | None = None
+
+    def start(self) -> FakeGraph:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeGraph:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server, "FakeGraph is not running"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- set-up and inspection --------------------------------------------------------------
+    def add_page(
+        self, page_id: str, name: str, token: str, scopes: tuple[str, ...] = PAGE_SCOPES
+    ) -> None:
+        self.pages[page_id], self._owners[page_id] = name, page_id
+        self.tokens.setdefault(token, []).append(page_id)
+        self.scopes[token] = list(scopes)
+
+    def add_instagram(
+        self, ig_user_id: str, username: str, token: str, scopes: tuple[str, ...] = IG_SCOPES
+    ) -> None:
+        self.instagram[ig_user_id], self._owners[ig_user_id] = username, ig_user_id
+        self.tokens.setdefault(token, []).append(ig_user_id)
+        self.scopes[token] = list(scopes)
+
+    def expire_token(self, token: str) -> None:
+        """From now on every call with ``token`` gets 190, subcode 463."""
+        self.expired.add(token)
+
+    def set_metrics(self, object_id: str, **counts: int) -> None:
+        """Page posts and photos: shares, reactions, comments; IG media: like_count,
+        comments_count; any name is also an insights metric (reach, impressions, ...)."""
+        with self.lock:
+            self.metrics.setdefault(object_id, {}).update(counts)
+
+    def fail_containers(self, count: int = 1, status: str = "ERROR") -> None:
+        """The next ``count`` containers end in ``status`` (ERROR, EXPIRED) after polling."""
+        self._outcomes.extend([status] * count)
+
+    def fail_next(
+        self,
+        kind: int | str,
+        count: int = 1,
+        path_contains: str | None = None,
+        method: str | None = None,
+        **options: Any,
+    ) -> None:
+        """Answer the next ``count`` matching requests with Graph error code ``kind`` (options:
+        status, message, subcode, transient, type, minutes) or a non-Graph fault: "timeout"
+        (sleep ``seconds``, then serve and store as usual), "drop_after_store" (store, then
+        close without answering) or "drop_before_store"."""
+        if isinstance(kind, str) and kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}: give an int code or one of {FAULT_KINDS}")
+        with self.lock:
+            verb = method.upper() if method else None
+            self._faults.append(_Fault(kind, count, path_contains, verb, options))
+
+    def count_published(self, owner_id: str | None = None) -> int:
+        owners = [p.page_id for p in self.posts.values() if p.is_published]
+        owners += [m.ig_user_id for m in self.ig_media.values() if m.parent_id is None]
+        return sum(owner_id in (None, owner) for owner in owners)
+
+    # -- serving ----------------------------------------------------------------------------
+    def serve(self, handler: _Handler) -> None:
+        url = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        query = _flat(parse_qs(url.query, keep_blank_values=True))
+        form, files = _parse_body(handler.headers["Content-Type"] or "", handler.rfile.read(length))
+        segments = [unquote(s) for s in url.path.split("/") if s]
+        version = segments.pop(0) if segments and VERSION.fullmatch(segments[0]) else None
+        bearer = handler.headers.get("Authorization", "").partition(" ")[2] or None
+        token = query.pop("access_token", None) or form.pop("access_token", None) or bearer
+        path = "/" + "/".join(segments)
+        req = GraphRequest(handler.command, version, path, query, form, files, token)
+        with self.lock:
+            self.requests.append(req)
+            fault = self._take_fault(req)
+        kind = fault.kind if fault else None
+        if fault and kind == "timeout":
+            time.sleep(float(fault.options.get("seconds", 1.0)))
+        error = GraphError(kind, **fault.options) if fault and isinstance(kind, int) else None
+        payload: dict[str, Any] = {}
+        if kind != "drop_before_store" and not error:
+            try:
+                with self.lock:
+                    payload = self._dispatch(req, segments)
+            except GraphError as exc:
+                error = exc
+            except Exception as exc:  # a bug in the fake: keep it, answer like Graph's code 1
+                self.errors.append(exc)
+                error = GraphError(1)
+        if kind in ("drop_before_store", "drop_after_store"):
+            handler.close_connection = True
+            return
+        self._send(handler, req, error.body() if error else payload, error)
+
+    def _take_fault(self, req: GraphRequest) -> _Fault | None:
+        for fault in self._faults:
+            if fault.method in (None, req.method) and (fault.path_contains or "") in req.path:
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _send(
+        self,
+        handler: _Handler,
+        req: GraphRequest,
+        payload: dict[str, Any],
+        error: GraphError | None,
+    ) -> None:
+        usage, regain = dict(self.usage), 0
+        if error and error.code in RATE_LIMIT_CODES:
+            usage["call_count"], regain = 100, error.minutes
+        headers = {
+            "Content-Type": "application/json; charset=UTF-8",
+            "facebook-api-version": req.version or self.default_version,
+            "x-fb-trace-id": secrets.token_urlsafe(8),
+            "X-App-Usage": json.dumps(usage),
+        }
+        if owner := self._owners.get(req.path.split("/")[1]):
+            kind = "instagram" if owner in self.instagram else "pages"
+            bucket = {"type": kind, **usage, "estimated_time_to_regain_access": regain}
+            headers["X-Business-Use-Case-Usage"] = json.dumps({owner: [bucket]})
+        data = json.dumps(payload).encode()
+        req.status = error.status if error else 200
+        req.response_headers, req.response = headers, payload
+        try:
+            handler.send_response(req.status)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except OSError:
+            handler.close_connection = True  # the client timed out and left
+
+    # -- the API ----------------------------------------------------------------------------
+    def _dispatch(self, req: GraphRequest, seg: list[str]) -> dict[str, Any]:
+        token, query, form = req.token or "", req.query, req.form
+        if token in self.expired:
+            raise GraphError(190)
+        if token not in self.tokens:
+            bad = "Invalid OAuth access token - Cannot parse access token"
+            raise GraphError(190, subcode=None, message=bad)
+        obj = self.tokens[token][0] if seg[:1] == ["me"] else (seg or [""])[0]
+        owner, edge = self._owners.get(obj), (req.method, "/".join(seg[1:]))
+        if owner is None or len(seg) > 2:
+            raise self._unsupported(req.method, obj)
+        if owner not in self.tokens[token]:
+            wrong = f"Error validating access token: not a token of object {obj} (FakeGraph)"
+            raise GraphError(190, subcode=None, message=wrong)
+        if edge == ("GET", ""):
+            return self._view(obj, query.get("fields"))
+        if edge == ("POST", "comments"):
+            return {"id": self._comment(obj, form.get("message", ""))}
+        if edge == ("GET", "permissions"):
+            return {"data": [{"permission": s, "status": "granted"} for s in self.scopes[token]]}
+        if edge == ("GET", "insights"):
+            counts, names = self.metrics.get(obj, {}), query.get("metric", "").split(",")
+            values = {n: [{"value": counts.get(n, 0)}] for n in names if n}
+            rows = [{"name": n, "period": "lifetime", "values": v} for n, v in values.items()]
+            return {"data": rows}
+        if obj in self.pages:
+            return self._page_edge(obj, edge, req)
+        if obj in self.instagram:
+            return self._instagram_edge(obj, edge, form)
+        raise self._unsupported(req.method, obj)
+
+    @staticmethod
+    def _unsupported(method: str, obj: str) -> GraphError:
+        text = (
+            f"Unsupported {method.lower()} request. Object with ID '{obj}' does not exist, "
+            "cannot be loaded due to missing permissions, or does not support this operation."
+        )
+        return GraphError(100, subcode=33, message=text)
+
+    def _page_edge(self, page_id: str, edge: tuple[str, str], req: GraphRequest) -> dict[str, Any]:
+        if edge == ("POST", "feed"):
+            return {"id": self._post(page_id, req.form)}
+        if edge == ("POST", "photos"):
+            return self._photo(page_id, req)
+        if edge in (("GET", "feed"), ("GET", "published_posts"), ("GET", "posts")):
+            posts = [p.id for p in self.posts.values() if p.page_id == page_id and p.is_published]
+            return self._listing(req, posts[::-1], "id,message,created_time")
+        raise self._unsupported(req.method, page_id)
+
+    def _instagram_edge(
+        self, ig_id: str, edge: tuple[str, str], form: dict[str, str]
+    ) -> dict[str, Any]:
+        if edge == ("POST", "media"):
+            return {"id": self._container(ig_id, form)}
+        if edge == ("POST", "media_publish"):
+            return {"id": self._publish(ig_id, form.get("creation_id", ""))}
+        if edge == ("GET", "content_publishing_limit"):
+            config = {"quota_total": self.ig_quota_total, "quota_duration": 86400}
+            return {"data": [{"quota_usage": self.count_published(ig_id), "config": config}]}
+        raise self._unsupported(edge[0], ig_id)
+
+    def _now(self) -> str:
+        return self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+    def _new_id(self, owner: str) -> str:
+        new = str(next(self._ig_ids if owner in self.instagram else self._ids))
+        self._owners[new] = owner
+        return new
+
+    def _post(self, page_id: str, form: dict[str, str], photo: str | None = None) -> str:
+        keys = sorted(k for k in form if k.startswith("attached_media["))
+        attached = [str(json.loads(form[k])["media_fbid"]) for k in keys]
+        for media_id in attached:
+            found = self.photos.get(media_id)
+            if not found or found.page_id != page_id or found.published:
+                raise GraphError(100, message=f"(#100) Invalid attached_media id {media_id}")
+        if not (form.get("message") or form.get("link") or attached or photo):
+            raise GraphError(100, message="(#100) Missing message or attachment")
+        post_id = f"{page_id}_{photo or self._new_id(page_id)}"
+        self._owners[post_id] = page_id
+        published = _truthy(form.get("published"), True)
+        attached = attached or ([photo] if photo else [])
+        post = Post(
+            post_id,
+            page_id,
+            form.get("message"),
+            form.get("link"),
+            attached,
+            published,
+            self._now(),
+        )
+        self.posts[post_id] = post
+        for media_id in attached:
+            self.photos[media_id].page_story_id = post_id
+        return post_id
+
+    def _photo(self, page_id: str, req: GraphRequest) -> dict[str, Any]:
+        upload = next((u for u in req.files if u.field == "source"), None)
+        url, caption = req.form.get("url"), req.form.get("caption") or req.form.get("message")
+        if not upload and not url:
+            raise GraphError(324, message="(#324) Requires upload file")
+        photo_id, published = self._new_id(page_id), _truthy(req.form.get("published"), True)
+        self.photos[photo_id] = Photo(
+            photo_id, page_id, caption, url, upload, published, self._now()
+        )
+        if not published:
+            return {"id": photo_id}
+        post_id = self._post(page_id, {"message": caption or ""}, photo_id)
+        return {"id": photo_id, "post_id": post_id}
+
+    def _comment(self, obj: str, message: str) -> str:
+        number = self._new_id(self._owners[obj])
+        comment_id = f"{obj.rpartition('_')[2]}_{number}" if obj in self.posts else number
+        self._owners[comment_id] = self._owners[obj]
+        self.comments[comment_id] = Comment(comment_id, obj, message, self._now())
+        return comment_id
+
+    def _container(self, ig_user_id: str, form: dict[str, str]) -> str:
+        children = [c.strip(' "') for c in form.get("children", "").strip("[]").split(",") if c]
+        media_type = form.get("media_type", "CAROUSEL" if children else "IMAGE").upper()
+        items = [self.ig_containers.get(c) for c in children]
+        if any(not i or i.ig_user_id != ig_user_id or not i.is_carousel_item for i in items):
+            raise GraphError(100, message=f"(#100) Invalid carousel children {children}")
+        if media_type == "CAROUSEL" and not 2 <= len(children) <= 10:
+            text = ("Invalid carousel", "A carousel holds 2 to 10 items.")
+            raise GraphError(100, message="(#100) Invalid parameter", user_text=text)
+        url = form.get("image_url") or form.get("video_url")
+        if media_type != "CAROUSEL" and not url:
+            raise GraphError(100, message="(#100) The parameter image_url is required")
+        outcome = self._outcomes.pop(0) if self._outcomes else "FINISHED"
+        status = outcome if self.container_polls <= 0 else "IN_PROGRESS"
+        flag, container_id = _truthy(form.get("is_carousel_item"), False), self._new_id(ig_user_id)
+        self.ig_containers[container_id] = IGContainer(
+            container_id,
+            ig_user_id,
+            media_type,
+            url,
+            form.get("caption"),
+            form.get("alt_text"),
+            flag,
+            children,
+            status,
+            outcome,
+        )
+        return container_id
+
+    def _publish(self, ig_user_id: str, creation_id: str) -> str:
+        container = self.ig_containers.get(creation_id)
+        if not container or container.ig_user_id != ig_user_id or container.is_carousel_item:
+            raise GraphError(100, message=f"(#100) Invalid creation_id {creation_id}")
+        if container.status_code == "PUBLISHED":  # undocumented by Meta: shape assumed
+            text = ("Already published", "This media container has already been published.")
+            raise GraphError(100, message="(#100) Invalid parameter", user_text=text)
+        if container.status_code != "FINISHED":
+            raise GraphError(9007)
+        if self.count_published(ig_user_id) >= self.ig_quota_total:
+            raise GraphError(9, subcode=2207042, message="(#9) Application request limit reached")
+        media = self._media(container)
+        children = [self.ig_containers[c] for c in container.children]
+        media.children = [self._media(child, media.id).id for child in children]
+        return media.id
+
+    def _media(self, container: IGContainer, parent_id: str | None = None) -> IGMedia:
+        kind = "CAROUSEL_ALBUM" if container.media_type == "CAROUSEL" else container.media_type
+        media_id, caption = self._new_id(container.ig_user_id), container.caption
+        media = IGMedia(
+            media_id,
+            container.ig_user_id,
+            container.id,
+            kind,
+            caption,
+            container.alt_text,
+            container.media_url,
+            self._now(),
+            parent_id,
+        )
+        self.ig_media[media_id], container.status_code = media, "PUBLISHED"
+        return media
+
+    def _view(self, obj: str, fields: str | None, default: str = "") -> dict[str, Any]:
+        node_type, view = self._node(obj)
+        wanted = _field_names(fields or default or DEFAULT_FIELDS.get(node_type, "id"))
+        if missing := [name for name in wanted if name not in view]:
+            text = f"(#100) Tried accessing nonexisting field ({missing[0]})"
+            raise GraphError(100, message=f"{text} on node type ({node_type})")
+        return {name: view[name] for name in wanted if view[name] is not None}
+
+    def _node(self, obj: str) -> tuple[str, dict[str, Any]]:
+        counts = self.metrics.get(obj, {})
+        comments = counts.get("comments", sum(c.object_id == obj for c in self.comments.values()))
+        social = {"comments": _summary(comments), "reactions": _summary(counts.get("reactions", 0))}
+        if obj in self.pages or obj in self.instagram:
+            name = self.pages.get(obj) or self.instagram[obj]
+            node_type = "Page" if obj in self.pages else "IGUser"
+            return node_type, {"id": obj, "name": name, "username": name}
+        if post := self.posts.get(obj):
+            permalink = f"https://www.facebook.com/{post.page_id}/posts/{obj.split('_')[1]}"
+            view = vars(post) | social | {"permalink_url": permalink}
+            # Graph leaves shares out until there is one
+            view["shares"] = {"count": counts["shares"]} if counts.get("shares") else None
+            photos = [{"type": "photo", "target": {"id": m}} for m in post.attached_media]
+            view["attachments"] = {"data": photos} if photos else None
+            return "PagePost", view
+        if photo := self.photos.get(obj):
+            link = f"https://www.facebook.com/photo.php?fbid={obj}"
+            return "Photo", vars(photo) | social | {"link": link}
+        if container := self.ig_containers.get(obj):
+            container.polls += 1
+            if container.status_code == "IN_PROGRESS" and container.polls >= self.container_polls:
+                container.status_code = container.outcome
+            status = container.status_code
+            view = {"id": obj, "status_code": status, "status": CONTAINER_STATUS[status]}
+            return "ShadowIGMediaBuilder", view
+        if media := self.ig_media.get(obj):
+            code = base64.urlsafe_b64encode(int(obj).to_bytes(8, "big")).decode().strip("=")
+            view = vars(media) | {"shortcode": code, "username": self.instagram[media.ig_user_id]}
+            view["permalink"] = f"https://www.instagram.com/p/{code}/"
+            children = [{"id": c} for c in media.children]
+            view["children"] = {"data": children} if children else None
+            view["like_count"] = counts.get("like_count", 0)
+            view["comments_count"] = counts.get("comments_count", comments)
+            return "IGMedia", view
+        return "Comment", dict(vars(self.comments[obj]))
+
+    def _listing(self, req: GraphRequest, ids: list[str], default: str) -> dict[str, Any]:
+        start, limit = int(req.query.get("after") or 0), int(req.query.get("limit") or 25)
+        data = [self._view(i, req.query.get("fields"), default) for i in ids[start : start + limit]]
+        cursors = {"before": str(start), "after": str(start + len(data))}
+        paging: dict[str, Any] = {"cursors": cursors}
+        if start + limit < len(ids):
+            query = urlencode({**req.query, "access_token": req.token, "after": start + limit})
+            prefix = f"{req.version}/" if req.version else ""
+            paging["next"] = f"https://graph.facebook.com/{prefix}{req.path.lstrip('/')}?{query}"
+        return {"data": data, "paging": paging}

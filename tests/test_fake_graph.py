@@ -1,0 +1,293 @@
+"""FakeGraph driven by the real facebook-sdk client over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import facebook
+import pytest
+import requests
+
+from publisher.adapters.http import redirect
+from tests.fakes.graph_api import FakeGraph
+
+PAGE, IG = "104000000000001", "17841400000000001"
+PAGE_TOKEN, IG_TOKEN = "EAAB-page-dak-sewa", "EAAB-ig-dak-sewa"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # binary, with CR LF and boundary-like bytes
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGraph]:
+    with FakeGraph() as server:
+        server.add_page(PAGE, "India Post", PAGE_TOKEN)
+        server.add_instagram(IG, "indiapost", IG_TOKEN)
+        yield server
+    assert server.errors == []  # a bug in the fake would otherwise pass as a code-1 answer
+
+
+def client(fake: FakeGraph, token: str, timeout: float = 5) -> facebook.GraphAPI:
+    graph = facebook.GraphAPI(access_token=token, timeout=timeout)
+    redirect(graph.session, ["https://graph.facebook.com"], fake.url)
+    graph.version = "v21.0"  # the constructor stops at v3.1; the project pins a current one
+    return graph
+
+
+@pytest.fixture
+def page(fake: FakeGraph) -> facebook.GraphAPI:
+    return client(fake, PAGE_TOKEN)
+
+
+@pytest.fixture
+def ig(fake: FakeGraph) -> facebook.GraphAPI:
+    return client(fake, IG_TOKEN)
+
+
+def test_feed_post_is_recorded_exactly(fake: FakeGraph, page: facebook.GraphAPI) -> None:
+    message = "डाक सेवा, जन सेवा: Aadhaar camp at GPO Mumbai on 12 May"
+    post_id = page.put_object(PAGE, "feed", message=message, link="https://indiapost.gov.in")["id"]
+
+    sent = fake.requests[-1]
+    assert (sent.method, sent.version, sent.path) == ("POST", "v21.0", f"/{PAGE}/feed")
+    assert sent.form == {"message": message, "link": "https://indiapost.gov.in"}
+    assert sent.token == PAGE_TOKEN
+    assert sent.status == 200
+    assert sent.response_headers["facebook-api-version"] == "v21.0"
+    assert post_id.startswith(f"{PAGE}_")
+    assert fake.posts[post_id].message == message
+    assert fake.posts[post_id].is_published
+    assert fake.count_published(PAGE) == 1
+
+    fake.set_metrics(post_id, shares=3, reactions=12)
+    summaries = "reactions.summary(total_count),comments.summary(total_count)"
+    fields = f"message,shares,{summaries},permalink_url,created_time"
+    got = page.get_object(post_id, fields=fields)
+    assert got["message"] == message
+    assert got["shares"] == {"count": 3}
+    assert got["reactions"]["summary"]["total_count"] == 12
+    assert got["comments"]["summary"]["total_count"] == 0
+    assert got["permalink_url"] == f"https://www.facebook.com/{PAGE}/posts/{post_id.split('_')[1]}"
+    assert got["created_time"].endswith("+0000")
+    fake.set_metrics(post_id, shares=0)
+    assert "shares" not in page.get_object(post_id, fields="shares")  # Graph omits zero shares
+
+    with pytest.raises(facebook.GraphAPIError) as caught:
+        page.get_object(post_id, fields="message,sharez")
+    assert caught.value.code == 100
+    assert "nonexisting field (sharez)" in caught.value.message
+
+
+def test_unpublished_photos_then_a_post_with_attached_media(
+    fake: FakeGraph, page: facebook.GraphAPI
+) -> None:
+    photo_ids = [
+        page.put_photo(
+            image=(f"camp{n}.png", PNG, "image/png"),
+            album_path=f"{PAGE}/photos",
+            published="false",
+            caption=f"camp {n}",
+        )["id"]
+        for n in (1, 2)
+    ]
+    upload = fake.requests[-1].files[0]
+    assert (upload.field, upload.filename, upload.content_type) == (
+        "source",
+        "camp2.png",
+        "image/png",
+    )
+    assert upload.data == PNG
+    assert fake.requests[-1].form == {"published": "false", "caption": "camp 2"}
+    assert [fake.photos[i].published for i in photo_ids] == [False, False]
+    assert fake.count_published() == 0
+
+    media = {f"attached_media[{n}]": json.dumps({"media_fbid": i}) for n, i in enumerate(photo_ids)}
+    post_id = page.put_object(PAGE, "feed", message="Two photos", **media)["id"]
+
+    assert fake.posts[post_id].attached_media == photo_ids
+    assert [fake.photos[i].page_story_id for i in photo_ids] == [post_id, post_id]
+    feed = page.get_connections(PAGE, "feed")["data"]
+    assert [item["id"] for item in feed] == [post_id]
+
+    published = page.put_photo(image=("p.png", PNG, "image/png"), album_path=f"{PAGE}/photos")
+    assert published["post_id"] == f"{PAGE}_{published['id']}"
+    assert fake.count_published(PAGE) == 2
+
+
+def test_feed_listing_pages_through_cursors(fake: FakeGraph, page: facebook.GraphAPI) -> None:
+    ids = [page.put_object(PAGE, "feed", message=f"post {n}")["id"] for n in range(3)]
+    first = page.get_connections(PAGE, "published_posts", limit=2, fields="id,message")
+    assert [p["id"] for p in first["data"]] == ids[:0:-1]
+    assert "next" in first["paging"]
+    assert [p["id"] for p in page.get_all_connections(PAGE, "feed", limit=2)] == ids[::-1]
+
+
+def test_instagram_container_polling_publish_and_first_comment(
+    fake: FakeGraph, ig: facebook.GraphAPI
+) -> None:
+    fake.container_polls = 2
+    container = ig.put_object(
+        IG, "media", image_url="https://cdn.example/a.jpg", caption="Stamps!", alt_text="A stamp"
+    )["id"]
+    assert fake.ig_containers[container].alt_text == "A stamp"
+    assert fake.requests[-1].form["image_url"] == "https://cdn.example/a.jpg"
+
+    with pytest.raises(facebook.GraphAPIError) as early:
+        ig.put_object(IG, "media_publish", creation_id=container)
+    assert early.value.code == 9007
+    assert early.value.result["error"]["error_subcode"] == 2207027
+
+    polls = [ig.get_object(container, fields="status_code")["status_code"] for _ in range(2)]
+    assert polls == ["IN_PROGRESS", "FINISHED"]
+    media_id = ig.put_object(IG, "media_publish", creation_id=container)["id"]
+    assert ig.get_object(container, fields="status_code")["status_code"] == "PUBLISHED"
+    with pytest.raises(facebook.GraphAPIError) as twice:
+        ig.put_object(IG, "media_publish", creation_id=container)
+    assert twice.value.code == 100
+
+    comment_id = ig.put_comment(media_id, "Apply at your nearest post office")["id"]
+    assert fake.comments[comment_id].object_id == media_id
+    fake.set_metrics(media_id, like_count=40, reach=900)
+    got = ig.get_object(media_id, fields="like_count,comments_count,permalink,timestamp,alt_text")
+    assert (got["like_count"], got["comments_count"], got["alt_text"]) == (40, 1, "A stamp")
+    assert got["permalink"].startswith("https://www.instagram.com/p/")
+    insights = ig.get_connections(media_id, "insights", metric="reach")["data"]
+    assert insights[0]["values"] == [{"value": 900}]
+    limit = ig.get_connections(IG, "content_publishing_limit", fields="quota_usage,config")
+    assert limit["data"][0] == {
+        "quota_usage": 1,
+        "config": {"quota_total": 50, "quota_duration": 86400},
+    }
+    assert fake.count_published(IG) == 1
+
+
+def test_carousel_and_failed_containers(fake: FakeGraph, ig: facebook.GraphAPI) -> None:
+    fake.container_polls = 0
+    items = [
+        ig.put_object(
+            IG, "media", image_url=f"https://cdn.example/{n}.jpg", is_carousel_item="true"
+        )["id"]
+        for n in range(3)
+    ]
+    album = ig.put_object(IG, "media", media_type="CAROUSEL", children=",".join(items), caption="3")
+    media_id = ig.put_object(IG, "media_publish", creation_id=album["id"])["id"]
+    assert fake.ig_media[media_id].media_type == "CAROUSEL_ALBUM"
+    assert len(ig.get_object(media_id, fields="children")["children"]["data"]) == 3
+    assert fake.count_published(IG) == 1
+
+    with pytest.raises(facebook.GraphAPIError) as too_many:
+        ig.put_object(IG, "media", media_type="CAROUSEL", children=",".join(items * 4))
+    assert too_many.value.code == 100
+
+    fake.container_polls = 1
+    fake.fail_containers(1, status="ERROR")
+    broken = ig.put_object(IG, "media", image_url="https://cdn.example/x.jpg")["id"]
+    assert ig.get_object(broken, fields="status_code")["status_code"] == "ERROR"
+
+
+ERROR_CASES = [
+    # code, HTTP status, message fragment, subcode, is_transient
+    (1, 500, "unknown error", None, True),
+    (2, 503, "unexpected error", None, True),
+    (4, 400, "Application request limit", None, False),
+    (17, 400, "User request limit", None, False),
+    (32, 400, "Page request limit", None, False),
+    (613, 400, "exceeded the rate limit", None, False),
+    (80001, 400, "too many calls to this Page", None, False),
+    (190, 400, "Session has expired", 463, False),
+    (10, 403, "does not have permission", None, False),
+    (200, 403, "(#200) Permissions error", None, False),
+    (506, 400, "Duplicate status message", None, False),
+    (368, 400, "deemed abusive", None, False),
+    (9007, 400, "Media ID is not available", 2207027, False),
+]
+
+
+@pytest.mark.parametrize(("code", "status", "fragment", "subcode", "transient"), ERROR_CASES)
+def test_fault_codes_become_graph_api_errors(
+    fake: FakeGraph,
+    page: facebook.GraphAPI,
+    code: int,
+    status: int,
+    fragment: str,
+    subcode: int | None,
+    transient: bool,
+) -> None:
+    fake.fail_next(code, path_contains="/feed", method="POST")
+    with pytest.raises(facebook.GraphAPIError) as caught:
+        page.put_object(PAGE, "feed", message="hello")
+    error = caught.value
+    assert (error.code, error.type) == (code, "OAuthException")
+    assert fragment in error.message
+    assert error.result["error"].get("error_subcode") == subcode
+    assert error.result["error"]["is_transient"] is transient
+    assert error.result["error"]["fbtrace_id"]
+    assert fake.requests[-1].status == status
+    assert fake.posts == {}
+    assert page.put_object(PAGE, "feed", message="hello")["id"]  # the fault was used up
+
+
+def test_rate_limit_headers_reach_the_adapter(fake: FakeGraph, page: facebook.GraphAPI) -> None:
+    # GraphAPIError keeps only the body; a response hook on the session sees every header.
+    seen: list[requests.structures.CaseInsensitiveDict[str]] = []
+    page.session.hooks["response"].append(lambda response, *a, **k: seen.append(response.headers))
+    fake.fail_next(80001, minutes=17)
+    with pytest.raises(facebook.GraphAPIError):
+        page.put_object(PAGE, "feed", message="hello")
+
+    usage = json.loads(seen[-1]["x-business-use-case-usage"])[PAGE][0]
+    assert usage["type"] == "pages"
+    assert usage["estimated_time_to_regain_access"] == 17
+    assert json.loads(seen[-1]["x-app-usage"])["call_count"] == 100
+    assert (
+        fake.requests[-1].response_headers["X-Business-Use-Case-Usage"]
+        == seen[-1]["X-Business-Use-Case-Usage"]
+    )
+
+    fake.fail_next(4)  # the raw session: status code and headers without facebook-sdk
+    raw = page.session.get(
+        f"https://graph.facebook.com/v21.0/{PAGE}", params={"access_token": PAGE_TOKEN}
+    )
+    assert raw.status_code == 400
+    assert raw.json()["error"]["code"] == 4
+    assert json.loads(raw.headers["X-App-Usage"])["call_count"] == 100
+
+
+def test_tokens_are_checked(fake: FakeGraph, page: facebook.GraphAPI) -> None:
+    assert page.get_permissions("me") >= {"pages_manage_posts"}
+    assert page.get_object("me", fields="id,name") == {"id": PAGE, "name": "India Post"}
+    with pytest.raises(facebook.GraphAPIError) as other_object:
+        client(fake, IG_TOKEN).put_object(PAGE, "feed", message="x")
+    assert other_object.value.code == 190
+    with pytest.raises(facebook.GraphAPIError) as unknown:
+        client(fake, "not-a-token").get_object(PAGE)
+    assert unknown.value.code == 190
+
+    fake.expire_token(PAGE_TOKEN)
+    with pytest.raises(facebook.GraphAPIError) as expired:
+        page.get_object(PAGE)
+    assert (expired.value.code, expired.value.result["error"]["error_subcode"]) == (190, 463)
+
+
+def test_drops_and_timeouts(fake: FakeGraph, page: facebook.GraphAPI) -> None:
+    fake.fail_next("drop_after_store", path_contains="/feed")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        page.put_object(PAGE, "feed", message="stored, unanswered")
+    assert [p.message for p in fake.posts.values()] == ["stored, unanswered"]
+    assert fake.requests[-1].status is None
+
+    fake.fail_next("drop_before_store")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        page.put_object(PAGE, "feed", message="lost")
+    assert fake.count_published(PAGE) == 1
+
+    fake.fail_next("timeout", seconds=0.4)
+    with pytest.raises(requests.exceptions.Timeout):
+        client(fake, PAGE_TOKEN, timeout=0.1).put_object(PAGE, "feed", message="late")
+    deadline = time.monotonic() + 2
+    while fake.count_published(PAGE) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.count_published(PAGE) == 2  # the platform still stored what timed out
+
+    with pytest.raises(ValueError, match="unknown fault"):
+        fake.fail_next("explode")
