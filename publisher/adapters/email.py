@@ -31,18 +31,17 @@ class EmailAdapter(Adapter[EmailOptions]):
 
     def publish(self, delivery: Outgoing) -> Receipt:
         message = self._message(delivery)
-        try:
-            with self._connect() as smtp:
-                try:
-                    refused = smtp.send_message(message)
-                except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                    msg = f"the connection to {self._server} dropped while sending: {exc}"
-                    raise UncertainError(msg) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            msg = f"every recipient was refused: {_replies(exc.recipients)}"
-            raise PermanentError(msg) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise _classify(exc, self._server) from exc
+        with self._connect() as smtp:
+            try:
+                refused = smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                msg = f"every recipient was refused: {_replies(exc.recipients)}"
+                raise PermanentError(msg) from exc
+            except smtplib.SMTPResponseException as exc:
+                raise _classify(exc, self._server) from exc
+            except OSError as exc:  # smtplib's disconnects included: the data may be queued
+                msg = f"the connection to {self._server} dropped while sending: {exc}"
+                raise UncertainError(msg) from exc
         if refused:
             msg = f"some recipients were refused: {_replies(refused)}"
             raise PermanentError(msg)
