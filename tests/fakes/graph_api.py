@@ -154,6 +154,7 @@ class Photo:
     published: bool
     created_time: str
     page_story_id: str | None = None  # the feed post showing it
+    alt_text: str | None = None  # alt_text_custom
 
 
 @dataclass
@@ -459,6 +460,9 @@ class FakeGraph:
         if token not in self.tokens:
             bad = "Invalid OAuth access token - Cannot parse access token"
             raise GraphError(190, subcode=None, message=bad)
+        if seg in ([], [""]) and "ids" in query:  # GET /?ids=a,b: several objects at once
+            ids = query["ids"].split(",")
+            return {i: self._dispatch(req, [i]) for i in ids}
         obj = self.tokens[token][0] if seg[:1] == ["me"] else (seg or [""])[0]
         owner, edge = self._owners.get(obj), (req.method, "/".join(seg[1:]))
         if owner is None or len(seg) > 2:
@@ -555,8 +559,9 @@ class FakeGraph:
             raise GraphError(324, message="(#324) Requires upload file")
         photo_id, published = self._new_id(page_id), _truthy(req.form.get("published"), True)
         self.photos[photo_id] = Photo(
-            photo_id, page_id, caption, url, upload, published, self._now()
-        )
+            photo_id, page_id, caption, url, upload, published, self._now(),
+            alt_text=req.form.get("alt_text_custom"),
+        )  # fmt: skip
         if not published:
             return {"id": photo_id}
         post_id = self._post(page_id, {"message": caption or ""}, photo_id)
@@ -637,7 +642,8 @@ class FakeGraph:
         if missing := [name for name in wanted if name not in view]:
             text = f"(#100) Tried accessing nonexisting field ({missing[0]})"
             raise GraphError(100, message=f"{text} on node type ({node_type})")
-        return {name: view[name] for name in wanted if view[name] is not None}
+        shown = {name: view[name] for name in wanted if view[name] is not None}
+        return {"id": view["id"], **shown} if "id" in view else shown  # Graph always adds the id
 
     def _node(self, obj: str) -> tuple[str, dict[str, Any]]:
         counts = self.metrics.get(obj, {})

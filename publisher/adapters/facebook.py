@@ -1,0 +1,127 @@
+"""Facebook Pages through facebook-sdk's GraphAPI (publisher.adapters.graph).
+
+Text and links go to ``/{page-id}/feed``. Photos are uploaded unpublished to ``/{page-id}/photos``
+(with their alt text) and attached to one feed post through ``attached_media``, so several photos
+make one post. The page's id is the account's ``platform_id``; the credential holds the page access
+token. A 506 "duplicate" means the page already has the post: it is looked up, not posted again.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import unicodedata
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import partial
+from typing import Any, ClassVar
+
+from publisher.adapters.base import AccountCheck, Adapter, Media, Metrics, Outgoing, Receipt
+from publisher.adapters.graph import DuplicatePostError, Graph
+from publisher.config import GraphOptions
+from publisher.errors import AdapterError, AuthError, PermanentError
+
+WEB = "https://www.facebook.com"
+NEEDED = ("pages_manage_posts", "pages_read_engagement")
+
+
+class FacebookAdapter(Adapter[GraphOptions]):
+    platform: ClassVar[str] = "facebook"
+    secrets: ClassVar[tuple[str, ...]] = ("page_access_token",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "page_access_token" not in self._secrets or not self.account.platform_id:
+            msg = (
+                f"facebook:{self.account.handle} needs platform_id (the page id) in config.toml "
+                "and page_access_token in its credential"
+            )
+            raise AuthError(msg)
+        self.page = self.account.platform_id
+        self.graph = Graph(self._secrets["page_access_token"], self.options)
+
+    def publish(self, delivery: Outgoing) -> Receipt:
+        api = self.graph.api
+        photos = [self._upload(m) for m in delivery.media]
+        attached = {
+            f"attached_media[{i}]": json.dumps({"media_fbid": p}) for i, p in enumerate(photos)
+        }
+        try:
+            post = self.graph.call(
+                lambda: api.put_object(
+                    self.page, "feed", message=delivery.parts[0].text, **attached
+                ),
+                writes=True,
+            )
+        except DuplicatePostError:
+            found = self.find_existing(delivery)
+            if found is None:
+                raise PermanentError(
+                    "Facebook says the post is a duplicate, but it is not on the page"
+                ) from None
+            return found
+        return Receipt(post["id"], f"{WEB}/{post['id']}", self.clock())
+
+    def _upload(self, medium: Media) -> str:
+        """An unpublished photo, to attach to the post."""
+        kind = mimetypes.guess_type(medium.path.name)[0] or "application/octet-stream"
+        upload = partial(
+            self.graph.api.put_photo,
+            (medium.path.name, medium.path.read_bytes(), kind),
+            album_path=f"{self.page}/photos",
+            published="false",
+            alt_text_custom=medium.alt or "",
+        )
+        return str(self.graph.call(upload, writes=True)["id"])
+
+    def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
+        wanted = _comparable(delivery.parts[0].text)
+        listing = self.graph.call(
+            lambda: self.graph.api.get_connections(
+                self.page,
+                "published_posts",
+                fields="message,created_time",
+                since=int(since.timestamp()),
+                limit=100,
+            ),
+            writes=False,
+        )
+        for post in listing.get("data", []):
+            if _comparable(post.get("message", "")) == wanted:
+                return Receipt(post["id"], f"{WEB}/{post['id']}", self.clock())
+        return None
+
+    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
+        ids = [r.remote_id for r in receipts if r.remote_id]
+        out: dict[str, Metrics] = {}
+        fields = "shares,reactions.summary(total_count),comments.summary(total_count)"
+        for start in range(0, len(ids), 50):  # Graph takes 50 ids a request
+            batch = ids[start : start + 50]
+            found = self.graph.call(
+                partial(self.graph.api.get_objects, batch, fields=fields), writes=False
+            )
+            for remote_id, post in found.items():
+                out[remote_id] = Metrics(
+                    likes=post.get("reactions", {}).get("summary", {}).get("total_count", 0),
+                    shares=post.get("shares", {}).get("count", 0),
+                    comments=post.get("comments", {}).get("summary", {}).get("total_count", 0),
+                )
+        return out
+
+    def check(self) -> AccountCheck:
+        try:
+            granted = self.graph.call(
+                lambda: self.graph.api.get_connections("me", "permissions"), writes=False
+            )
+        except AdapterError as exc:
+            return AccountCheck(valid=False, detail=str(exc))
+        have = {p["permission"] for p in granted.get("data", []) if p.get("status") == "granted"}
+        missing = [p for p in NEEDED if p not in have]
+        return AccountCheck(
+            valid=not missing, detail=f"page {self.page}", missing_permissions=missing
+        )
+
+
+def _comparable(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())

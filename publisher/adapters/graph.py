@@ -1,0 +1,93 @@
+"""The Graph API client shared by the Facebook Page and Instagram adapters: facebook-sdk's GraphAPI
+with a current API version pinned, a timeout, and Graph's errors classified by code.
+
+facebook-sdk accepts versions up to 3.1 in its constructor; the pinned version (config
+``graph_version``, v21.0 by default) is set on the client afterwards and is what every URL carries.
+GraphAPIError keeps only the error body, so a response hook keeps the last response's headers for
+the rate-limit codes (``X-Business-Use-Case-Usage`` says when access comes back).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import facebook
+import requests
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import NewConnectionError
+
+from publisher.adapters.http import redirect
+from publisher.config import GraphOptions
+from publisher.errors import (
+    AdapterError,
+    AuthError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+    UncertainError,
+)
+
+HOSTS = ["https://graph.facebook.com"]
+TRANSIENT = {1, 2}
+RATE_LIMITED = {4, 17, 32, 613, 80001}
+AUTH = {10, 190}
+DUPLICATE = 506
+DEFAULT_WAIT = 900.0  # when Graph limits without saying for how long
+
+
+class DuplicatePostError(PermanentError):
+    """Graph's 506: the page already has this post. The caller reconciles instead of retrying."""
+
+
+class Graph:
+    def __init__(self, token: str, options: GraphOptions) -> None:
+        self.api = facebook.GraphAPI(access_token=token, timeout=options.timeout_seconds)
+        self.api.version = options.graph_version
+        redirect(self.api.session, HOSTS, options.api_base_url, options.timeout_seconds)
+        self.last_headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        self.api.session.hooks["response"].append(self._keep_headers)
+
+    def _keep_headers(self, response: requests.Response, *_: Any, **__: Any) -> None:
+        self.last_headers = response.headers
+
+    def call(self, what: Callable[[], Any], *, writes: bool) -> Any:
+        """Run a Graph call; a write whose answer was lost is uncertain, a read is transient."""
+        try:
+            return what()
+        except facebook.GraphAPIError as exc:
+            raise self._classify(exc) from None
+        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+            raise TransientError(f"cannot reach the Graph API: {exc}") from None
+        except (requests.ReadTimeout, requests.ConnectionError) as exc:
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if not writes or isinstance(reason, NewConnectionError):
+                raise TransientError(f"cannot reach the Graph API: {exc}") from None
+            msg = f"no answer from the Graph API after the request was sent: {exc}"
+            raise UncertainError(msg) from None
+
+    def _classify(self, exc: facebook.GraphAPIError) -> AdapterError:
+        error = exc.result.get("error", {}) if isinstance(exc.result, dict) else {}
+        code = error.get("code")
+        subcode = error.get("error_subcode")
+        text = f"Graph API error {code}" + (f"/{subcode}" if subcode else "") + f": {exc.message}"
+        if code in RATE_LIMITED:
+            return RateLimitedError(text, self._wait())
+        if code in TRANSIENT or error.get("is_transient"):
+            return TransientError(text)
+        if code in AUTH or (isinstance(code, int) and 200 <= code <= 299):
+            return AuthError(text)
+        if code == DUPLICATE:
+            return DuplicatePostError(text)
+        return PermanentError(text)
+
+    def _wait(self) -> float:
+        """Seconds until Graph restores access, from the usage header of the refused call."""
+        usage = self.last_headers.get("x-business-use-case-usage")
+        minutes = [
+            entry.get("estimated_time_to_regain_access", 0)
+            for entries in (json.loads(usage).values() if usage else [])
+            for entry in entries
+        ]
+        return max(minutes, default=0) * 60 or DEFAULT_WAIT
