@@ -399,7 +399,7 @@ class FakeGraph:
         if kind != "drop_before_store" and not error:
             try:
                 with self.lock:
-                    payload = self._dispatch(req, segments)
+                    payload = self._answer(req, segments)
             except GraphError as exc:
                 error = exc
             except Exception as exc:  # a bug in the fake: keep it, answer like Graph's code 1
@@ -453,6 +453,11 @@ class FakeGraph:
             handler.close_connection = True  # the client timed out and left
 
     # -- the API ----------------------------------------------------------------------------
+    def _answer(self, req: GraphRequest, seg: list[str]) -> dict[str, Any]:
+        if seg in ([], [""]) and "ids" in req.query:  # GET /?ids=a,b: several objects at once
+            return {i: self._dispatch(req, [i]) for i in req.query["ids"].split(",")}
+        return self._dispatch(req, seg)
+
     def _dispatch(self, req: GraphRequest, seg: list[str]) -> dict[str, Any]:
         token, query, form = req.token or "", req.query, req.form
         if token in self.expired:
@@ -460,9 +465,6 @@ class FakeGraph:
         if token not in self.tokens:
             bad = "Invalid OAuth access token - Cannot parse access token"
             raise GraphError(190, subcode=None, message=bad)
-        if seg in ([], [""]) and "ids" in query:  # GET /?ids=a,b: several objects at once
-            ids = query["ids"].split(",")
-            return {i: self._dispatch(req, [i]) for i in ids}
         obj = self.tokens[token][0] if seg[:1] == ["me"] else (seg or [""])[0]
         owner, edge = self._owners.get(obj), (req.method, "/".join(seg[1:]))
         if owner is None or len(seg) > 2:
