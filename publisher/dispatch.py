@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.store.ledger import Claim, claim_due, record_outcome
+from publisher.store.ledger import Claim, checkpoint, claim_due, record_outcome
 from publisher.store.models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -80,8 +81,13 @@ class Dispatcher:
             locale=claim.locale,
             parts=claim.parts,
             tags=claim.tags,
-            media=[Media(self.queue_root / str(m["path"]), m["alt"]) for m in claim.media],
+            media=[
+                Media(self.queue_root / str(m["path"]), m["alt"], str(m["path"]))
+                for m in claim.media
+            ],
             not_before=claim.not_before,
+            progress=claim.progress,
+            checkpoint=partial(self._checkpoint, claim.delivery_id),
         )
         try:
             receipt = adapter.publish(outgoing)
@@ -109,6 +115,10 @@ class Dispatcher:
             logger.info(
                 "delivery %d %s to %s (%s)", claim.delivery_id, status, claim.account, claim.locale
             )
+
+    def _checkpoint(self, delivery_id: int, key: str, value: str) -> None:
+        with self.ledger.begin() as session:
+            checkpoint(session, delivery_id, key, value)
 
     def _fail(self, claim: Claim, exc: PermanentError, why: str) -> None:
         error = self.redact(str(exc))

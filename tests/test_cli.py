@@ -67,11 +67,14 @@ def test_review_and_status_read_the_ledger(example: Path) -> None:
     assert "5 posts in the ledger." in status.stdout
 
 
-def test_real_publishing_is_refused_clearly_until_adapters_exist(example: Path) -> None:
+def test_real_publishing_without_credentials_stops_naming_the_missing_one(example: Path) -> None:
     run = publisher("run", "--once", config=example)
     assert run.returncode == 1
-    assert "run with --dry-run" in run.stderr
+    assert "credential 'x-directorate' is not set" in run.stderr
+    assert "$PUBLISHER_CREDENTIAL_X_DIRECTORATE" in run.stderr
     assert "Traceback" not in run.stderr
+    queue = example.parent / "var" / "queue"
+    assert (queue / "haryana" / "sukanya.toml").exists()  # nothing was taken
 
 
 def test_bad_config_stops_start_up_naming_key_and_fix(config_path: Path) -> None:

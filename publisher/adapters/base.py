@@ -10,7 +10,7 @@ of sent twice. Platform rules (limits, media requirements) live in the adapter's
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from publisher.fit import Part
 class Media:
     path: Path  # absolute
     alt: str | None  # in the delivery's language; required for images
+    url_path: str = ""  # relative to the queue folder, as served under a public media URL
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Outgoing:
     tags: list[str]
     media: list[Media]
     not_before: datetime | None = None  # when it was due: reconciling looks for posts after it
+    progress: Mapping[str, str] = field(default_factory=dict)  # checkpoints of earlier attempts
+    checkpoint: Callable[[str, str], None] = lambda key, value: None
+    """Record a step (``checkpoint("container", id)``) in the ledger before taking the next one,
+    so that after a crash the next attempt resumes from it instead of starting again."""
 
 
 @dataclass(frozen=True)

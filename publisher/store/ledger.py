@@ -64,6 +64,7 @@ def record_post(
                 "text": d.parts[0].text,
                 "parts": [asdict(p) for p in d.parts],
                 "notes": d.notes,
+                "progress": {},
                 "tags": d.tags,
                 "media": [
                     {"path": path, "alt": item.alt.get(d.locale)}
@@ -97,6 +98,7 @@ class Claim:
     media: list[dict[str, str | None]]  # {path (relative to the queue), alt}
     attempts: int
     not_before: datetime
+    progress: dict[str, str]
 
 
 def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
@@ -134,6 +136,7 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
                 media=list(delivery.media),
                 attempts=delivery.attempts,
                 not_before=delivery.not_before,
+                progress=dict(delivery.progress),
             )
         )
     return claims
@@ -173,3 +176,9 @@ def record_outcome(
             {**part, "remote_id": receipt.remote_id if i == 0 else next(follow_ups, None)}
             for i, part in enumerate(delivery.parts)
         ]
+
+
+def checkpoint(session: Session, delivery_id: int, key: str, value: str) -> None:
+    """Remember a step a platform has taken for a delivery, before the next step is tried."""
+    delivery = session.get_one(Delivery, delivery_id)
+    delivery.progress = {**delivery.progress, key: value}

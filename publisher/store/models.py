@@ -100,6 +100,7 @@ class Delivery(Base):
     text: Mapped[str] = mapped_column(Text)  # the main post, exactly as published
     parts: Mapped[list[Any]]  # [{kind, text, tags}]: the post, then replies or a first comment
     notes: Mapped[list[Any]]  # for reviewers: translation fallbacks, unexpected scripts
+    progress: Mapped[dict[str, Any]]  # checkpoints of a multi-step publish (an IG container id)
     tags: Mapped[list[Any]]
     media: Mapped[list[Any]]
     status: Mapped[str] = mapped_column(String(16))

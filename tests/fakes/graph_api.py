@@ -486,7 +486,7 @@ class FakeGraph:
         if obj in self.pages:
             return self._page_edge(obj, edge, req)
         if obj in self.instagram:
-            return self._instagram_edge(obj, edge, form)
+            return self._instagram_edge(obj, edge, req)
         raise self._unsupported(req.method, obj)
 
     @staticmethod
@@ -508,8 +508,14 @@ class FakeGraph:
         raise self._unsupported(req.method, page_id)
 
     def _instagram_edge(
-        self, ig_id: str, edge: tuple[str, str], form: dict[str, str]
+        self, ig_id: str, edge: tuple[str, str], req: GraphRequest
     ) -> dict[str, Any]:
+        form = req.form
+        if edge == ("GET", "media"):  # the account's media, newest first
+            own = [
+                m.id for m in self.ig_media.values() if m.ig_user_id == ig_id and not m.parent_id
+            ]
+            return self._listing(req, own[::-1], "id")
         if edge == ("POST", "media"):
             return {"id": self._container(ig_id, form)}
         if edge == ("POST", "media_publish"):

@@ -1,0 +1,210 @@
+"""Instagram (professional accounts) through the Graph API's content publishing.
+
+Instagram fetches photos itself from a public URL, so ``[platforms.instagram] media_base_url``
+must name where the queue's archive is served; the adapter refuses clearly without it. Publishing
+takes three steps: a container (one photo, or a carousel of 2 to 10), polled until FINISHED, then
+``media_publish``. The container id is checkpointed in the ledger before it is published: after a
+crash the next attempt resumes that container (or finds it published) instead of making a second
+post. Overflow tags go into the first comment. The account's ``platform_id`` is the Instagram user
+id; the credential holds its access token.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from publisher.adapters.base import AccountCheck, Adapter, Media, Metrics, Outgoing, Receipt
+from publisher.adapters.graph import Graph
+from publisher.config import InstagramOptions
+from publisher.errors import (
+    AdapterError,
+    AuthError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+
+CAROUSEL_MAX = 10
+QUOTA_WAIT = 3600.0  # the publishing quota is a rolling 24 hours: look again in an hour
+
+
+class InstagramAdapter(Adapter[InstagramOptions]):
+    platform: ClassVar[str] = "instagram"
+    secrets: ClassVar[tuple[str, ...]] = ("access_token",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "access_token" not in self._secrets or not self.account.platform_id:
+            msg = (
+                f"instagram:{self.account.handle} needs platform_id (the Instagram user id) in "
+                "config.toml and access_token in its credential"
+            )
+            raise AuthError(msg)
+        self.user = self.account.platform_id
+        self.graph = Graph(self._secrets["access_token"], self.options)
+
+    def publish(self, delivery: Outgoing) -> Receipt:
+        self._refuse_unpublishable(delivery)
+        container = delivery.progress.get("container")
+        if container is not None:
+            status = self._status(container)
+            if status == "PUBLISHED":
+                found = self.find_existing(delivery)
+                if found is not None:
+                    return found
+            if status not in ("FINISHED", "IN_PROGRESS"):
+                container = None
+        if container is None:
+            self._check_quota()
+            container = self._container(delivery)
+            delivery.checkpoint("container", container)
+        self._wait_until_finished(container)
+        publish = partial(
+            self.graph.api.put_object, self.user, "media_publish", creation_id=container
+        )
+        media_id = str(self.graph.call(publish, writes=True)["id"])
+        comments = [
+            str(
+                self.graph.call(
+                    partial(self.graph.api.put_comment, media_id, part.text), writes=True
+                )["id"]
+            )
+            for part in delivery.parts[1:]
+        ]
+        permalink = self.graph.call(
+            partial(self.graph.api.get_object, media_id, fields="permalink"), writes=False
+        ).get("permalink")
+        return Receipt(media_id, permalink, self.clock(), comments)
+
+    def _refuse_unpublishable(self, delivery: Outgoing) -> None:
+        if not delivery.media:
+            msg = "an Instagram post needs at least one photo; add one, or leave instagram out"
+            raise PermanentError(msg)
+        if len(delivery.media) > CAROUSEL_MAX:
+            msg = f"Instagram takes {CAROUSEL_MAX} photos at most in one post"
+            raise PermanentError(msg)
+        if not self.options.media_base_url:
+            msg = (
+                "Instagram fetches photos from a public address: set [platforms.instagram] "
+                "media_base_url to where the queue folder's archive is served"
+            )
+            raise PermanentError(msg)
+
+    def _url(self, medium: Media) -> str:
+        return f"{str(self.options.media_base_url).rstrip('/')}/{quote(medium.url_path)}"
+
+    def _container(self, delivery: Outgoing) -> str:
+        caption = delivery.parts[0].text
+        create = partial(self.graph.api.put_object, self.user, "media")
+        if len(delivery.media) == 1:
+            [medium] = delivery.media
+            made = self.graph.call(
+                partial(
+                    create, image_url=self._url(medium), caption=caption, alt_text=medium.alt or ""
+                ),
+                writes=True,
+            )
+            return str(made["id"])
+        children = [
+            str(
+                self.graph.call(
+                    partial(
+                        create,
+                        image_url=self._url(m),
+                        is_carousel_item="true",
+                        alt_text=m.alt or "",
+                    ),
+                    writes=True,
+                )["id"]
+            )
+            for m in delivery.media
+        ]
+        made = self.graph.call(
+            partial(create, media_type="CAROUSEL", children=",".join(children), caption=caption),
+            writes=True,
+        )
+        return str(made["id"])
+
+    def _status(self, container: str) -> str:
+        found = self.graph.call(
+            partial(self.graph.api.get_object, container, fields="status_code"), writes=False
+        )
+        return str(found.get("status_code", ""))
+
+    def _wait_until_finished(self, container: str) -> None:
+        for _ in range(self.options.container_poll_limit):
+            status = self._status(container)
+            if status in ("FINISHED", "PUBLISHED"):
+                return
+            if status in ("ERROR", "EXPIRED"):
+                msg = f"Instagram could not prepare the post (container {container}: {status})"
+                raise PermanentError(msg)
+            time.sleep(self.options.container_poll_seconds)
+        msg = f"Instagram is still preparing container {container}; it will be tried again"
+        raise TransientError(msg)
+
+    def _check_quota(self) -> None:
+        limit = self.graph.call(
+            partial(
+                self.graph.api.get_connections,
+                self.user,
+                "content_publishing_limit",
+                fields="quota_usage,config",
+            ),
+            writes=False,
+        )
+        [usage] = limit.get("data", [{}])
+        total = usage.get("config", {}).get("quota_total")
+        if total is not None and usage.get("quota_usage", 0) >= total:
+            msg = f"the account has used its {total} posts of the last 24 hours"
+            raise RateLimitedError(msg, QUOTA_WAIT)
+
+    def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        wanted = _comparable(delivery.parts[0].text)
+        listing = self.graph.call(
+            partial(
+                self.graph.api.get_connections,
+                self.user,
+                "media",
+                fields="caption,permalink,timestamp",
+                limit=50,
+            ),
+            writes=False,
+        )
+        for media in listing.get("data", []):
+            if _comparable(media.get("caption", "")) == wanted:
+                return Receipt(media["id"], media.get("permalink"), self.clock())
+        return None
+
+    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
+        ids = [r.remote_id for r in receipts if r.remote_id]
+        out: dict[str, Metrics] = {}
+        for start in range(0, len(ids), 50):
+            batch = ids[start : start + 50]
+            found = self.graph.call(
+                partial(self.graph.api.get_objects, batch, fields="like_count,comments_count"),
+                writes=False,
+            )
+            for remote_id, media in found.items():
+                out[remote_id] = Metrics(
+                    likes=media.get("like_count"), comments=media.get("comments_count")
+                )
+        return out
+
+    def check(self) -> AccountCheck:
+        try:
+            me = self.graph.call(
+                partial(self.graph.api.get_object, self.user, fields="username"), writes=False
+            )
+        except AdapterError as exc:
+            return AccountCheck(valid=False, detail=str(exc))
+        return AccountCheck(valid=True, detail=f"@{me.get('username', self.account.handle)}")
+
+
+def _comparable(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
