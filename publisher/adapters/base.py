@@ -9,6 +9,8 @@ of sent twice. Platform rules (limits, media requirements) live in the adapter's
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,13 @@ class AccountCheck:
 
 
 Options = TypeVar("Options", bound=PlatformOptions)
+_URL = re.compile(r"https?://\S+")
+
+
+def comparable(text: str) -> str:
+    """A post's text as reconciling compares it: platforms shorten links (X's t.co) and may
+    normalise characters and spaces, so those differences do not count."""
+    return " ".join(_URL.sub("", unicodedata.normalize("NFC", text)).split())
 
 
 class Adapter(ABC, Generic[Options]):

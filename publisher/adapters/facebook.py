@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import unicodedata
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar
 
-from publisher.adapters.base import AccountCheck, Adapter, Media, Metrics, Outgoing, Receipt
+from publisher.adapters.base import (
+    AccountCheck,
+    Adapter,
+    Media,
+    Metrics,
+    Outgoing,
+    Receipt,
+    comparable,
+)
 from publisher.adapters.graph import DuplicatePostError, Graph
 from publisher.config import GraphOptions
 from publisher.errors import AdapterError, AuthError, PermanentError
@@ -76,7 +83,7 @@ class FacebookAdapter(Adapter[GraphOptions]):
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
         since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
-        wanted = _comparable(delivery.parts[0].text)
+        wanted = comparable(delivery.parts[0].text)
         listing = self.graph.call(
             lambda: self.graph.api.get_connections(
                 self.page,
@@ -88,7 +95,7 @@ class FacebookAdapter(Adapter[GraphOptions]):
             writes=False,
         )
         for post in listing.get("data", []):
-            if _comparable(post.get("message", "")) == wanted:
+            if comparable(post.get("message", "")) == wanted:
                 return Receipt(post["id"], f"{WEB}/{post['id']}", self.clock())
         return None
 
@@ -121,7 +128,3 @@ class FacebookAdapter(Adapter[GraphOptions]):
         return AccountCheck(
             valid=not missing, detail=f"page {self.page}", missing_permissions=missing
         )
-
-
-def _comparable(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())

@@ -12,13 +12,20 @@ id; the credential holds its access token.
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from publisher.adapters.base import AccountCheck, Adapter, Media, Metrics, Outgoing, Receipt
+from publisher.adapters.base import (
+    AccountCheck,
+    Adapter,
+    Media,
+    Metrics,
+    Outgoing,
+    Receipt,
+    comparable,
+)
 from publisher.adapters.graph import Graph
 from publisher.config import InstagramOptions
 from publisher.errors import (
@@ -165,7 +172,7 @@ class InstagramAdapter(Adapter[InstagramOptions]):
             raise RateLimitedError(msg, QUOTA_WAIT)
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
-        wanted = _comparable(delivery.parts[0].text)
+        wanted = comparable(delivery.parts[0].text)
         listing = self.graph.call(
             partial(
                 self.graph.api.get_connections,
@@ -177,7 +184,7 @@ class InstagramAdapter(Adapter[InstagramOptions]):
             writes=False,
         )
         for media in listing.get("data", []):
-            if _comparable(media.get("caption", "")) == wanted:
+            if comparable(media.get("caption", "")) == wanted:
                 return Receipt(media["id"], media.get("permalink"), self.clock())
         return None
 
@@ -204,7 +211,3 @@ class InstagramAdapter(Adapter[InstagramOptions]):
         except AdapterError as exc:
             return AccountCheck(valid=False, detail=str(exc))
         return AccountCheck(valid=True, detail=f"@{me.get('username', self.account.handle)}")
-
-
-def _comparable(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())

@@ -12,8 +12,6 @@ dropped after sending) is UncertainError, reconciled through the account's timel
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
@@ -23,7 +21,7 @@ import requests
 import tweepy
 from urllib3.exceptions import NewConnectionError
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt, comparable
 from publisher.adapters.http import redirect
 from publisher.clock import Clock
 from publisher.config import PlatformOptions
@@ -42,7 +40,6 @@ HOSTS = ["https://api.twitter.com", "https://api.x.com"]
 UPLOAD_URL = "https://api.x.com/2/media/upload"
 METADATA_URL = "https://api.x.com/2/media/metadata"
 WEB = "https://x.com"
-_URL = re.compile(r"https?://\S+")
 
 
 class XAdapter(Adapter[PlatformOptions]):
@@ -104,7 +101,7 @@ class XAdapter(Adapter[PlatformOptions]):
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
         since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
-        wanted = _comparable(delivery.parts[0].text)
+        wanted = comparable(delivery.parts[0].text)
         response = self._call(
             lambda: self.client.get_users_tweets(
                 self.user_id,
@@ -115,7 +112,7 @@ class XAdapter(Adapter[PlatformOptions]):
             )
         )
         for tweet in response or []:
-            if _comparable(tweet["text"]) == wanted:
+            if comparable(tweet["text"]) == wanted:
                 remote_id = str(tweet["id"])
                 return Receipt(remote_id, self._url(remote_id), self.clock())
         return None
@@ -253,8 +250,3 @@ def _tweepy_error(response: requests.Response) -> tweepy.HTTPException:
     if response.status_code >= 500:
         return tweepy.TwitterServerError(response)
     return classes.get(response.status_code, tweepy.HTTPException)(response)
-
-
-def _comparable(text: str) -> str:
-    """X shortens links to t.co and may normalise text: compare without links and whitespace."""
-    return " ".join(_URL.sub("", unicodedata.normalize("NFC", text)).split())
