@@ -206,3 +206,18 @@ def test_reconcile_looks_only_after_the_delivery_was_due(fake: FakeX, clock: Clo
     later = delivery("पुरानी पोस्ट")
     later = Outgoing(**{**later.__dict__, "not_before": clock.now})
     assert x.find_existing(later) is None
+
+
+def test_retweet_shares_another_accounts_post(fake: FakeX, clock: Clock) -> None:
+    fake.add_user(
+        "1002", "IndiaPostOffice", "ip-app-key", "ip-app-secret", "1002-dop", "dop-secret"
+    )
+    directorate = XAdapter(
+        Account(platform="x", handle="IndiaPostOffice", locales=["en"], platform_id="1002"),
+        {**SECRETS, "access_token": "1002-dop", "access_token_secret": "dop-secret"},
+        PlatformOptions(api_base_url=fake.url),
+        clock,
+    )
+    original = directorate.publish(delivery("Dak Seva, Jan Seva"))
+    adapter(fake, clock).retweet(str(original.remote_id))
+    assert fake.retweets == [("1001", original.remote_id)]
