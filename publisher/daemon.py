@@ -57,7 +57,7 @@ class Engine:
 
     def tick(self) -> Tick:
         taken = self.intake.scan()
-        sent = self.dispatcher.run_due()
+        sent = self.dispatcher.reconcile_expired() + self.dispatcher.run_due()
         refresh(
             self.ledger,
             self.settings.paths.queue,

@@ -22,13 +22,14 @@ from publisher.adapters.base import Adapter, Media, Outgoing
 from publisher.clock import Clock
 from publisher.config import Dispatch
 from publisher.errors import (
+    AdapterError,
     AuthError,
     PermanentError,
     RateLimitedError,
     TransientError,
     UncertainError,
 )
-from publisher.store.ledger import Claim, checkpoint, claim_due, record_outcome
+from publisher.store.ledger import Claim, checkpoint, claim_due, claim_expired, record_outcome
 from publisher.store.models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,58 @@ class Dispatcher:
                 self._send(claim)
                 touched.append(claim)
 
-    def _send(self, claim: Claim) -> None:
+    def reconcile_expired(self) -> list[Claim]:
+        """Ask the platforms about deliveries whose sender vanished mid-call (a crash, a kill):
+        found there, they are recorded as sent; not there, they go back to pending; when the
+        platform cannot be asked, a person decides (``publisher resolve``)."""
+        with self.ledger.begin() as session:
+            claims = claim_expired(
+                session, self.clock(), timedelta(seconds=self.policy.lease_seconds), self.batch
+            )
+        for claim in claims:
+            self._reconcile(claim)
+        return claims
+
+    def _reconcile(self, claim: Claim) -> None:
         adapter = self.adapters[claim.account]
-        outgoing = Outgoing(
+        now = self.clock()
+        try:
+            found = adapter.find_existing(self._outgoing(claim))
+        except TransientError as exc:
+            logger.warning(
+                "delivery %d to %s: cannot reconcile yet, the lease will expire again: %s",
+                claim.delivery_id,
+                claim.account,
+                self.redact(str(exc)),
+            )
+            return
+        except AdapterError as exc:
+            error = self.redact(str(exc))
+            logger.error(
+                "delivery %d to %s may or may not be published and the platform cannot tell: %s; "
+                "decide with: publisher resolve %d",
+                claim.delivery_id,
+                claim.account,
+                error,
+                claim.delivery_id,
+            )
+            with self.ledger.begin() as session:
+                record_outcome(session, claim, DeliveryStatus.UNCERTAIN, now, error=error)
+            return
+        with self.ledger.begin() as session:
+            if found is None:
+                record_outcome(session, claim, DeliveryStatus.PENDING, now, retry_at=now)
+            else:
+                record_outcome(session, claim, DeliveryStatus.SENT, now, receipt=found)
+        logger.info(
+            "delivery %d to %s reconciled: %s",
+            claim.delivery_id,
+            claim.account,
+            "not on the platform, to be sent" if found is None else f"found as {found.remote_id}",
+        )
+
+    def _outgoing(self, claim: Claim) -> Outgoing:
+        return Outgoing(
             delivery_id=claim.delivery_id,
             idempotency_key=claim.idempotency_key,
             account=claim.account,
@@ -89,6 +139,10 @@ class Dispatcher:
             progress=claim.progress,
             checkpoint=partial(self._checkpoint, claim.delivery_id),
         )
+
+    def _send(self, claim: Claim) -> None:
+        adapter = self.adapters[claim.account]
+        outgoing = self._outgoing(claim)
         try:
             receipt = adapter.publish(outgoing)
         except TransientError as exc:

@@ -18,6 +18,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+from publisher.store.ledger import claim_due
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock
 
@@ -78,9 +79,15 @@ def test_urgent_post_goes_before_older_normal_ones(engine: Engine, drop: Drop) -
 class Scripted(Adapter):
     """Answers each publish call with the next scripted outcome: an exception, or a receipt."""
 
-    def __init__(self, clock: FakeClock, outcomes: list[Exception | str]) -> None:
+    def __init__(
+        self,
+        clock: FakeClock,
+        outcomes: list[Exception | str],
+        found: Receipt | Exception | None = None,
+    ) -> None:
         self.clock = clock
         self.outcomes = outcomes
+        self.found = found  # what find_existing answers
         self.calls: list[Outgoing] = []
 
     def publish(self, delivery: Outgoing) -> Receipt:
@@ -91,7 +98,9 @@ class Scripted(Adapter):
         return Receipt(remote_id=outcome, url=f"https://x.example/{outcome}", at=self.clock())
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
-        return None
+        if isinstance(self.found, Exception):
+            raise self.found
+        return self.found
 
     def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
         return {}
@@ -286,3 +295,83 @@ def test_receipt_ids_are_kept_for_every_part(engine: Engine, drop: Drop, clock: 
     assert [p.kind for p in call.parts] == ["post", "reply"]
     [d] = rows(engine)
     assert [p["remote_id"] for p in d.parts] == ["100", "101"]
+
+
+def crashed_mid_call(engine: Engine, drop: Drop, adapter: Adapter) -> Dispatcher:
+    """A delivery claimed (sending, leased) by a dispatcher that then died before recording."""
+    dispatcher = one_delivery(engine, drop, adapter)
+    with engine.ledger.begin() as session:
+        claim_due(session, engine.clock(), timedelta(minutes=5), 10)
+    return dispatcher
+
+
+def test_nothing_is_reconciled_while_the_lease_holds(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, [], found=Receipt("55", None, clock()))
+    dispatcher = crashed_mid_call(engine, drop, adapter)
+    clock.advance(minutes=4)
+    assert dispatcher.reconcile_expired() == []
+    assert dispatcher.run_due() == []
+    assert rows(engine)[0].status == DeliveryStatus.SENDING
+
+
+def test_a_delivery_the_platform_has_is_recorded_not_resent(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, [], found=Receipt("55", "https://x.com/h/status/55", clock()))
+    dispatcher = crashed_mid_call(engine, drop, adapter)
+    clock.advance(minutes=6)
+    assert len(dispatcher.reconcile_expired()) == 1
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert (d.status, d.remote_id, d.attempts) == (DeliveryStatus.SENT, "55", 1)
+    assert adapter.calls == []  # never published again
+    with engine.ledger() as session:
+        assert session.scalars(select(Attempt.outcome).order_by(Attempt.id)).all() == [
+            None,  # the attempt the crash interrupted
+            "reconcile:sent",
+        ]
+
+
+def test_a_delivery_the_platform_does_not_have_is_sent_once(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, ["77"], found=None)
+    dispatcher = crashed_mid_call(engine, drop, adapter)
+    clock.advance(minutes=6)
+    dispatcher.reconcile_expired()
+    dispatcher.run_due()
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert (d.status, d.remote_id) == (DeliveryStatus.SENT, "77")
+    assert len(adapter.calls) == 1
+
+
+def test_when_the_platform_cannot_be_asked_a_person_decides(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, ["never"], found=UncertainError("a mail server cannot be asked"))
+    dispatcher = crashed_mid_call(engine, drop, adapter)
+    clock.advance(minutes=6)
+    dispatcher.reconcile_expired()
+    clock.advance(days=1)
+    dispatcher.reconcile_expired()
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert d.status == DeliveryStatus.UNCERTAIN
+    assert adapter.calls == []
+
+
+def test_a_platform_down_while_reconciling_is_asked_again_later(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(clock, [], found=TransientError("503"))
+    dispatcher = crashed_mid_call(engine, drop, adapter)
+    clock.advance(minutes=6)
+    dispatcher.reconcile_expired()
+    assert rows(engine)[0].status == DeliveryStatus.SENDING
+    adapter.found = Receipt("88", None, clock())
+    clock.advance(minutes=6)
+    dispatcher.reconcile_expired()
+    assert rows(engine)[0].remote_id == "88"

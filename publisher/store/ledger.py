@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.orm import Session
 
 from publisher.adapters.base import Receipt
@@ -107,9 +107,29 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
     The caller must commit before calling any platform: from then on a crash leaves the delivery
     ``sending`` with a lease that expires, which marks it as uncertain rather than unsent.
     """
+    due = (Delivery.status == DeliveryStatus.PENDING) & (Delivery.not_before <= now)
+    return _lease(session, due, now, lease, limit, attempt=True)
+
+
+def claim_expired(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+    """Lease deliveries whose sender vanished mid-call (status sending, lease expired) so that
+    one dispatcher asks the platform about each; no attempt is counted, nothing is sent."""
+    expired = (Delivery.status == DeliveryStatus.SENDING) & (Delivery.lease_until < now)
+    return _lease(session, expired, now, lease, limit, attempt=False)
+
+
+def _lease(
+    session: Session,
+    where: ColumnElement[bool],
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    *,
+    attempt: bool,
+) -> list[Claim]:
     rows = session.scalars(
         select(Delivery)
-        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.not_before <= now)
+        .where(where)
         .order_by(Delivery.priority.desc(), Delivery.not_before, Delivery.id)
         .limit(limit)
     ).all()
@@ -117,14 +137,16 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
     for delivery in rows:
         delivery.status = DeliveryStatus.SENDING
         delivery.lease_until = now + lease
-        delivery.attempts += 1
-        attempt = Attempt(delivery_id=delivery.id, started_at=now)
-        session.add(attempt)
+        delivery.attempts += attempt
+        row = Attempt(
+            delivery_id=delivery.id, started_at=now, outcome=None if attempt else "reconcile"
+        )
+        session.add(row)
         session.flush()
         claims.append(
             Claim(
                 delivery_id=delivery.id,
-                attempt_id=attempt.id,
+                attempt_id=row.id,
                 post_id=delivery.post_id,
                 unit=delivery.unit,
                 idempotency_key=delivery.idempotency_key,
@@ -158,7 +180,8 @@ def record_outcome(
     """
     attempt = session.get_one(Attempt, claim.attempt_id)
     attempt.finished_at = now
-    attempt.outcome = "retry" if status is DeliveryStatus.PENDING else status.value
+    kind = "retry" if status is DeliveryStatus.PENDING else status.value
+    attempt.outcome = f"reconcile:{kind}" if attempt.outcome == "reconcile" else kind
     attempt.error = error
     delivery = session.get_one(Delivery, claim.delivery_id)
     delivery.status = status

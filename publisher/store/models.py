@@ -48,6 +48,8 @@ class DeliveryStatus(enum.StrEnum):
     SENT = "sent"  # the platform accepted it: remote_id holds the proof
     DRY_RUN = "dry_run"  # dry-run: recorded exactly as it would have gone out, never sent
     FAILED = "failed"  # gave up: a permanent error, or retries exhausted; a person must look
+    UNCERTAIN = "uncertain"  # may or may not be on the platform, and it cannot tell: a person
+    # decides with `publisher resolve`
 
 
 class Priority(enum.IntEnum):
