@@ -6,6 +6,7 @@ Errors a person can fix end as one clear message on stderr and exit status 1, ne
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import sys
@@ -29,6 +30,7 @@ from publisher.postfile import parse_post
 from publisher.render import Renderer
 from publisher.review import parts_lines, queued, review_text, status_text
 from publisher.store.db import open_ledger
+from publisher.store.ledger import resolve
 from publisher.store.models import Delivery
 from publisher.tomlfile import parse_toml
 
@@ -59,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         "--unit", help="the unit a post file is for (default: the folder it is in)"
     )
     commands.add_parser("status", help="per account: last delivery, pending, failed")
+    resolve = commands.add_parser(
+        "resolve", help="decide an uncertain delivery: is it on the platform or not"
+    )
+    resolve.add_argument("delivery", type=int, help="the delivery's number (# in review)")
+    resolve.add_argument("--as", dest="outcome", choices=["sent", "unsent"], required=True)
+    resolve.add_argument("--reason", required=True, help="why: kept with the delivery")
+    resolve.add_argument("--remote-id", help="with --as sent: the post's id on the platform")
     accounts = commands.add_parser("accounts", help="the configured accounts")
     accounts.add_argument("action", choices=["check"], help="check: are the credentials valid")
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
@@ -89,6 +98,19 @@ def _command(args: argparse.Namespace) -> int:
         return _run(settings, dry_run=args.dry_run, once=args.once)
     if args.command == "accounts":
         return _check_accounts(settings)
+    if args.command == "resolve":
+        with open_ledger(settings.database_url).begin() as session:
+            delivery = resolve(
+                session,
+                args.delivery,
+                published=args.outcome == "sent",
+                who=getpass.getuser(),
+                reason=args.reason,
+                now=system_clock(),
+                remote_id=args.remote_id,
+            )
+            print(f"delivery {delivery.id} to {delivery.account} is now {delivery.status}")
+        return 0
     ledger = open_ledger(settings.database_url)
     with ledger() as session:
         if args.command == "status":

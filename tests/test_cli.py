@@ -196,3 +196,36 @@ def test_accounts_check_asks_each_platform_and_never_prints_a_secret(config_path
     assert rows["x:TNPostalCircle"].split()[1] == "NO"  # a token X does not accept
     assert "credential 'x-directorate' is not set" in rows["x:IndiaPostOffice"]
     assert "CANARY" not in run.stdout + run.stderr
+
+
+def test_resolve_records_a_persons_decision_with_who_and_why(
+    config_path: Path, engine, drop
+) -> None:
+    from sqlalchemy import select, update
+
+    from publisher.store.models import Attempt, Delivery
+
+    drop("haryana", "p.toml", '[text]\nhi = "नमस्ते"\nen = "Hello"\n')
+    engine.intake.scan()
+    with engine.ledger.begin() as session:
+        first, second = session.scalars(select(Delivery.id).order_by(Delivery.id).limit(2)).all()
+        session.execute(update(Delivery).values(status="uncertain"))
+
+    reason = "seen on the page by the nodal officer"
+    sent = publisher("resolve", str(first), "--as", "sent", "--remote-id", "1234",
+                     "--reason", reason, config=config_path)  # fmt: skip
+    unsent = publisher("resolve", str(second), "--as", "unsent", "--reason", "not on the page",
+                       config=config_path)  # fmt: skip
+    again = publisher("resolve", str(first), "--as", "unsent", "--reason", "x", config=config_path)
+
+    assert sent.returncode == 0, sent.stderr
+    assert "is now sent" in sent.stdout
+    assert unsent.returncode == 0, unsent.stderr
+    assert again.returncode == 1
+    assert f"delivery {first} cannot be resolved: it is sent" in again.stderr
+    with engine.ledger() as session:
+        one, two = session.get_one(Delivery, first), session.get_one(Delivery, second)
+        assert (one.status, one.remote_id) == ("sent", "1234")
+        assert two.status == "pending"
+        notes = session.scalars(select(Attempt.error).where(Attempt.delivery_id == first)).all()
+    assert any(n and n.endswith(": seen on the page by the nodal officer") for n in notes)

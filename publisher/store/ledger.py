@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.orm import Session
 
 from publisher.adapters.base import Receipt
+from publisher.errors import PublisherError
 from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
@@ -205,3 +206,44 @@ def checkpoint(session: Session, delivery_id: int, key: str, value: str) -> None
     """Remember a step a platform has taken for a delivery, before the next step is tried."""
     delivery = session.get_one(Delivery, delivery_id)
     delivery.progress = {**delivery.progress, key: value}
+
+
+def resolve(
+    session: Session,
+    delivery_id: int,
+    *,
+    published: bool,
+    who: str,
+    reason: str,
+    now: datetime,
+    remote_id: str | None = None,
+) -> Delivery:
+    """A person's decision about an uncertain delivery: it is on the platform (sent), or it is not
+    (pending again, to be sent at the next pass). Recorded as an attempt, with who and why.
+
+    Raises:
+        PublisherError: there is no such delivery, or it is not uncertain.
+    """
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.status != DeliveryStatus.UNCERTAIN:
+        found = f"it is {delivery.status}" if delivery else "there is no such delivery"
+        msg = f"delivery {delivery_id} cannot be resolved: {found}; only uncertain ones can"
+        raise PublisherError(msg)
+    outcome = DeliveryStatus.SENT if published else DeliveryStatus.PENDING
+    session.add(
+        Attempt(
+            delivery_id=delivery_id,
+            started_at=now,
+            finished_at=now,
+            outcome=f"resolved:{outcome}",
+            error=f"by {who}: {reason}",
+        )
+    )
+    delivery.status = outcome
+    delivery.lease_until = None
+    if published:
+        delivery.finished_at = now
+        delivery.remote_id = remote_id
+    else:
+        delivery.not_before = now
+    return delivery
