@@ -18,11 +18,12 @@ from publisher.fit import Part
 from publisher.receipts import local
 from publisher.store.models import Delivery, DeliveryStatus, Post, Priority
 
-OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.UNCERTAIN)
 
 
 def queued(session: Session) -> list[Delivery]:
-    """Deliveries not yet sent, in the order the dispatcher will take them."""
+    """Deliveries not yet sent (uncertain ones included: they wait for a person), in the order
+    the dispatcher takes them."""
     return list(
         session.scalars(
             select(Delivery)
@@ -79,7 +80,8 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
 
 
 def status_text(session: Session, settings: Settings, now: datetime) -> str:
-    """Per configured account: the last finished delivery, how many wait, how many failed."""
+    """Per configured account: the last finished delivery, how many wait, how many failed, and
+    how many are uncertain (a person must resolve them)."""
     zone = settings.zone
     counts = {
         (account, status): n
@@ -98,14 +100,22 @@ def status_text(session: Session, settings: Settings, now: datetime) -> str:
         .tuples()
         .all()
     )
-    header = f"{'unit':<14} {'account':<34} {'last delivery':<28} {'pending':>7} {'failed':>6}"
+    header = (
+        f"{'unit':<14} {'account':<34} {'last delivery':<28} {'pending':>7} {'failed':>6} "
+        f"{'uncertain':>9}"
+    )
     lines = [f"Status at {local(now, zone)}", header, "-" * len(header)]
     for unit, account in settings.accounts():
         done = last.get(account.key)
         when = f"{local(done, zone)} ({(now - done).days}d)" if done else "never"
-        pending = sum(counts.get((account.key, s), 0) for s in OPEN)
+        pending = counts.get((account.key, DeliveryStatus.PENDING), 0) + counts.get(
+            (account.key, DeliveryStatus.SENDING), 0
+        )
         failed = counts.get((account.key, DeliveryStatus.FAILED), 0)
-        lines.append(f"{unit:<14} {account.key:<34} {when:<28} {pending:>7} {failed:>6}")
+        uncertain = counts.get((account.key, DeliveryStatus.UNCERTAIN), 0)
+        lines.append(
+            f"{unit:<14} {account.key:<34} {when:<28} {pending:>7} {failed:>6} {uncertain:>9}"
+        )
     posts = session.scalar(select(func.count()).select_from(Post))
     lines.append(f"\n{posts} posts in the ledger.")
     return "\n".join(lines) + "\n"
