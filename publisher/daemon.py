@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
+from watchdog.observers import Observer
 
 from publisher.adapters import load_adapters
 from publisher.clock import Clock
 from publisher.config import Settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
-from publisher.intake import Intake, Result
+from publisher.intake import Intake, Result, Watcher
 from publisher.receipts import refresh
 from publisher.render import Renderer
 from publisher.store.db import open_ledger
@@ -78,15 +80,26 @@ class Engine:
 
 
 def serve(engine: Engine) -> None:
-    """Run ticks every ``intake.poll_seconds`` until SIGTERM or SIGINT; a failed tick is logged
-    and the next one runs as usual."""
+    """Run ticks every ``intake.poll_seconds``, and at once when a post file arrives, until SIGTERM
+    or SIGINT; a failed tick is logged and the next one runs as usual."""
     scheduler = BlockingScheduler(timezone=engine.settings.zone)
+    arrived = threading.Event()
 
     def guarded_tick() -> None:
-        try:
-            engine.tick()
-        except Exception:
-            logger.exception("tick failed; the next one will try again")
+        # A file that arrives while a tick runs cannot start another (one instance at a time):
+        # the running tick sees the flag and goes round again.
+        while True:
+            arrived.clear()
+            try:
+                engine.tick()
+            except Exception:
+                logger.exception("tick failed; the next one will try again")
+            if not arrived.is_set():
+                return
+
+    def wake() -> None:
+        arrived.set()
+        scheduler.modify_job("tick", next_run_time=engine.clock())
 
     scheduler.add_job(
         guarded_tick,
@@ -98,6 +111,10 @@ def serve(engine: Engine) -> None:
         max_instances=1,
         next_run_time=engine.clock(),
     )
+    observer = Observer()
+    watcher = Watcher(engine.intake.settler, wake)
+    for unit in engine.settings.units:
+        observer.schedule(watcher, str(engine.settings.paths.queue / unit), recursive=False)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s, stopping after the current tick", signal.Signals(signum).name)
@@ -105,7 +122,14 @@ def serve(engine: Engine) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    observer.start()
     logger.info(
-        "watching %s every %gs", engine.settings.paths.queue, engine.settings.intake.poll_seconds
+        "watching %s (folder events, and a scan every %gs)",
+        engine.settings.paths.queue,
+        engine.settings.intake.poll_seconds,
     )
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        observer.stop()
+        observer.join()

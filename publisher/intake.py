@@ -11,12 +11,14 @@ second pass find the post already recorded instead of recording it twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from publisher.clock import Clock
 from publisher.config import Settings
@@ -68,18 +70,33 @@ class Settler:
 
     Judged two ways, so neither a fresh start nor a network share's clock can fool it: a file whose
     mtime is already older than the interval is settled at first sight; otherwise it must be seen
-    unchanged across the interval by this process.
+    unchanged across the interval by this process. A file whose writer closed it, or that arrived
+    by rename (folder events), is complete at once while it stays as it was then.
     """
 
     seconds: float
     clock: Clock
     _seen: dict[Path, tuple[int, int, float]] = field(default_factory=dict)
+    _closed: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def closed(self, path: Path) -> None:
+        """Its writer closed it, or it was renamed into place: the folder watcher says so."""
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return
+        self._closed[path] = (st.st_size, st.st_mtime_ns)
+
+    def early(self, path: Path) -> bool:
+        """Complete by a folder event, before the settle interval has passed."""
+        st = path.stat()
+        return self._closed.get(path) == (st.st_size, st.st_mtime_ns)
 
     def settled(self, path: Path) -> bool:
         st = path.stat()
         now = self.clock().timestamp()
         signature = (st.st_size, st.st_mtime_ns)
-        if now - st.st_mtime >= self.seconds:
+        if self._closed.get(path) == signature or now - st.st_mtime >= self.seconds:
             self._seen.pop(path, None)
             return True
         size, mtime, first = self._seen.get(path, (*signature, now))
@@ -90,6 +107,7 @@ class Settler:
 
     def forget(self, path: Path) -> None:
         self._seen.pop(path, None)
+        self._closed.pop(path, None)
 
     def watching(self) -> bool:
         """Whether files seen but not yet settled are still there."""
@@ -130,18 +148,23 @@ class Intake:
                 continue
             for path in sorted(entries, key=lambda p: p.name):
                 try:
-                    ready = self.settler.settled(path)
+                    early = self.settler.early(path)
+                    ready = early or self.settler.settled(path)
                 except FileNotFoundError:
                     continue  # taken back by its writer between listing and looking
                 if ready:
                     self.settler.forget(path)
-                    result = self.take(unit, path)
+                    result = self.take(unit, path, early=early)
                     if result:
                         results.append(result)
         return results
 
-    def take(self, unit: str, path: Path) -> Result | None:
-        """Claim one post file and see it through to archive/ or rejected/."""
+    def take(self, unit: str, path: Path, *, early: bool = False) -> Result | None:
+        """Claim one post file and see it through to archive/ or rejected/.
+
+        A file taken ``early`` (on a folder event, before it settled) that does not parse goes
+        back to wait for the settle interval: its writer may not be done with it after all.
+        """
         claimed = self.root / unit / PROCESSING / path.name
         try:
             path.rename(claimed)
@@ -152,7 +175,7 @@ class Intake:
         except MediaNotReadyError as exc:
             waited = self.clock().timestamp() - claimed.stat().st_mtime
             if waited < self.settings.intake.media_wait_minutes * 60:
-                claimed.rename(path)
+                claimed.rename(path)  # back to the queue, to wait for its photos
                 return Result(unit, path.name, Outcome.WAITING)
             problems = [
                 Problem(
@@ -162,9 +185,11 @@ class Intake:
                     "Copy the photos into the same folder first, then the post file",
                 )
             ]
-            return self._reject(unit, claimed, problems)
         except PostFileError as exc:
-            return self._reject(unit, claimed, exc.problems)
+            if early:
+                claimed.rename(path)  # back to the queue, to wait for the settle interval
+                return Result(unit, path.name, Outcome.WAITING)
+            problems = exc.problems
         except Exception:
             logger.exception("internal error while taking %s", claimed)
             problems = [
@@ -175,7 +200,7 @@ class Intake:
                     "Tell the administrator; once it is fixed, copy the file back",
                 )
             ]
-            return self._reject(unit, claimed, problems)
+        return self._reject(unit, claimed, problems)
 
     def _accept(self, unit: str, claimed: Path) -> Result:
         now = self.clock()
@@ -281,3 +306,24 @@ def _conflict(request: PostRequest, existing: Post, settings: Settings) -> Probl
         "Give this post a new id. To change a post that is already scheduled, ask the "
         "administrator to cancel it first",
     )
+
+
+class Watcher(FileSystemEventHandler):
+    """Folder events (inotify): a post file closed by its writer or renamed into a unit folder is
+    taken at once instead of at the next scan. Events can be lost (a network share sends none,
+    the kernel's queue overflows), so the periodic scan stays the safety net."""
+
+    def __init__(self, settler: Settler, wake: Callable[[], None]) -> None:
+        self._settler = settler
+        self._wake = wake
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        self._arrived(Path(str(event.src_path)))
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        self._arrived(Path(str(event.dest_path)))
+
+    def _arrived(self, path: Path) -> None:
+        if is_candidate(path):
+            self._settler.closed(path)
+            self._wake()

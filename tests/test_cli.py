@@ -18,6 +18,19 @@ from tests.conftest import REPO
 PONGAL = '[text]\nta = "பொங்கல் நல்வாழ்த்துகள்!"\nen = "Happy Pongal!"\n'
 
 
+def wait_for_line(process: subprocess.Popen[str], text: str, seconds: float = 60) -> None:
+    """Read the process's stderr until a line contains ``text``."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if text in line:
+            return
+        if not line and process.poll() is not None:
+            break
+    pytest.fail(f"the daemon never logged {text!r}")
+
+
 def publisher(
     *args: str, config: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -229,3 +242,43 @@ def test_resolve_records_a_persons_decision_with_who_and_why(
         assert two.status == "pending"
         notes = session.scalars(select(Attempt.error).where(Attempt.delivery_id == first)).all()
     assert any(n and n.endswith(": seen on the page by the nodal officer") for n in notes)
+
+
+@pytest.mark.parametrize("how", ["rename", "write"])
+def test_daemon_takes_a_dropped_file_at_once_on_its_folder_event(
+    config_path: Path, how: str
+) -> None:
+    """Scans every minute and a minute's settle interval: only the folder event (a rename into
+    place, or the writer closing the file) can explain the file going out within seconds."""
+    text = config_path.read_text(encoding="utf-8")
+    text = text.replace("settle_seconds = 2 ", "settle_seconds = 60 ").replace(
+        "poll_seconds = 5 ", "poll_seconds = 60 "
+    )
+    config_path.write_text(text, encoding="utf-8")
+    queue = config_path.parent / "var" / "queue"
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "--config", str(config_path), "run", "--dry-run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_line(daemon, "watching")
+        folder = queue / "tamil-nadu"
+        if how == "rename":
+            (folder / ".p.toml.part").write_text(PONGAL, encoding="utf-8")
+            (folder / ".p.toml.part").rename(folder / "p.toml")
+        else:
+            with (folder / "p.toml").open("w", encoding="utf-8") as f:
+                f.write(PONGAL)
+        dropped = time.monotonic()
+        status = folder / "STATUS.txt"
+        while time.monotonic() - dropped < 10:
+            if status.exists() and "5 dry_run" in status.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.02)
+        assert "5 dry_run" in status.read_text(encoding="utf-8")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+    assert daemon.returncode == 0

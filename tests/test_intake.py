@@ -280,3 +280,26 @@ def test_unit_folders_are_created(engine: Engine, settings) -> None:
     for unit in settings.units:
         for sub in ("processing", "archive", "rejected"):
             assert Path(settings.paths.queue / unit / sub).is_dir()
+
+
+def test_a_file_taken_on_its_close_event_that_does_not_parse_waits_to_settle(
+    engine: Engine, drop: Drop, clock: FakeClock, settings
+) -> None:
+    """The writer closed it once, but may write more (some editors save in two goes)."""
+    path = drop("tamil-nadu", "pongal.toml", PONGAL[:40], settled=False)
+    engine.intake.settler.closed(path)
+    [result] = engine.intake.scan()
+    assert result.outcome == "waiting"
+    assert path.exists()
+    assert not list((settings.paths.queue / "tamil-nadu" / "rejected").iterdir())
+    clock.advance(seconds=3)  # settled now, and still broken: a rejection, with the note
+    [result] = engine.intake.scan()
+    assert result.outcome == "rejected"
+
+
+def test_a_file_taken_on_its_close_event_goes_at_once(engine: Engine, drop: Drop) -> None:
+    path = drop("tamil-nadu", "pongal.toml", PONGAL, settled=False)
+    assert engine.intake.scan() == []  # not settled, no event
+    engine.intake.settler.closed(path)
+    [result] = engine.intake.scan()
+    assert result.outcome == "accepted"
