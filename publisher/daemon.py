@@ -24,6 +24,7 @@ from publisher.config import Settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
 from publisher.intake import Intake, Result, Watcher
+from publisher.notify import notify, watchdog_seconds
 from publisher.receipts import refresh
 from publisher.render import Renderer
 from publisher.store.db import open_ledger
@@ -36,6 +37,10 @@ logger = logging.getLogger(__name__)
 class Tick:
     taken: list[Result]
     sent: list[Claim]
+
+    def summary(self) -> str:
+        """One line for systemd's STATUS=."""
+        return f"last pass: {len(self.taken)} post files taken, {len(self.sent)} deliveries handled"
 
 
 class Engine:
@@ -84,6 +89,10 @@ def serve(engine: Engine) -> None:
     or SIGINT; a failed tick is logged and the next one runs as usual."""
     scheduler = BlockingScheduler(timezone=engine.settings.zone)
     arrived = threading.Event()
+    # Each tick ends with WATCHDOG=1, so a tick stuck for longer than WatchdogSec gets the service
+    # restarted; ticks come at least twice per watchdog interval.
+    watchdog = watchdog_seconds()
+    every = min(engine.settings.intake.poll_seconds, watchdog / 2 if watchdog else float("inf"))
 
     def guarded_tick() -> None:
         # A file that arrives while a tick runs cannot start another (one instance at a time):
@@ -91,9 +100,11 @@ def serve(engine: Engine) -> None:
         while True:
             arrived.clear()
             try:
-                engine.tick()
+                tick = engine.tick()
             except Exception:
                 logger.exception("tick failed; the next one will try again")
+            else:
+                notify("WATCHDOG=1", f"STATUS={tick.summary()}")
             if not arrived.is_set():
                 return
 
@@ -104,7 +115,7 @@ def serve(engine: Engine) -> None:
     scheduler.add_job(
         guarded_tick,
         "interval",
-        seconds=engine.settings.intake.poll_seconds,
+        seconds=every,
         id="tick",
         replace_existing=True,
         coalesce=True,
@@ -118,11 +129,13 @@ def serve(engine: Engine) -> None:
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s, stopping after the current tick", signal.Signals(signum).name)
+        notify("STOPPING=1")
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     observer.start()
+    notify("READY=1", "STATUS=watching the queue")  # ledger migrated, folders and credentials ok
     logger.info(
         "watching %s (folder events, and a scan every %gs)",
         engine.settings.paths.queue,
