@@ -33,8 +33,16 @@ def test_the_unit_file_verifies(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    wanted = ["Type=notify", "WatchdogSec=", "Restart=on-failure", "ProtectSystem=strict",
-              "NoNewPrivileges=yes", "PrivateTmp=yes", "LoadCredential=", "User=publisher"]  # fmt: skip
+    wanted = [
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "LoadCredential=",
+        "User=publisher",
+    ]
     assert [s for s in wanted if s not in unit] == []
 
 
