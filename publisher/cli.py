@@ -23,7 +23,8 @@ from publisher.adapters.base import AccountCheck
 from publisher.clock import system_clock
 from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials, RedactingFormatter
-from publisher.daemon import Engine, serve
+from publisher.daemon import Daemon
+from publisher.engine import Engine
 from publisher.errors import InputError, NoAdapterError, PublisherError
 from publisher.plan import plan
 from publisher.postfile import parse_post
@@ -95,7 +96,7 @@ def _command(args: argparse.Namespace) -> int:
         return _validate(args.config, args.paths, args.unit)
     settings = load_settings(args.config)
     if args.command == "run":
-        return _run(settings, dry_run=args.dry_run, once=args.once)
+        return _run(args.config, settings, dry_run=args.dry_run, once=args.once)
     if args.command == "accounts":
         return _check_accounts(settings)
     if args.command == "resolve":
@@ -137,12 +138,10 @@ def _explain(exc: InputError) -> str:
     return "\n".join(lines)
 
 
-def _run(settings: Settings, *, dry_run: bool, once: bool) -> int:
-    engine = Engine(settings, dry_run=dry_run, clock=system_clock)
-    for handler in logging.getLogger().handlers:  # secrets are known now: mask them in every line
-        handler.setFormatter(RedactingFormatter(LOG_FORMAT, engine.credentials))
+def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
+    engine = _engine(settings, dry_run)
     if not once:
-        serve(engine)
+        Daemon(engine, reload=lambda: _engine(load_settings(config), dry_run)).run()
         return 0
     tick = engine.run_once()
     ids = [c.delivery_id for c in tick.sent]
@@ -159,6 +158,13 @@ def _run(settings: Settings, *, dry_run: bool, once: bool) -> int:
         if waiting:
             print(review_text(waiting, settings))
     return 0
+
+
+def _engine(settings: Settings, dry_run: bool) -> Engine:
+    engine = Engine(settings, dry_run=dry_run, clock=system_clock)
+    for handler in logging.getLogger().handlers:  # secrets are known now: mask them in every line
+        handler.setFormatter(RedactingFormatter(LOG_FORMAT, engine.credentials))
+    return engine
 
 
 def _validate(config_path: Path, paths: Sequence[Path], unit: str | None) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from publisher.config import Settings, load_settings
-from publisher.daemon import Engine
+from publisher.engine import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -282,3 +282,27 @@ def test_daemon_takes_a_dropped_file_at_once_on_its_folder_event(
         daemon.send_signal(signal.SIGTERM)
         daemon.communicate(timeout=30)
     assert daemon.returncode == 0
+
+
+def test_sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one(config_path: Path) -> None:
+    good = config_path.read_text(encoding="utf-8")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "--config", str(config_path), "run", "--dry-run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_line(daemon, "watching")
+        config_path.write_text(good.replace('timezone = "Asia/Kolkata"', 'timezone = "IST"'))
+        daemon.send_signal(signal.SIGHUP)
+        wait_for_line(daemon, "config.toml was not reloaded; the running configuration stays")
+        assert daemon.poll() is None
+        config_path.write_text(good.replace("poll_seconds = 5 ", "poll_seconds = 4 "))
+        daemon.send_signal(signal.SIGHUP)
+        wait_for_line(daemon, "config.toml reloaded")
+        assert daemon.poll() is None
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+    assert daemon.returncode == 0

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
-from publisher.daemon import Engine
 from publisher.dispatch import Dispatcher, backoff_seconds
+from publisher.engine import Engine
 from publisher.errors import (
     AuthError,
     PermanentError,

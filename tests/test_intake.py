@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from publisher.daemon import Engine
+from publisher.engine import Engine
 from publisher.store.models import Delivery, DeliveryStatus, Post
 from tests.conftest import Drop, FakeClock, touch
 

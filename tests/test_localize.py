@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from publisher.config import load_settings
-from publisher.daemon import Engine
+from publisher.engine import Engine
 from publisher.render import Renderer
 from publisher.review import review_text
 from publisher.store.models import Delivery
