@@ -11,6 +11,7 @@ second pass find the post already recorded instead of recording it twice.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -125,6 +126,7 @@ class Intake:
         self.clock = clock
         self.root = settings.paths.queue
         self.settler = Settler(settings.intake.settle_seconds, clock)
+        self._waiting_since: dict[Path, float] = {}  # post files waiting for their photos
 
     def prepare(self) -> None:
         """Create each unit's folders; put back what a crash left in ``processing/``."""
@@ -132,9 +134,9 @@ class Intake:
             for sub in (PROCESSING, ARCHIVE, REJECTED):
                 (self.root / unit / sub).mkdir(parents=True, exist_ok=True)
             for left in sorted((self.root / unit / PROCESSING).iterdir()):
-                if left.is_file() and not (self.root / unit / left.name).exists():
+                if left.is_file():
                     logger.warning("putting back %s, left in processing by an earlier run", left)
-                    left.rename(self.root / unit / left.name)
+                    left.rename(free_path(self.root / unit / left.name))
 
     def scan(self) -> list[Result]:
         """One pass over every unit folder: take each settled post file, in name order."""
@@ -165,17 +167,22 @@ class Intake:
         A file taken ``early`` (on a folder event, before it settled) that does not parse goes
         back to wait for the settle interval: its writer may not be done with it after all.
         """
-        claimed = self.root / unit / PROCESSING / path.name
+        claimed = free_path(self.root / unit / PROCESSING / path.name)
         try:
             path.rename(claimed)
         except FileNotFoundError:
             return None  # someone else took it, or the officer removed it
         try:
-            return self._accept(unit, claimed)
+            result = self._accept(unit, claimed)
+            self._waiting_since.pop(path, None)
+            return result
         except MediaNotReadyError as exc:
-            waited = self.clock().timestamp() - claimed.stat().st_mtime
-            if waited < self.settings.intake.media_wait_minutes * 60:
-                claimed.rename(path)  # back to the queue, to wait for its photos
+            now = self.clock().timestamp()
+            since = self._waiting_since.setdefault(
+                path, now
+            )  # not the file's mtime: copies keep it
+            if now - since < self.settings.intake.media_wait_minutes * 60:
+                claimed.rename(free_path(path))  # back to the queue, to wait for its photos
                 return Result(unit, path.name, Outcome.WAITING)
             problems = [
                 Problem(
@@ -187,7 +194,9 @@ class Intake:
             ]
         except PostFileError as exc:
             if early:
-                claimed.rename(path)  # back to the queue, to wait for the settle interval
+                claimed.rename(
+                    free_path(path)
+                )  # back to the queue, to wait for the settle interval
                 return Result(unit, path.name, Outcome.WAITING)
             problems = exc.problems
         except Exception:
@@ -200,6 +209,7 @@ class Intake:
                     "Tell the administrator; once it is fixed, copy the file back",
                 )
             ]
+        self._waiting_since.pop(path, None)
         return self._reject(unit, claimed, problems)
 
     def _accept(self, unit: str, claimed: Path) -> Result:
@@ -212,50 +222,86 @@ class Intake:
             now,
             timedelta(hours=self.settings.intake.max_past_hours),
         )
-        media = self._media(unit, request)
-        with self.ledger.begin() as session:
-            post, folder, outcome = self._record(session, request, media, now)
+        with self.ledger() as session:
+            existing = find_post(session, request.key)
+            if existing is not None and existing.source_sha256 != request.sha256:
+                raise PostFileError(claimed.name, [_conflict(request, existing, self.settings)])
+            recorded = (existing.id, existing.archive_path) if existing else None
+        if recorded is None:
+            media = self._media(unit, request)
+            planned = plan(request, self.settings, self.renderer)  # outside the write lock
+            folder = self._new_archive_folder(unit, claimed.name, now)
+            with self.ledger.begin() as session:
+                post = record_post(
+                    session, request, planned, [f"{folder}/{m.name}" for m in media], folder, now
+                )
+                session.flush()
+                recorded_id, outcome = post.id, Outcome.ACCEPTED
+        else:
+            # Recorded before: the same file again, or a pass a crash cut short (its archive
+            # folder was never made). Whatever photos of it are still here go along.
+            recorded_id, folder_then = recorded
+            finishing = folder_then is not None and not (self.root / folder_then).exists()
+            folder = (
+                folder_then
+                if finishing and folder_then
+                else self._new_archive_folder(unit, claimed.name, now)
+            )
+            media = self._present_media(unit, request)
+            outcome = Outcome.ACCEPTED if finishing else Outcome.DUPLICATE
+        # From here the post is in the ledger: whatever happens, the file is never "rejected".
+        try:
+            self._archive(claimed, media, self.root / folder, recorded_id, outcome)
+        except OSError:
+            logger.exception(
+                "post %d is recorded, but %s could not be archived", recorded_id, claimed
+            )
+        logger.info("%s %s/%s as post %d", outcome.value, unit, claimed.name, recorded_id)
+        return Result(unit, claimed.name, outcome, recorded_id)
+
+    def _archive(
+        self, claimed: Path, media: list[Path], target: Path, post_id: int, outcome: Outcome
+    ) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        for m in media:
+            m.rename(free_path(target / m.name))
+        claimed.rename(free_path(target / claimed.name))
+        with self.ledger() as session:
+            post = session.get_one(Post, post_id)
             note = None
             if outcome is Outcome.DUPLICATE:
                 when = local(post.received_at, self.settings.zone)
                 note = f"This file was received before, on {when}; it was not published again."
             text = receipt_text(post, self.settings.zone, note)
-            post_id = post.id
-        target = self.root / folder
-        target.mkdir(parents=True, exist_ok=True)
-        for m in media:
-            m.rename(target / m.name)
-        claimed.rename(target / claimed.name)
         write_atomic(target / receipt_name(claimed.name), text)
-        logger.info("%s %s/%s as post %d", outcome.value, unit, claimed.name, post_id)
-        return Result(unit, claimed.name, outcome, post_id)
 
-    def _record(
-        self, session: Session, request: PostRequest, media: list[Path], now: datetime
-    ) -> tuple[Post, str, Outcome]:
-        """Record the post unless the ledger has it; returns it, its archive folder, the outcome."""
-        existing = find_post(session, request.key)
-        if existing is None:
-            planned = plan(request, self.settings, self.renderer)
-            folder = self._new_archive_folder(request.unit, request.source_name, now)
-            archived = [f"{folder}/{m.name}" for m in media]
-            post = record_post(session, request, planned, archived, folder, now)
-            session.flush()
-            return post, folder, Outcome.ACCEPTED
-        if existing.source_sha256 != request.sha256:
-            raise PostFileError(request.source_name, [_conflict(request, existing, self.settings)])
-        if existing.archive_path and not (self.root / existing.archive_path).exists():
-            return existing, existing.archive_path, Outcome.ACCEPTED  # a pass a crash cut short
-        folder = self._new_archive_folder(request.unit, request.source_name, now)
-        return existing, folder, Outcome.DUPLICATE
+    def _present_media(self, unit: str, request: PostRequest) -> list[Path]:
+        """The post's photos that are in the unit folder now (for a post already recorded)."""
+        found = (self._find(unit, item.file) for item in request.body.media)
+        return [path for path in found if path is not None and path.is_file()]
+
+    def _find(self, unit: str, name: str) -> Path | None:
+        """The file ``name`` in the unit folder, also when the disk spells it in another Unicode
+        form or case (a Mac writes é decomposed; Windows does not care about case)."""
+        path = self.root / unit / name
+        if path.exists() or path.is_symlink():
+            return path
+        wanted = unicodedata.normalize("NFC", name).casefold()
+        return next(
+            (p for p in (self.root / unit).iterdir()
+             if unicodedata.normalize("NFC", p.name).casefold() == wanted),
+            None,
+        )  # fmt: skip
 
     def _media(self, unit: str, request: PostRequest) -> list[Path]:
         """The post's media files, checked to lie in the unit's own folder and to be complete."""
         folder = (self.root / unit).resolve()
         found, missing, problems = [], [], []
         for i, item in enumerate(request.body.media):
-            path = self.root / unit / item.file
-            if path.is_symlink() or path.resolve().parent != folder:
+            path = self._find(unit, item.file)
+            if path is None:
+                missing.append(item.file)
+            elif path.is_symlink() or path.resolve().parent != folder:
                 problems.append(
                     Problem(
                         f"media[{i}].file",
@@ -285,10 +331,7 @@ class Intake:
 
     def _reject(self, unit: str, claimed: Path, problems: list[Problem]) -> Result:
         folder = self.root / unit / REJECTED
-        target = folder / claimed.name
-        if target.exists():
-            stamp = self.clock().astimezone(self.settings.zone).strftime("%Y%m%d-%H%M%S")
-            target = folder / f"{claimed.stem}.{stamp}{claimed.suffix}"
+        target = free_path(folder / claimed.name)
         claimed.rename(target)
         at = local(self.clock(), self.settings.zone)
         write_atomic(
@@ -296,6 +339,15 @@ class Intake:
         )
         logger.warning("rejected %s/%s: %d problem(s)", unit, claimed.name, len(problems))
         return Result(unit, claimed.name, Outcome.REJECTED)
+
+
+def free_path(path: Path) -> Path:
+    """``path``, or ``name.2.ext``, ``name.3.ext``… if taken: a rename never replaces a file."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
+    return candidate
 
 
 def _conflict(request: PostRequest, existing: Post, settings: Settings) -> Problem:

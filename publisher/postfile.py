@@ -25,7 +25,15 @@ TIME_EXAMPLE = "2026-12-01 10:00"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
+MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".mov")
+
+
 def _relative_media(value: str) -> str:
+    if not value.lower().endswith(MEDIA_SUFFIXES):
+        msg = (
+            f"'{value}' is not a photo or video; name a file ending in {', '.join(MEDIA_SUFFIXES)}"
+        )
+        raise ValueError(msg)
     parts = value.replace("\\", "/").split("/")
     if value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":") or ".." in parts:
         msg = (
@@ -79,6 +87,10 @@ class PostFile(Strict):
                 'neither; add a [text] section with one line per language (en = "…") or a '
                 'line template = "name" with its [vars]'
             )
+            raise ValueError(msg)
+        files = [m.file.casefold() for m in self.media]
+        if len(files) != len(set(files)):
+            msg = "the same file is listed twice under [[media]]; list each photo once"
             raise ValueError(msg)
         if self.vars and not self.template:
             msg = '[vars] only makes sense with a template; remove [vars] or add template = "name"'

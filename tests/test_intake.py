@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -301,5 +303,77 @@ def test_a_file_taken_on_its_close_event_goes_at_once(engine: Engine, drop: Drop
     path = drop("tamil-nadu", "pongal.toml", PONGAL, settled=False)
     assert engine.intake.scan() == []  # not settled, no event
     engine.intake.settler.closed(path)
+    [result] = engine.intake.scan()
+    assert result.outcome == "accepted"
+
+
+def test_crash_after_the_photo_moved_is_finished_not_rejected(
+    engine: Engine, drop: Drop, settings, clock: FakeClock
+) -> None:
+    """The photo reached archive/, the post file did not: the restart finishes the move."""
+    drop("tamil-nadu", "cover.jpg", b"photo")
+    drop(
+        "tamil-nadu",
+        "pongal.toml",
+        PONGAL + '[[media]]\nfile = "cover.jpg"\nalt = { ta = "உறை", en = "A cover" }\n',
+    )
+    engine.intake.scan()
+    folder = settings.paths.queue / "tamil-nadu"
+    [archived] = (folder / "archive").glob("*/pongal.toml")
+    archived.rename(folder / "processing" / "pongal.toml")  # as if it had never been moved
+    (archived.parent / "pongal.receipt.txt").unlink()
+
+    restarted = Engine(settings, dry_run=True, clock=clock)
+    [result] = restarted.intake.scan()
+
+    assert result.outcome == "duplicate"  # recorded already: never rejected
+    assert not list((folder / "rejected").iterdir())
+    assert len(deliveries(restarted)) == 5
+    assert all((settings.paths.queue / d.media[0]["path"]).exists() for d in deliveries(restarted))
+
+
+def test_a_leftover_in_processing_never_overwrites_a_new_file_of_the_same_name(
+    engine: Engine, drop: Drop, settings, clock: FakeClock
+) -> None:
+    folder = settings.paths.queue / "tamil-nadu"
+    (folder / "processing" / "pongal.toml").write_text(PONGAL, encoding="utf-8")
+    touch(folder / "processing" / "pongal.toml", clock() - timedelta(minutes=5))
+    drop("tamil-nadu", "pongal.toml", PONGAL.replace("pongal-2026", "pongal-2027"))
+    restarted = Engine(settings, dry_run=True, clock=clock)
+    taken = restarted.intake.scan()
+    assert sorted(r.outcome for r in taken) == ["accepted", "accepted"]
+    with restarted.ledger() as session:
+        keys = sorted(session.scalars(select(Post.key)))
+    assert keys == ["tamil-nadu/pongal-2026", "tamil-nadu/pongal-2027"]
+
+
+def test_the_photo_wait_counts_from_when_the_post_was_seen_not_its_mtime(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """Copies that keep the original timestamp (cp -p, WinSCP) must not be rejected at once."""
+    path = drop(
+        "tamil-nadu",
+        "pongal.toml",
+        PONGAL + '[[media]]\nfile = "cover.jpg"\nalt = { ta = "உறை", en = "A cover" }\n',
+    )
+    old = (clock() - timedelta(hours=2)).timestamp()
+    os.utime(path, (old, old))
+    [result] = engine.intake.scan()
+    assert result.outcome == "waiting"
+    clock.advance(minutes=29)
+    [result] = engine.intake.scan()
+    assert result.outcome == "waiting"
+    clock.advance(minutes=2)
+    [result] = engine.intake.scan()
+    assert result.outcome == "rejected"
+
+
+def test_a_photo_named_in_another_unicode_form_or_case_is_found(engine: Engine, drop: Drop) -> None:
+    drop("tamil-nadu", "Cafe\u0301.JPG", b"photo")  # decomposed é, upper-case suffix, as on disk
+    drop(
+        "tamil-nadu",
+        "p.toml",
+        PONGAL + '[[media]]\nfile = "caf\u00e9.jpg"\nalt = { ta = "உறை", en = "A cover" }\n',
+    )
     [result] = engine.intake.scan()
     assert result.outcome == "accepted"

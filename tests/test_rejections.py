@@ -49,8 +49,18 @@ BAD = [
     ),
     (
         "media-absolute.toml",
-        '[[media]]\nfile = "/etc/passwd"\n' + GOOD,
+        '[[media]]\nfile = "/etc/photo.jpg"\n' + GOOD,
         ["media[0].file", "points outside the post's folder"],
+    ),
+    (
+        "media-not-a-photo.toml",
+        GOOD + '[[media]]\nfile = "other-post.toml"\n',
+        ["media[0].file", "'other-post.toml' is not a photo or video"],
+    ),
+    (
+        "media-twice.toml",
+        GOOD + '[[media]]\nfile = "a.png"\n[[media]]\nfile = "a.png"\n',
+        ["the same file is listed twice"],
     ),
     (
         "bad-time.toml",
