@@ -59,18 +59,20 @@ class Dispatcher:
     redact: Callable[[str], str] = field(default=str)  # masks secrets in errors kept in the ledger
 
     def run_due(self) -> list[Claim]:
-        """Send everything due now, batch by batch; returns what was claimed, in order."""
+        """Send what is due, one delivery at a time, each leased just before its call (a lease
+        taken long before would expire while others are sent, and another dispatcher would take
+        the delivery over). At most ``batch`` in one pass, so intake is never starved."""
         touched: list[Claim] = []
-        while True:
+        lease = timedelta(seconds=self.policy.lease_seconds)
+        start = self.clock()
+        while len(touched) < self.batch:
             with self.ledger.begin() as session:
-                claims = claim_due(
-                    session, self.clock(), timedelta(seconds=self.policy.lease_seconds), self.batch
-                )
+                claims = claim_due(session, min(start, self.clock()), lease, 1)
             if not claims:
-                return touched
-            for claim in claims:
-                self._send(claim)
-                touched.append(claim)
+                break
+            self._send(claims[0])
+            touched.append(claims[0])
+        return touched
 
     def reconcile_expired(self) -> list[Claim]:
         """Ask the platforms about deliveries whose sender vanished mid-call (a crash, a kill):
@@ -85,10 +87,9 @@ class Dispatcher:
         return claims
 
     def _reconcile(self, claim: Claim) -> None:
-        adapter = self.adapters[claim.account]
         now = self.clock()
         try:
-            found = adapter.find_existing(self._outgoing(claim))
+            found = self._adapter(claim).find_existing(self._outgoing(claim))
         except TransientError as exc:
             logger.warning(
                 "delivery %d to %s: cannot reconcile yet, the lease will expire again: %s",
@@ -111,10 +112,13 @@ class Dispatcher:
                 record_outcome(session, claim, DeliveryStatus.UNCERTAIN, now, error=error)
             return
         with self.ledger.begin() as session:
-            if found is None:
-                record_outcome(session, claim, DeliveryStatus.PENDING, now, retry_at=now)
-            else:
+            if found is not None:
                 record_outcome(session, claim, DeliveryStatus.SENT, now, receipt=found)
+            elif claim.attempts >= self.policy.max_attempts:  # sent and lost again and again
+                error = f"sent {claim.attempts} times without a clear answer; check the platform"
+                record_outcome(session, claim, DeliveryStatus.UNCERTAIN, now, error=error)
+            else:
+                record_outcome(session, claim, DeliveryStatus.PENDING, now, retry_at=now)
         logger.info(
             "delivery %d to %s reconciled: %s",
             claim.delivery_id,
@@ -140,11 +144,17 @@ class Dispatcher:
             checkpoint=partial(self._checkpoint, claim.delivery_id),
         )
 
+    def _adapter(self, claim: Claim) -> Adapter[Any]:
+        adapter = self.adapters.get(claim.account)
+        if adapter is None:
+            msg = f"the account {claim.account} is no longer in config.toml"
+            raise PermanentError(msg)
+        return adapter
+
     def _send(self, claim: Claim) -> None:
-        adapter = self.adapters[claim.account]
-        outgoing = self._outgoing(claim)
         try:
-            receipt = adapter.publish(outgoing)
+            adapter = self._adapter(claim)
+            receipt = adapter.publish(self._outgoing(claim))
         except TransientError as exc:
             self._retry_or_fail(claim, exc)
         except AuthError as exc:
@@ -183,7 +193,7 @@ class Dispatcher:
     def _retry_or_fail(self, claim: Claim, exc: TransientError) -> None:
         now = self.clock()
         error = self.redact(str(exc))
-        limited = isinstance(exc, RateLimitedError)  # refused before doing anything: no failure
+        limited = isinstance(exc, RateLimitedError)  # refused before doing anything: not counted
         if claim.attempts >= self.policy.max_attempts and not limited:
             logger.error(
                 "delivery %d to %s failed %d times, giving up: %s",
@@ -213,4 +223,5 @@ class Dispatcher:
                 now,
                 error=error,
                 retry_at=now + timedelta(seconds=wait),
+                refund=limited,
             )

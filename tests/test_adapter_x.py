@@ -221,3 +221,10 @@ def test_retweet_shares_another_accounts_post(fake: FakeX, clock: Clock) -> None
     original = directorate.publish(delivery("Dak Seva, Jan Seva"))
     adapter(fake, clock).retweet(str(original.remote_id))
     assert fake.retweets == [("1001", original.remote_id)]
+
+
+def test_a_429_without_a_reset_waits_a_whole_window(fake: FakeX, clock: Clock) -> None:
+    fake.fail_next("rate_limit", reset=0)
+    with pytest.raises(RateLimitedError) as err:
+        adapter(fake, clock).publish(delivery("text"))
+    assert err.value.retry_after == 900

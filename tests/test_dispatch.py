@@ -18,7 +18,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.store.ledger import claim_due
+from publisher.store.ledger import claim_due, claim_expired, record_outcome
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock
 
@@ -375,3 +375,71 @@ def test_a_platform_down_while_reconciling_is_asked_again_later(
     clock.advance(minutes=6)
     dispatcher.reconcile_expired()
     assert rows(engine)[0].remote_id == "88"
+
+
+def test_rate_limited_attempts_are_not_counted(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    adapter = Scripted(
+        clock, [RateLimitedError("429", retry_after=60)] * 3 + [TransientError("503")]
+    )
+    dispatcher = one_delivery(engine, drop, adapter)
+    for _ in range(4):
+        dispatcher.run_due()
+        clock.advance(seconds=61)
+    [d] = rows(engine)
+    assert d.attempts == 1  # the 503; the three 429s refused before doing anything
+    assert d.status == DeliveryStatus.PENDING
+
+
+def test_an_account_removed_from_config_fails_its_deliveries_and_nothing_else(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    dispatcher = one_delivery(engine, drop, Scripted(clock, []))
+    dispatcher.adapters = {}
+    dispatcher.run_due()
+    [d] = rows(engine)
+    assert d.status == DeliveryStatus.FAILED
+    assert d.last_error == "the account x:HaryanaPostal is no longer in config.toml"
+
+
+def test_a_delivery_lost_again_and_again_ends_with_a_person(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    limit = engine.settings.dispatch.max_attempts
+    adapter = Scripted(clock, [ConnectionResetError("bug")] * (limit + 1), found=None)
+    dispatcher = one_delivery(engine, drop, adapter)
+    for _ in range(limit + 2):
+        dispatcher.reconcile_expired()
+        dispatcher.run_due()
+        clock.advance(minutes=6)
+    [d] = rows(engine)
+    assert d.status == DeliveryStatus.UNCERTAIN
+    assert len(adapter.calls) == limit
+
+
+def test_a_pass_sends_at_most_its_batch(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+    drop("haryana", "a.toml", POST.format(extra=""))
+    drop("haryana", "b.toml", POST.format(extra='priority = "urgent"'))
+    engine.intake.scan()
+    settings = engine.settings
+    adapters = engine.dispatcher.adapters
+    dispatcher = Dispatcher(
+        engine.ledger, adapters, clock, settings.dispatch, settings.paths.queue, batch=3
+    )
+    assert len(dispatcher.run_due()) == 3
+    assert len(dispatcher.run_due()) == 1
+
+
+def test_an_outcome_is_not_recorded_over_a_lease_another_dispatcher_took(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    one_delivery(engine, drop, Scripted(clock, []))
+    with engine.ledger.begin() as session:
+        [mine] = claim_due(session, clock(), timedelta(minutes=5), 1)
+    clock.advance(minutes=6)
+    with engine.ledger.begin() as session:
+        [theirs] = claim_expired(session, clock(), timedelta(minutes=5), 1)
+    with engine.ledger.begin() as session:
+        assert not record_outcome(session, mine, DeliveryStatus.SENT, clock())
+        assert record_outcome(session, theirs, DeliveryStatus.SENT, clock())

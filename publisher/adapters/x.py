@@ -40,6 +40,7 @@ HOSTS = ["https://api.twitter.com", "https://api.x.com"]
 UPLOAD_URL = "https://api.x.com/2/media/upload"
 METADATA_URL = "https://api.x.com/2/media/metadata"
 WEB = "https://x.com"
+WINDOW = 900.0  # X's rate-limit window, for a 429 that says nothing of when
 
 
 class XAdapter(Adapter[PlatformOptions]):
@@ -228,14 +229,16 @@ def _reason(exc: tweepy.HTTPException) -> str:
 
 def _retry_after(exc: tweepy.HTTPException, clock: Clock) -> float:
     """Seconds until X lifts the limit: the later of the window's reset and, when the 24-hour
-    allowance is spent, its reset."""
+    allowance is spent, its reset; X's 15-minute window when it gives no time at all."""
     headers = exc.response.headers
+    now = clock().timestamp()
     resets = [int(headers.get("x-rate-limit-reset", 0))]
     for scope in ("user", "app"):
         if headers.get(f"x-{scope}-limit-24hour-remaining") == "0":
             resets.append(int(headers.get(f"x-{scope}-limit-24hour-reset", 0)))
-    now = clock().timestamp()
-    return max(max(resets) - now, 1.0)
+    if max(resets) <= now:
+        return WINDOW
+    return max(resets) - now
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

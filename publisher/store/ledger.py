@@ -100,6 +100,7 @@ class Claim:
     attempts: int
     not_before: datetime
     progress: dict[str, str]
+    lease_until: datetime
 
 
 def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
@@ -160,6 +161,7 @@ def _lease(
                 attempts=delivery.attempts,
                 not_before=delivery.not_before,
                 progress=dict(delivery.progress),
+                lease_until=now + lease,
             )
         )
     return claims
@@ -174,17 +176,23 @@ def record_outcome(
     receipt: Receipt | None = None,
     error: str | None = None,
     retry_at: datetime | None = None,
-) -> None:
-    """Close the claim's attempt and move its delivery to ``status``.
+    refund: bool = False,
+) -> bool:
+    """Close the claim's attempt and move its delivery to ``status``; ``retry_at`` with status
+    pending schedules the next attempt, ``refund`` does not count this attempt (a rate limit).
 
-    ``retry_at`` with status pending schedules the next attempt.
+    Returns False, changing nothing, if the lease is no longer this claim's: it expired and
+    another dispatcher has taken the delivery over, and its word stands.
     """
+    delivery = session.get_one(Delivery, claim.delivery_id)
+    if delivery.status != DeliveryStatus.SENDING or delivery.lease_until != claim.lease_until:
+        return False
     attempt = session.get_one(Attempt, claim.attempt_id)
     attempt.finished_at = now
     kind = "retry" if status is DeliveryStatus.PENDING else status.value
     attempt.outcome = f"reconcile:{kind}" if attempt.outcome == "reconcile" else kind
     attempt.error = error
-    delivery = session.get_one(Delivery, claim.delivery_id)
+    delivery.attempts -= refund
     delivery.status = status
     delivery.lease_until = None
     delivery.last_error = error
@@ -200,6 +208,7 @@ def record_outcome(
             {**part, "remote_id": receipt.remote_id if i == 0 else next(follow_ups, None)}
             for i, part in enumerate(delivery.parts)
         ]
+    return True
 
 
 def checkpoint(session: Session, delivery_id: int, key: str, value: str) -> None:
