@@ -162,9 +162,14 @@ def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
 
 def _engine(settings: Settings, dry_run: bool) -> Engine:
     engine = Engine(settings, dry_run=dry_run, clock=system_clock)
-    for handler in logging.getLogger().handlers:  # secrets are known now: mask them in every line
-        handler.setFormatter(RedactingFormatter(LOG_FORMAT, engine.credentials))
+    _redact_logs(engine.credentials)
     return engine
+
+
+def _redact_logs(credentials: Credentials) -> None:
+    """Mask every secret these credentials load in every log line, from now on."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(RedactingFormatter(LOG_FORMAT, credentials))
 
 
 def _validate(config_path: Path, paths: Sequence[Path], unit: str | None) -> int:
@@ -211,6 +216,7 @@ def _preview(settings: Settings, path: Path, raw: bytes, unit: str) -> None:
 def _check_accounts(settings: Settings) -> int:
     """Ask each account's platform whether its credentials work; exit 1 if any does not."""
     credentials = Credentials(settings.credentials.file)
+    _redact_logs(credentials)
     classes = adapter_classes()
     header = f"{'account':<36} {'valid':<6} {'expires':<17} detail"
     print(header)
@@ -225,7 +231,7 @@ def _check_accounts(settings: Settings) -> int:
             )
             check = adapter.check()
         except PublisherError as exc:
-            check = AccountCheck(valid=False, detail=credentials.redact(str(exc)))
+            check = AccountCheck(valid=False, detail=str(exc))
         failed += not check.valid
         expires = (
             check.expires_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
@@ -238,5 +244,6 @@ def _check_accounts(settings: Settings) -> int:
             else ""
         )
         valid = "yes" if check.valid else "NO"
-        print(f"{account.key:<36} {valid:<6} {expires:<17} {check.detail}{missing}")
+        line = f"{account.key:<36} {valid:<6} {expires:<17} {check.detail}{missing}"
+        print(credentials.redact(line))
     return 1 if failed else 0

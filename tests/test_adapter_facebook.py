@@ -159,3 +159,12 @@ def test_check_lists_missing_permissions(fake: FakeGraph) -> None:
     assert not check.valid
     assert check.missing_permissions == ["pages_manage_posts"]
     assert adapter(fake).check().valid
+
+
+def test_an_html_error_page_is_classified_by_its_http_status(fake: FakeGraph) -> None:
+    fake.fail_next("html", status=502)
+    with pytest.raises(TransientError, match="HTTP 502"):
+        adapter(fake).publish(delivery("x"))
+    fake.fail_next("html", status=403)
+    with pytest.raises(PermanentError, match="HTTP 403"):
+        adapter(fake).publish(delivery("x"))

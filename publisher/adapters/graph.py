@@ -47,10 +47,12 @@ class Graph:
         self.api.version = options.graph_version
         redirect(self.api.session, HOSTS, options.api_base_url, options.timeout_seconds)
         self.last_headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        self.last_status = 0
         self.api.session.hooks["response"].append(self._keep_headers)
 
     def _keep_headers(self, response: requests.Response, *_: Any, **__: Any) -> None:
         self.last_headers = response.headers
+        self.last_status = response.status_code
 
     def call(self, what: Callable[[], Any], *, writes: bool) -> Any:
         """Run a Graph call; a write whose answer was lost is uncertain, a read is transient."""
@@ -58,6 +60,10 @@ class Graph:
             return what()
         except facebook.GraphAPIError as exc:
             raise self._classify(exc) from None
+        except (KeyError, ValueError):  # facebook-sdk reading an answer with no content type
+            status = self.last_status
+            text = f"the Graph API answered HTTP {status} with nothing readable"
+            raise (TransientError(text) if status >= 500 else PermanentError(text)) from None
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
             raise TransientError(f"cannot reach the Graph API: {exc}") from None
         except (requests.ReadTimeout, requests.ConnectionError) as exc:
@@ -68,7 +74,11 @@ class Graph:
             raise UncertainError(msg) from None
 
     def _classify(self, exc: facebook.GraphAPIError) -> AdapterError:
-        error = exc.result.get("error", {}) if isinstance(exc.result, dict) else {}
+        if not isinstance(exc.result, dict):  # not Graph's JSON: an HTML error page, a proxy
+            status = self.last_status
+            text = f"the Graph API answered HTTP {status} without a Graph error"
+            return TransientError(text) if status >= 500 or status == 429 else PermanentError(text)
+        error = exc.result.get("error", {})
         code = error.get("code")
         subcode = error.get("error_subcode")
         text = f"Graph API error {code}" + (f"/{subcode}" if subcode else "") + f": {exc.message}"

@@ -72,7 +72,7 @@ CONTAINER_STATUS = {
     "EXPIRED": "Expired: Media was not published within 24 hours.",
 }
 DEFAULT_FIELDS = {"PagePost": "id,message,created_time", "Photo": "id,name,created_time"}
-FAULT_KINDS = ("timeout", "drop_after_store", "drop_before_store")
+FAULT_KINDS = ("timeout", "drop_after_store", "drop_before_store", "html")
 PAGE_SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
 IG_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_read_engagement")
 
@@ -396,7 +396,7 @@ class FakeGraph:
             time.sleep(float(fault.options.get("seconds", 1.0)))
         error = GraphError(kind, **fault.options) if fault and isinstance(kind, int) else None
         payload: dict[str, Any] = {}
-        if kind != "drop_before_store" and not error:
+        if kind not in ("drop_before_store", "html") and not error:
             try:
                 with self.lock:
                     payload = self._answer(req, segments)
@@ -407,6 +407,14 @@ class FakeGraph:
                 error = GraphError(1)
         if kind in ("drop_before_store", "drop_after_store"):
             handler.close_connection = True
+            return
+        if fault and kind == "html":  # a proxy's or load balancer's error page, not Graph's JSON
+            page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            handler.send_response(int(fault.options.get("status", 502)))
+            handler.send_header("Content-Type", "text/html")
+            handler.send_header("Content-Length", str(len(page)))
+            handler.end_headers()
+            handler.wfile.write(page)
             return
         self._send(handler, req, error.body() if error else payload, error)
 
