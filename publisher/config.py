@@ -67,7 +67,7 @@ Handle = Annotated[str, AfterValidator(_handle)]
 class Strict(BaseModel):
     """Unknown keys are errors; values are never coerced from strings ("true" is not a boolean)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class NodalOfficer(Strict):
@@ -118,17 +118,17 @@ class Database(Strict):
 
 
 class Intake(Strict):
-    settle_seconds: float = Field(default=2.0, ge=0)
-    poll_seconds: float = Field(default=5.0, gt=0)
-    media_wait_minutes: float = Field(default=30.0, ge=0)
-    max_past_hours: float = Field(default=24.0, ge=0)
+    settle_seconds: float = Field(default=2.0, ge=0, le=3600)
+    poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    media_wait_minutes: float = Field(default=30.0, ge=0, le=7 * 24 * 60)
+    max_past_hours: float = Field(default=24.0, ge=0, le=365 * 24)
 
 
 class Dispatch(Strict):
-    lease_seconds: float = Field(default=300.0, gt=0)
-    max_attempts: int = Field(default=8, ge=1)
-    retry_base_seconds: float = Field(default=30.0, gt=0)
-    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    lease_seconds: float = Field(default=300.0, gt=0, le=86400)
+    max_attempts: int = Field(default=8, ge=1, le=1000)
+    retry_base_seconds: float = Field(default=30.0, gt=0, le=86400)
+    retry_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
 
 
 class Freshness(Strict):

@@ -34,7 +34,7 @@ from publisher.store.models import Post
 logger = logging.getLogger(__name__)
 
 PROCESSING, ARCHIVE, REJECTED = "processing", "archive", "rejected"
-POST_SUFFIX = ".toml"
+POST_SUFFIXES = (".toml", ".toml.txt")  # Windows' Notepad may add .txt to "post.toml"
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".filepart", ".swp", ".crdownload", "~")
 
 
@@ -57,7 +57,7 @@ def is_candidate(path: Path) -> bool:
     """A post file, not a hidden, temporary or half-copied name, and not a link."""
     name = path.name
     return (
-        name.endswith(POST_SUFFIX)
+        name.lower().endswith(POST_SUFFIXES)
         and not name.startswith((".", "~"))
         and not name.endswith(TEMPORARY_SUFFIXES)
         and path.is_file()

@@ -221,8 +221,12 @@ def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[P
         tags, required = mentions(settings, account, body.tags)
         for locale in locales[account.key]:
             override = body.platform_text.get(account.platform, {}).get(locale)
-            if override is not None:
+            if override is not None and not override.strip():
                 loc: tuple[str, ...] = ("platform_text", account.platform, locale)
+                out.add(loc, "the text is empty", "Write the message, or remove the line")
+                continue
+            if override is not None:
+                loc = ("platform_text", account.platform, locale)
                 message = Rendered(override.strip(), _script_notes(override, loc, settings, out))
             elif locale in messages:
                 loc, message = ("text", locale) if body.text else ("template",), messages[locale]

@@ -145,7 +145,11 @@ def publish_time(value: object, zone: tzinfo, now: datetime, max_past: timedelta
     if not isinstance(value, datetime):
         msg = f'{value!r} is not a date and time; write it as "{TIME_EXAMPLE}"'
         raise ValueError(msg)
-    when = (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
+    try:
+        when = (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        msg = f'{value} is not a date this engine can use; write it as "{TIME_EXAMPLE}"'
+        raise ValueError(msg) from None
     if when < now - max_past:
         local = when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         msg = (
@@ -191,6 +195,8 @@ def parse_post(
     """
     try:
         text = raw.decode("utf-8-sig")
+        if "\0" in text:  # UTF-16, as some Windows editors save "Unicode" text
+            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL bytes")
     except UnicodeDecodeError:
         problem = Problem(
             "encoding", "the file is not UTF-8 text", "Save it as UTF-8 in your editor"

@@ -9,6 +9,7 @@ the state folder whenever the .po file is newer, so translators never handle .mo
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
@@ -236,6 +237,6 @@ def _want(value: object, kind: str, example: str) -> str:
 
 
 def _number(value: object) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise TypeError(_want(value, "a number", "2.5"))
     return value

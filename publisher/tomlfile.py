@@ -35,6 +35,8 @@ _TYPE_FIXES = {
     "string_pattern_mismatch": "Check how the value is written",
     "greater_than": "Use a larger number",
     "greater_than_equal": "Use a larger number",
+    "less_than_equal": "Use a smaller number",
+    "finite_number": "Write an ordinary number",
 }
 
 

@@ -121,3 +121,14 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
     found = problems(tmp_path, text)
     assert "intake.poll_seconds" in found
     assert "organisation.timezone" in found
+
+
+def test_infinite_and_huge_numbers_are_refused(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        EXAMPLE.replace("lease_seconds = 300", "lease_seconds = inf").replace(
+            "max_past_hours = 24 ", "max_past_hours = 1e12 "
+        ),
+    )
+    assert "dispatch.lease_seconds" in found
+    assert "intake.max_past_hours" in found

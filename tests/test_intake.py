@@ -377,3 +377,10 @@ def test_a_photo_named_in_another_unicode_form_or_case_is_found(engine: Engine, 
     )
     [result] = engine.intake.scan()
     assert result.outcome == "accepted"
+
+
+@pytest.mark.parametrize("name", ["POST.TOML", "post.toml.txt"])
+def test_names_windows_gives_post_files_are_taken(engine: Engine, drop: Drop, name: str) -> None:
+    drop("tamil-nadu", name, PONGAL)
+    [result] = engine.intake.scan()
+    assert result.outcome == "accepted"

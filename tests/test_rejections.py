@@ -63,6 +63,26 @@ BAD = [
         ["the same file is listed twice"],
     ),
     (
+        "year-one.toml",
+        'publish_at = "0001-01-01 00:00"\n' + GOOD,
+        ["publish_at", "is not a date this engine can use"],
+    ),
+    (
+        "not-a-number.toml",
+        'template = "savings-scheme"\n[vars]\nscheme = "SSY"\nrate = nan\nmin_deposit = 250\n',
+        ["nan is not a number"],
+    ),
+    (
+        "blank-x-text.toml",
+        GOOD + '[platform_text.x]\nhi = "   "\n',
+        ["platform_text.x.hi: the text is empty"],
+    ),
+    (
+        "utf16.toml",
+        GOOD.encode("utf-16"),
+        ["not UTF-8", "Save it as UTF-8"],
+    ),
+    (
         "bad-time.toml",
         'publish_at = "24/11/2026 10am"\n' + GOOD,
         ["line 1", "publish_at", 'Write it as "2026-12-01 10:00"'],
