@@ -228,3 +228,17 @@ def test_a_429_without_a_reset_waits_a_whole_window(fake: FakeX, clock: Clock) -
     with pytest.raises(RateLimitedError) as err:
         adapter(fake, clock).publish(delivery("text"))
     assert err.value.retry_after == 900
+
+
+def test_reconcile_sees_through_links_and_entities_as_x_returns_them(
+    fake: FakeX, clock: Clock
+) -> None:
+    text = (
+        "Fake SMS about parcel fees & Q&A: see www.indiapost.gov.in or https://indiapost.gov.in/faq"
+    )
+    fake.fail_next("drop_after_store")
+    x = adapter(fake, clock)
+    with pytest.raises(UncertainError):
+        x.publish(delivery(text))
+    found = x.find_existing(delivery(text))
+    assert found is not None and found.remote_id == fake.tweets[0].id

@@ -9,6 +9,7 @@ of sent twice. Platform rules (limits, media requirements) live in the adapter's
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from abc import ABC, abstractmethod
@@ -80,13 +81,15 @@ class AccountCheck:
 
 
 Options = TypeVar("Options", bound=PlatformOptions)
-_URL = re.compile(r"https?://\S+")
+_LINK = re.compile(r"https?://\S+|(?<![\w@#.])(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/\S*)?", re.I)
 
 
 def comparable(text: str) -> str:
-    """A post's text as reconciling compares it: platforms shorten links (X's t.co) and may
-    normalise characters and spaces, so those differences do not count."""
-    return " ".join(_URL.sub("", unicodedata.normalize("NFC", text)).split())
+    """A post's text as reconciling compares it: platforms replace links (X's t.co, bare
+    domains too), escape & < > as HTML entities, and may normalise characters and spaces; none
+    of that counts."""
+    text = html.unescape(unicodedata.normalize("NFC", text))
+    return " ".join(_LINK.sub("", text).split())
 
 
 class Adapter(ABC, Generic[Options]):

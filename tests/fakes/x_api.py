@@ -25,6 +25,7 @@ edits, likes, v1.1 endpoints, chunked request bodies, TLS.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -122,6 +123,16 @@ class _RefusedError(Exception):
     def __init__(self, answer: Answer) -> None:
         super().__init__(answer[0])
         self.answer = answer
+
+
+_LINKS = re.compile(
+    r"https?://\S+|(?<![\w@#])(?:[a-z0-9-]+\.)+(?:in|com|org|gov|net)(?:/\S*)?", re.I
+)
+
+
+def _as_x_shows(text: str) -> str:
+    """How X returns a post's text: links (bare domains too) as t.co links, & < > escaped."""
+    return html.escape(_LINKS.sub("https://t.co/AbCdEf1234", text), quote=False)
 
 
 def _problem(status: int, detail: str | None = None) -> Answer:
@@ -432,8 +443,12 @@ class FakeX:
                     "created_at": created,
                     "public_metrics": dict(tweet.metrics), "referenced_tweets": reply_to,
                     "in_reply_to_user_id": tweet.reply_to_user_id, "attachments": keys}  # fmt: skip
-        return {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]} | {
-            k: v for k, v in optional.items() if k in fields and v}  # fmt: skip
+        shown = {
+            "id": tweet.id,
+            "text": _as_x_shows(tweet.text),
+            "edit_history_tweet_ids": [tweet.id],
+        }
+        return shown | {k: v for k, v in optional.items() if k in fields and v}
 
     # Endpoints: called under the lock; return (status, body) or raise _RefusedError.
 
