@@ -12,7 +12,7 @@ import pytest
 from publisher.adapters.base import Media, Outgoing
 from publisher.adapters.instagram import InstagramAdapter
 from publisher.config import Account, InstagramOptions
-from publisher.errors import PermanentError, RateLimitedError, UncertainError
+from publisher.errors import PermanentError, RateLimitedError, TransientError, UncertainError
 from publisher.fit import Part
 from tests.fakes.graph_api import FakeGraph
 
@@ -76,7 +76,7 @@ def test_photo_post_goes_through_container_polling_and_publish(
     assert container.media_url == f"{BASE}/haryana/archive/2026-11-23_stamps/photo0.jpg"
     assert container.caption == "नया डाक टिकट @indiapost.official"
     assert container.alt_text == "तस्वीर 0"
-    assert checkpoints == {"container": container.id}  # recorded before publishing
+    assert checkpoints == {"container": container.id, "media": receipt.remote_id}
     assert receipt.remote_id in fake.ig_media
     polls = [r for r in fake.requests if r.path == f"/{container.id}"]
     assert len(polls) >= 2  # IN_PROGRESS, then FINISHED
@@ -159,3 +159,31 @@ def test_metrics_and_check(fake: FakeGraph, tmp_path: Path) -> None:
     got = instagram.metrics([receipt])[str(receipt.remote_id)]
     assert (got.likes, got.comments) == (40, 3)
     assert instagram.check().valid
+
+
+def test_a_comment_that_failed_is_resumed_without_publishing_again(
+    fake: FakeGraph, tmp_path: Path
+) -> None:
+    checkpoints = Checkpoints()
+    parts = [Part("post", "टिकट", []), Part("comment", "@circle17post", [])]
+    media = photos(tmp_path, 1)
+    fake.fail_next(2, path_contains="comments")
+    with pytest.raises(TransientError):
+        adapter(fake).publish(delivery(parts, media, checkpoints))
+    receipt = adapter(fake).publish(delivery(parts, media, checkpoints))
+    assert fake.count_published(IG) == 1
+    [comment] = fake.comments.values()
+    assert receipt.part_ids == [comment.id]
+
+
+def test_a_published_container_whose_post_cannot_be_found_is_uncertain(
+    fake: FakeGraph, tmp_path: Path
+) -> None:
+    """Never a second container once one is published: a person decides."""
+    checkpoints = Checkpoints()
+    media = photos(tmp_path, 1)
+    adapter(fake).publish(delivery([Part("post", "पहला", [])], media, checkpoints))
+    del checkpoints["media"]  # as if the crash came right after media_publish
+    with pytest.raises(UncertainError, match="published, but its post was not found"):
+        adapter(fake).publish(delivery([Part("post", "दूसरा पाठ", [])], media, checkpoints))
+    assert len(fake.ig_containers) == 1

@@ -11,8 +11,10 @@ id; the credential holds its access token.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -34,7 +36,10 @@ from publisher.errors import (
     PermanentError,
     RateLimitedError,
     TransientError,
+    UncertainError,
 )
+
+logger = logging.getLogger(__name__)
 
 CAROUSEL_MAX = 10
 QUOTA_WAIT = 3600.0  # the publishing quota is a rolling 24 hours: look again in an hour
@@ -56,16 +61,29 @@ class InstagramAdapter(Adapter[InstagramOptions]):
         self.graph = Graph(self._secrets["access_token"], self.options)
 
     def publish(self, delivery: Outgoing) -> Receipt:
+        """Each step is checkpointed (container, then media id, then first comment), so an
+        attempt after a crash or a failure resumes where the last one stopped."""
         self._refuse_unpublishable(delivery)
+        media_id = delivery.progress.get("media") or self._publish_container(delivery)
+        comments = self._comments(delivery, media_id)
+        permalink = self.graph.call(
+            partial(self.graph.api.get_object, media_id, fields="permalink"), writes=False
+        ).get("permalink")
+        return Receipt(media_id, permalink, self.clock(), comments)
+
+    def _publish_container(self, delivery: Outgoing) -> str:
         container = delivery.progress.get("container")
         if container is not None:
             status = self._status(container)
-            if status == "PUBLISHED":
+            if status == "PUBLISHED":  # proof enough: never make a second container
                 found = self.find_existing(delivery)
-                if found is not None:
-                    return found
+                if found is None or found.remote_id is None:
+                    msg = f"container {container} is published, but its post was not found"
+                    raise UncertainError(msg)
+                delivery.checkpoint("media", found.remote_id)
+                return found.remote_id
             if status not in ("FINISHED", "IN_PROGRESS"):
-                container = None
+                container = None  # ERROR or EXPIRED: it never became a post
         if container is None:
             self._check_quota()
             container = self._container(delivery)
@@ -75,18 +93,29 @@ class InstagramAdapter(Adapter[InstagramOptions]):
             self.graph.api.put_object, self.user, "media_publish", creation_id=container
         )
         media_id = str(self.graph.call(publish, writes=True)["id"])
-        comments = [
-            str(
-                self.graph.call(
-                    partial(self.graph.api.put_comment, media_id, part.text), writes=True
-                )["id"]
-            )
-            for part in delivery.parts[1:]
-        ]
-        permalink = self.graph.call(
-            partial(self.graph.api.get_object, media_id, fields="permalink"), writes=False
-        ).get("permalink")
-        return Receipt(media_id, permalink, self.clock(), comments)
+        delivery.checkpoint("media", media_id)
+        return media_id
+
+    def _comments(self, delivery: Outgoing, media_id: str) -> list[str]:
+        """The overflow tags as the first comment. The post is out already: a comment that fails
+        for good is logged and skipped (a transient failure retries, resuming here)."""
+        ids = []
+        for n, part in enumerate(delivery.parts[1:]):
+            key = f"comment{n}"
+            if key in delivery.progress:  # posted by an earlier attempt
+                ids.append(delivery.progress[key])
+                continue
+            comment = partial(self.graph.api.put_comment, media_id, part.text)
+            try:
+                made = str(self.graph.call(comment, writes=True)["id"])
+            except PermanentError as exc:
+                logger.warning(
+                    "instagram:%s: comment on %s not posted: %s", self.account.handle, media_id, exc
+                )
+                continue
+            delivery.checkpoint(key, made)
+            ids.append(made)
+        return ids
 
     def _refuse_unpublishable(self, delivery: Outgoing) -> None:
         if not delivery.media:
@@ -173,6 +202,7 @@ class InstagramAdapter(Adapter[InstagramOptions]):
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
         wanted = comparable(delivery.parts[0].text)
+        since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
         listing = self.graph.call(
             partial(
                 self.graph.api.get_connections,
@@ -184,7 +214,8 @@ class InstagramAdapter(Adapter[InstagramOptions]):
             writes=False,
         )
         for media in listing.get("data", []):
-            if comparable(media.get("caption", "")) == wanted:
+            posted = datetime.fromisoformat(media.get("timestamp", "1970-01-01T00:00:00+0000"))
+            if posted >= since and comparable(media.get("caption", "")) == wanted:
                 return Receipt(media["id"], media.get("permalink"), self.clock())
         return None
 
