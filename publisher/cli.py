@@ -6,6 +6,7 @@ Errors a person can fix end as one clear message on stderr and exit status 1, ne
 from __future__ import annotations
 
 import argparse
+import fcntl
 import getpass
 import logging
 import os
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +38,7 @@ from publisher.store.models import Delivery
 from publisher.tomlfile import parse_toml
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
+_LOCKS: list[IO[str]] = []  # held open until the process ends
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # one line per event; journald adds the time
 
 
@@ -139,6 +142,7 @@ def _explain(exc: InputError) -> str:
 
 
 def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
+    _lock(settings.paths.state)
     engine = _engine(settings, dry_run)
     if not once:
         Daemon(engine, reload=lambda: _engine(load_settings(config), dry_run)).run()
@@ -158,6 +162,19 @@ def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
         if waiting:
             print(review_text(waiting, settings))
     return 0
+
+
+def _lock(state: Path) -> None:
+    """One ``publisher run`` per state folder: a second would put back the first one's files in
+    processing/ and send beside it. The lock lasts as long as the process."""
+    state.mkdir(parents=True, exist_ok=True)
+    handle = (state / "run.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        msg = f"another 'publisher run' is already using {state}; stop it first"
+        raise PublisherError(msg) from None
+    _LOCKS.append(handle)
 
 
 def _engine(settings: Settings, dry_run: bool) -> Engine:

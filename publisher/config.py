@@ -318,4 +318,10 @@ def load_settings(path: Path) -> Settings:
     paths = Paths(**{k: base / v for k, v in settings.paths.model_dump().items()})
     secrets = settings.credentials.file
     credentials = CredentialsFile(file=base / secrets if secrets else None)
-    return settings.model_copy(update={"paths": paths, "credentials": credentials})
+    email = settings.platforms.email
+    if email.ca_file is not None:
+        email = email.model_copy(update={"ca_file": base / email.ca_file})
+    platforms = settings.platforms.model_copy(update={"email": email})
+    return settings.model_copy(
+        update={"paths": paths, "credentials": credentials, "platforms": platforms}
+    )

@@ -64,7 +64,7 @@ class Engine:
             self.ledger,
             self.settings.paths.queue,
             self.settings.zone,
-            {c.post_id for c in sent},
+            {c.post_id for c in sent} | {r.post_id for r in taken if r.post_id is not None},
             self.clock(),
         )
         return Tick(taken, sent)

@@ -66,6 +66,8 @@ def test_quick_start_shows_what_would_go_out(example: Path) -> None:
     queue = example.parent / "var" / "queue"
     assert not list(queue.glob("*/rejected/*"))
     assert len(list(queue.glob("*/archive/*/*.receipt.txt"))) == 5
+    # a unit whose only post is scheduled for later still sees it in its status file
+    assert "mahapex.toml" in (queue / "maharashtra" / "STATUS.txt").read_text(encoding="utf-8")
 
 
 def test_review_and_status_read_the_ledger(example: Path) -> None:
@@ -306,3 +308,20 @@ def test_sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one(config_path
         daemon.send_signal(signal.SIGTERM)
         daemon.communicate(timeout=30)
     assert daemon.returncode == 0
+
+
+def test_a_second_run_on_the_same_state_folder_is_refused(config_path: Path) -> None:
+    first = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "--config", str(config_path), "run", "--dry-run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_line(first, "watching")
+        second = publisher("run", "--dry-run", "--once", config=config_path)
+        assert second.returncode == 1
+        assert "another 'publisher run' is already using" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)

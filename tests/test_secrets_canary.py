@@ -76,6 +76,8 @@ def test_canary_never_leaves(config_path: Path) -> None:
 
     ledger = sqlite3.connect(config_path.parent / "var" / "state" / "publisher.db")
     dump = "\n".join(ledger.iterdump())
+    errors = [e for (e,) in ledger.execute("SELECT last_error FROM deliveries") if e]
     ledger.close()
-    assert "last_error" in dump or "Graph API error" in dump
+    assert any("Graph API error 190" in e for e in errors)  # the refusals were recorded
+    assert any("refused the credentials" in e for e in errors)
     assert CANARY not in dump

@@ -125,5 +125,5 @@ class Attempt(Base):
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(32))  # sent, retry, reconcile:sent, …
     error: Mapped[str | None] = mapped_column(Text)
