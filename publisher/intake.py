@@ -232,11 +232,10 @@ class Intake:
             planned = plan(request, self.settings, self.renderer)  # outside the write lock
             folder = self._new_archive_folder(unit, claimed.name, now)
             with self.ledger.begin() as session:
-                post = record_post(
+                recorded_id = record_post(
                     session, request, planned, [f"{folder}/{m.name}" for m in media], folder, now
                 )
-                session.flush()
-                recorded_id, outcome = post.id, Outcome.ACCEPTED
+                outcome = Outcome.ACCEPTED
         else:
             # Recorded before: the same file again, or a pass a crash cut short (its archive
             # folder was never made). Whatever photos of it are still here go along.

@@ -8,7 +8,7 @@ short commit of its own *before* any platform is called; each outcome in another
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, insert, select
@@ -33,37 +33,43 @@ def record_post(
     media: Sequence[str],
     archive_path: str,
     now: datetime,
-) -> Post:
-    """Insert a new post and all its deliveries (one bulk insert), status pending.
+) -> int:
+    """Insert a new post and all its deliveries, status pending; returns the post's id.
 
+    Two bulk statements, no ORM objects: the hot path of intake (bench/plan_record.py).
     ``media`` are paths relative to the queue folder, where the post's media files will be once
     archived, in the post's order; each delivery keeps them with the alt text of its locale.
     """
-    post = Post(
-        key=request.key,
-        unit=request.unit,
-        source_name=request.source_name,
-        source_sha256=request.sha256,
-        priority=int(request.priority),
-        not_before=request.not_before,
-        received_at=now,
-        archive_path=archive_path,
-        request=request.body.model_dump(mode="json"),
-    )
-    session.add(post)
-    session.flush()
+    post_id: int = session.execute(
+        insert(Post)
+        .values(
+            key=request.key,
+            unit=request.unit,
+            source_name=request.source_name,
+            source_sha256=request.sha256,
+            priority=int(request.priority),
+            not_before=request.not_before,
+            received_at=now,
+            archive_path=archive_path,
+            request=request.body.model_dump(mode="json"),
+        )
+        .returning(Post.id)
+    ).scalar_one()
     session.execute(
         insert(Delivery),
         [
             {
-                "post_id": post.id,
+                "post_id": post_id,
                 "idempotency_key": f"{request.key}|{d.account.key}|{d.locale}",
                 "unit": d.unit,
                 "account": d.account.key,
                 "platform": d.account.platform,
                 "locale": d.locale,
                 "text": d.parts[0].text,
-                "parts": [asdict(p) for p in d.parts],
+                "parts": [
+                    {"kind": p.kind, "text": p.text, "tags": p.tags, "remote_id": None}
+                    for p in d.parts
+                ],
                 "notes": d.notes,
                 "progress": {},
                 "tags": d.tags,
@@ -79,7 +85,7 @@ def record_post(
             for d in planned
         ],
     )
-    return post
+    return post_id
 
 
 @dataclass(frozen=True)
