@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,26 @@ def wait_for_line(process: subprocess.Popen[str], text: str, seconds: float = 60
         if not line and process.poll() is not None:
             break
     pytest.fail(f"the daemon never logged {text!r}")
+
+
+@contextmanager
+def running(config: Path) -> Iterator[subprocess.Popen[str]]:
+    """``publisher run --dry-run`` as a service, ready once it logs that it is watching; on
+    leaving, SIGTERM, and it must stop cleanly."""
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "--config", str(config), "run", "--dry-run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_line(daemon, "watching")
+        yield daemon
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, rest = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, rest
+    assert "received SIGTERM, stopping after the current tick" in rest
 
 
 def publisher(
@@ -138,40 +160,6 @@ def test_validate_checks_without_changing_anything(example: Path, tmp_path: Path
     assert "is undefined). Add it under [vars]" in failed.stdout
 
 
-def test_daemon_takes_files_dropped_while_it_runs_and_stops_on_sigterm(config_path: Path) -> None:
-    text = config_path.read_text(encoding="utf-8")
-    text = text.replace("settle_seconds = 2 ", "settle_seconds = 0.2 ").replace(
-        "poll_seconds = 5 ", "poll_seconds = 0.2 "
-    )
-    config_path.write_text(text, encoding="utf-8")
-    queue = config_path.parent / "var" / "queue"
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "--config", str(config_path), "run", "--dry-run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        status = queue / "tamil-nadu" / "STATUS.txt"
-        deadline = time.monotonic() + 60
-        while not (queue / "tamil-nadu").is_dir() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        tmp = queue / "tamil-nadu" / ".pongal.toml.tmp"
-        tmp.write_text(PONGAL, encoding="utf-8")
-        tmp.rename(queue / "tamil-nadu" / "pongal.toml")  # how a careful writer drops a file
-        while time.monotonic() < deadline:
-            if status.exists() and "5 dry_run" in status.read_text(encoding="utf-8"):
-                break
-            time.sleep(0.05)
-        assert "5 dry_run" in status.read_text(encoding="utf-8")
-        assert daemon.poll() is None  # still running
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=30)
-    assert daemon.returncode == 0, err
-    assert "received SIGTERM" in err
-
-
 def test_an_unusable_state_folder_is_one_sentence_not_a_traceback(config_path: Path) -> None:
     text = config_path.read_text(encoding="utf-8").replace(
         "[database]\n", '[database]\nurl = "sqlite:////dev/null/ledger.db"\n'
@@ -257,17 +245,9 @@ def test_daemon_takes_a_dropped_file_at_once_on_its_folder_event(
         "poll_seconds = 5 ", "poll_seconds = 60 "
     )
     config_path.write_text(text, encoding="utf-8")
-    queue = config_path.parent / "var" / "queue"
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "--config", str(config_path), "run", "--dry-run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_line(daemon, "watching")
-        folder = queue / "tamil-nadu"
-        if how == "rename":
+    folder = config_path.parent / "var" / "queue" / "tamil-nadu"
+    with running(config_path):
+        if how == "rename":  # how a careful writer drops a file
             (folder / ".p.toml.part").write_text(PONGAL, encoding="utf-8")
             (folder / ".p.toml.part").rename(folder / "p.toml")
         else:
@@ -280,22 +260,11 @@ def test_daemon_takes_a_dropped_file_at_once_on_its_folder_event(
                 break
             time.sleep(0.02)
         assert "5 dry_run" in status.read_text(encoding="utf-8")
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.communicate(timeout=30)
-    assert daemon.returncode == 0
 
 
 def test_sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one(config_path: Path) -> None:
     good = config_path.read_text(encoding="utf-8")
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "--config", str(config_path), "run", "--dry-run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_line(daemon, "watching")
+    with running(config_path) as daemon:
         config_path.write_text(good.replace('timezone = "Asia/Kolkata"', 'timezone = "IST"'))
         daemon.send_signal(signal.SIGHUP)
         wait_for_line(daemon, "config.toml was not reloaded; the running configuration stays")
@@ -304,24 +273,10 @@ def test_sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one(config_path
         daemon.send_signal(signal.SIGHUP)
         wait_for_line(daemon, "config.toml reloaded")
         assert daemon.poll() is None
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.communicate(timeout=30)
-    assert daemon.returncode == 0
 
 
 def test_a_second_run_on_the_same_state_folder_is_refused(config_path: Path) -> None:
-    first = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "--config", str(config_path), "run", "--dry-run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_line(first, "watching")
+    with running(config_path):
         second = publisher("run", "--dry-run", "--once", config=config_path)
         assert second.returncode == 1
         assert "another 'publisher run' is already using" in second.stderr
-    finally:
-        first.send_signal(signal.SIGTERM)
-        first.communicate(timeout=30)

@@ -26,7 +26,7 @@ from publisher.adapters.base import (
 )
 from publisher.adapters.graph import DuplicatePostError, Graph
 from publisher.config import GraphOptions
-from publisher.errors import AdapterError, AuthError, PermanentError
+from publisher.errors import AdapterError, PermanentError
 
 WEB = "https://www.facebook.com"
 NEEDED = ("pages_manage_posts", "pages_read_engagement")
@@ -38,14 +38,9 @@ class FacebookAdapter(Adapter[GraphOptions]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "page_access_token" not in self._secrets or not self.account.platform_id:
-            msg = (
-                f"facebook:{self.account.handle} needs platform_id (the page id) in config.toml "
-                "and page_access_token in its credential"
-            )
-            raise AuthError(msg)
-        self.page = self.account.platform_id
-        self.graph = Graph(self._secrets["page_access_token"], self.options)
+        self.graph, self.page = Graph.for_account(
+            self.account, self._secrets, self.options, "the page id"
+        )
 
     def publish(self, delivery: Outgoing) -> Receipt:
         api = self.graph.api

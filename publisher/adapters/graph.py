@@ -10,7 +10,7 @@ the rate-limit codes (``X-Business-Use-Case-Usage`` says when access comes back)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import facebook
@@ -19,7 +19,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from publisher.adapters.http import redirect
-from publisher.config import GraphOptions
+from publisher.config import Account, GraphOptions
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -42,6 +42,24 @@ class DuplicatePostError(PermanentError):
 
 
 class Graph:
+    @classmethod
+    def for_account(
+        cls, account: Account, secrets: Mapping[str, str], options: GraphOptions, what_id: str
+    ) -> tuple[Graph, str]:
+        """The client of a Page or Instagram account, and the account's id on Graph.
+
+        Raises:
+            AuthError: the account's id (``platform_id``) or its token is missing.
+        """
+        token = secrets.get("access_token") or secrets.get("page_access_token")
+        if not token or not account.platform_id:
+            msg = (
+                f"{account.key} needs platform_id ({what_id}) in config.toml and its access "
+                "token in its credential"
+            )
+            raise AuthError(msg)
+        return cls(token, options), account.platform_id
+
     def __init__(self, token: str, options: GraphOptions) -> None:
         self.api = facebook.GraphAPI(access_token=token, timeout=options.timeout_seconds)
         self.api.version = options.graph_version

@@ -32,7 +32,6 @@ from publisher.adapters.graph import Graph
 from publisher.config import InstagramOptions
 from publisher.errors import (
     AdapterError,
-    AuthError,
     PermanentError,
     RateLimitedError,
     TransientError,
@@ -51,14 +50,9 @@ class InstagramAdapter(Adapter[InstagramOptions]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "access_token" not in self._secrets or not self.account.platform_id:
-            msg = (
-                f"instagram:{self.account.handle} needs platform_id (the Instagram user id) in "
-                "config.toml and access_token in its credential"
-            )
-            raise AuthError(msg)
-        self.user = self.account.platform_id
-        self.graph = Graph(self._secrets["access_token"], self.options)
+        self.graph, self.user = Graph.for_account(
+            self.account, self._secrets, self.options, "the Instagram user id"
+        )
 
     def publish(self, delivery: Outgoing) -> Receipt:
         """Each step is checkpointed (container, then media id, then first comment), so an
