@@ -110,16 +110,16 @@ def fit_instagram(message: str, tags: Sequence[str], required: Sequence[str]) ->
         )
         raise FitError(msg)
     room = INSTAGRAM_MENTIONS - len(_MENTION.findall(message))
-    need = len(_with_tags(message, required))
-    if need > INSTAGRAM_CAPTION or len(required) > room:
-        raise FitError(_too_long("instagram", need, INSTAGRAM_CAPTION, required, "characters"))
+    length = len(message) + _tags_length(required, first=True)
+    if length > INSTAGRAM_CAPTION or len(required) > room:
+        raise FitError(_too_long("instagram", length, INSTAGRAM_CAPTION, required, "characters"))
     main = list(required)
     rest = [t for t in tags if t not in required]
-    while (
-        rest
-        and len(main) < room
-        and len(_with_tags(message, [*main, rest[0]])) <= INSTAGRAM_CAPTION
-    ):
+    while rest and len(main) < room:
+        more = _tags_length([rest[0]], first=not main)
+        if length + more > INSTAGRAM_CAPTION:
+            break
+        length += more
         main.append(rest.pop(0))
     parts = [Part("post", _with_tags(message, main), main)]
     if rest:

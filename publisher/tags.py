@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from publisher.config import Account, Settings
+from publisher.config import Account, Platform, Settings
 
-MENTIONS = ("x", "facebook", "instagram")
+MENTIONS: tuple[Platform, ...] = ("x", "facebook", "instagram")
 """Platforms whose posts mention accounts (as ``@handle``); e-mail carries no tags."""
 
 
@@ -23,17 +23,7 @@ def mentions(
     own extra tags; never the posting account itself, never the same handle twice."""
     if account.platform not in MENTIONS:
         return [], []
-    groups = sorted(settings.tags.groups.values(), key=lambda g: not g.main)  # stable
-    ordered: list[tuple[str, bool]] = []
-    for group in groups:
-        ordered.extend(
-            (a.handle, group.main)
-            for unit_id in group.units
-            for a in settings.units[unit_id].accounts
-            if a.platform == account.platform
-        )
-        ordered.extend((h, group.main) for h in group.handles.get(account.platform, []))
-    ordered.extend((h, False) for h in extra)
+    ordered = [*_policy(settings)[account.platform], *((h, False) for h in extra)]
     seen = {account.handle.lower()}
     tags, required = [], []
     for handle, main in ordered:
@@ -43,3 +33,33 @@ def mentions(
             if main:
                 required.append(handle)
     return tags, required
+
+
+Policy = dict[Platform, list[tuple[str, bool]]]
+_POLICIES: dict[int, tuple[Settings, Policy]] = {}
+
+
+def _policy(settings: Settings) -> Policy:
+    """The policy's handles per platform, in order, each with whether it must be in the main
+    post: worked out once per configuration (a post asks for it once per target account)."""
+    cached = _POLICIES.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        groups = sorted(settings.tags.groups.values(), key=lambda g: not g.main)  # stable
+        policy: Policy = {
+            platform: [
+                (handle, group.main)
+                for group in groups
+                for handle in [
+                    *(
+                        a.handle
+                        for unit_id in group.units
+                        for a in settings.units[unit_id].accounts
+                        if a.platform == platform
+                    ),
+                    *group.handles.get(platform, []),
+                ]
+            ]
+            for platform in MENTIONS
+        }
+        cached = _POLICIES[id(settings)] = (settings, policy)  # holds settings: no id reuse
+    return cached[1]
