@@ -88,7 +88,6 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("post_id", "account", "locale", name="uq_delivery_post_account_locale"),
-        Index("ix_deliveries_due", "status", "priority", "not_before"),
         Index("ix_deliveries_account", "account", "status"),
     )
 
@@ -116,6 +115,17 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
+
+
+# In the dispatcher's order (urgent first, then oldest), so taking the next delivery reads one
+# index entry instead of sorting every pending delivery.
+Index(
+    "ix_deliveries_next",
+    Delivery.status,
+    Delivery.priority.desc(),
+    Delivery.not_before,
+    Delivery.id,
+)
 
 
 class Attempt(Base):
