@@ -2,19 +2,22 @@
 
 One process, one temporary folder, one step after the other, each timed with perf_counter:
 
-1. engine plan+record: per post, parse_post on the file's bytes, then in a transaction of its own
-   what Intake._accept does (Intake._record: find_post, plan, record_post, flush; then the
-   receipt text), without the file moves and the receipt write;
+1. engine plan+record: per post, what Intake._accept does, less its work in the queue folder
+   (reading the file, checking media, moving files, writing the receipt): parse_post on the
+   file's bytes, find_post, plan, record_post in a transaction of its own, then the receipt text;
 2. raw render: the same template (savings-scheme) with the same variables in the same locales,
    once per (post, locale) as plan() does, with a plain Jinja2 SandboxedEnvironment per locale, the
    same compiled catalogs and the same Babel formatting, each template looked up once;
-3. raw insert: the very rows the engine wrote to its deliveries table, read back untimed, written
-   with ONE sqlite3 executemany in one transaction into a fresh SQLite file with the ledger's own
-   table and indexes and the same PRAGMAs (WAL, synchronous=FULL);
-4. engine dispatch: Dispatcher.run_due with load_adapters(dry_run=True), i.e. a DryRunAdapter per
-   account, over every recorded delivery.
+3. raw insert: the very rows the engine wrote to its deliveries table, read back and JSON-decoded
+   untimed, then JSON-encoded again and written with ONE sqlite3 executemany in one transaction
+   into a fresh SQLite file with the ledger's own table and indexes and the same PRAGMAs (WAL,
+   synchronous=FULL); the two tables are then checked to be equal;
+4. engine dispatch: passes of Dispatcher.run_due with load_adapters(dry_run=True) (a DryRunAdapter
+   per account) over the recorded deliveries, until all are sent or --dispatch-seconds is spent.
 
-Run it by hand (not in CI) from the repository: .venv/bin/python bench/plan_record.py [--posts N]
+Run it by hand (not in CI) from the repository:
+
+    .venv/bin/python bench/plan_record.py [--posts N] [--dispatch-seconds S]
 """
 
 from __future__ import annotations
@@ -42,18 +45,20 @@ from publisher.adapters import load_adapters
 from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
-from publisher.intake import Intake
+from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.receipts import receipt_text
 from publisher.render import Renderer
 from publisher.store.db import open_ledger
+from publisher.store.ledger import find_post, record_post
+from publisher.store.models import Post
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 1, 4, 30, tzinfo=UTC)
 TEMPLATE = "savings-scheme"
 SCHEMA = "SELECT sql FROM sqlite_master WHERE tbl_name = 'deliveries' AND sql IS NOT NULL"
 Ledger = sessionmaker[Session]
-Rows = tuple[list[str], list[tuple[Any, ...]]]
+Rows = tuple[list[str], list[int], list[list[Any]]]
 
 
 def fixed_clock() -> datetime:
@@ -101,18 +106,24 @@ def post_file(i: int) -> bytes:
 
 
 def engine_plan_record(settings: Settings, ledger: Ledger, files: list[bytes]) -> float:
-    """Per post: parse, then plan and record in its own transaction, as Intake._accept does."""
-    intake = Intake(settings, Renderer.from_settings(settings), ledger, fixed_clock)
+    """Per post, what Intake._accept does, less its work in the queue folder: parse the bytes;
+    look the key up (read session); plan (outside the write lock); record the post and its
+    deliveries in a transaction of their own; reload the post for its receipt text."""
+    renderer = Renderer.from_settings(settings)  # compiles the catalogs, before timing
     max_past = timedelta(hours=settings.intake.max_past_hours)
     start = time.perf_counter()
     for i, raw in enumerate(files):
-        now = fixed_clock()
-        request = parse_post(
-            raw, "directorate", f"savings-{i:05d}.toml", settings.zone, now, max_past
-        )
+        now, name = fixed_clock(), f"savings-{i:05d}.toml"
+        request = parse_post(raw, "directorate", name, settings.zone, now, max_past)
+        with ledger() as session:
+            if find_post(session, request.key) is not None:
+                raise SystemExit(f"{request.key} is in the ledger already")
+        planned = plan(request, settings, renderer)
+        folder = f"directorate/archive/{now:%Y-%m-%d}_{Path(name).stem}"
         with ledger.begin() as session:
-            post, _folder, _outcome = intake._record(session, request, [], now)
-            receipt_text(post, settings.zone)
+            post_id = record_post(session, request, planned, [], folder, now)
+        with ledger() as session:
+            receipt_text(session.get_one(Post, post_id), settings.zone)
     return time.perf_counter() - start
 
 
@@ -147,54 +158,74 @@ def raw_render(settings: Settings, locales: list[str], n: int) -> list[dict[str,
 
 
 def ledger_rows(engine_db: Path) -> Rows:
-    """The engine's delivery rows, every column but the id, in insertion order (untimed)."""
+    """The engine's delivery rows, all columns but the id, in order; JSON decoded (untimed)."""
     with sqlite3.connect(engine_db) as db:
-        columns = [c[1] for c in db.execute("PRAGMA table_info(deliveries)") if c[1] != "id"]
-        rows = db.execute(f"SELECT {', '.join(columns)} FROM deliveries ORDER BY id").fetchall()
-    return columns, rows
+        info = [c for c in db.execute("PRAGMA table_info(deliveries)") if c[1] != "id"]
+        rows = db.execute(f"SELECT {', '.join(c[1] for c in info)} FROM deliveries ORDER BY id")
+        json_at = [i for i, c in enumerate(info) if c[2] == "JSON"]
+        data = [[json.loads(v) if i in json_at and v is not None else v for i, v in enumerate(r)]
+                for r in rows]  # fmt: skip
+    return [c[1] for c in info], json_at, data
 
 
 def same_messages(rows: Rows, messages: list[dict[str, str]]) -> bool:
     """Each stored main text starts with the raw render of its post and locale."""
-    columns, data = rows
+    columns, _, data = rows
     post, locale, text = (columns.index(c) for c in ("post_id", "locale", "text"))
     return all(r[text].startswith(messages[r[post] - 1][r[locale]]) for r in data)
 
 
 def raw_insert(path: Path, engine_db: Path, rows: Rows) -> float:
-    """The rows in ONE executemany, one transaction, into a fresh file; returns the seconds."""
-    columns, data = rows
+    """The rows, JSON encoded, in ONE executemany, in one transaction; returns the seconds."""
+    columns, json_at, data = rows
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     with sqlite3.connect(engine_db) as ledger:  # the ledger's own table, constraints and indexes
         for (sql,) in ledger.execute(SCHEMA).fetchall():
             db.execute(sql)
-    insert = (
-        f"INSERT INTO deliveries ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    )
+    marks = ", ".join("?" * len(columns))
     start = time.perf_counter()
+    encoded = [list(r) for r in data]
+    for r in encoded:
+        for i in json_at:
+            r[i] = json.dumps(r[i])
     db.execute("BEGIN IMMEDIATE")
-    db.executemany(insert, data)
+    db.executemany(f"INSERT INTO deliveries ({', '.join(columns)}) VALUES ({marks})", encoded)
     db.execute("COMMIT")
     seconds = time.perf_counter() - start
     db.close()
     return seconds
 
 
-def engine_dispatch(settings: Settings, ledger: Ledger) -> tuple[int, float]:
-    """Every due delivery through the dry-run adapters; returns how many, and the seconds."""
+def same_rows(engine_db: Path, raw_db: Path, columns: list[str]) -> bool:
+    """The raw table holds exactly the engine's rows, byte for byte (ids aside)."""
+    with sqlite3.connect(engine_db) as db:
+        db.execute("ATTACH DATABASE ? AS raw", (str(raw_db),))
+        ours, raw = (f"SELECT {', '.join(columns)} FROM {s}.deliveries" for s in ("main", "raw"))
+        diff = f"SELECT count(*) FROM ({ours} EXCEPT {raw}) UNION ALL SELECT count(*) FROM "
+        return [n for (n,) in db.execute(f"{diff} ({raw} EXCEPT {ours})")] == [0, 0]
+
+
+def engine_dispatch(settings: Settings, ledger: Ledger, budget: float) -> tuple[int, float]:
+    """Dry-run passes of Dispatcher.run_due (at most a batch each) until nothing is due or the
+    budget (seconds) is spent; returns how many deliveries were sent, and the seconds."""
     adapters = load_adapters(settings, Credentials(environ={}), dry_run=True, clock=fixed_clock)
     dispatcher = Dispatcher(ledger, adapters, fixed_clock, settings.dispatch, settings.paths.queue)
-    start = time.perf_counter()
-    claims = dispatcher.run_due()
-    return len(claims), time.perf_counter() - start
+    sent, start = 0, time.perf_counter()
+    while time.perf_counter() - start < budget and (claims := dispatcher.run_due()):
+        sent += len(claims)
+    return sent, time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=10_000, help="posts to plan (default 10000)")
-    n = parser.parse_args().posts
+    parser.add_argument(
+        "--dispatch-seconds", type=float, default=120, help="dispatch time budget (default 120)"
+    )
+    args = parser.parse_args()
+    n = args.posts
     with tempfile.TemporaryDirectory(prefix="publisher-bench-") as tmp:
         folder = Path(tmp)
         settings = write_config(folder)
@@ -214,19 +245,23 @@ def main() -> None:
 
         record_s = engine_plan_record(settings, ledger, files)
         rows = ledger_rows(engine_db)
-        line("engine plan+record", len(rows[1]), record_s)
+        line("engine plan+record", len(rows[2]), record_s)
         start = time.perf_counter()
         messages = raw_render(settings, locales, n)
         render_s = time.perf_counter() - start
         line("raw render (Jinja2)", n * accounts, render_s)
         insert_s = raw_insert(folder / "raw.db", engine_db, rows)
-        line("raw insert (executemany)", len(rows[1]), insert_s)
+        line("raw insert (executemany)", len(rows[2]), insert_s)
         line("raw total", n * accounts, render_s + insert_s)
         ratio = (render_s + insert_s) / record_s
         verdict = "met" if ratio >= 0.5 else "NOT met"
         print(f"engine/raw rate, plan+record: {ratio:.2f} (goal >= 0.50: {verdict})")
         print(f"stored texts start with the raw renders: {same_messages(rows, messages)}")
-        line("engine dry-run dispatch", *engine_dispatch(settings, ledger))
+        print(f"raw rows equal the engine's: {same_rows(engine_db, folder / 'raw.db', rows[0])}")
+        sent, dispatch_s = engine_dispatch(settings, ledger, args.dispatch_seconds)
+        line("engine dry-run dispatch", sent, dispatch_s)
+        if sent < len(rows[2]):
+            print(f"dispatch stopped at its time budget: {len(rows[2]) - sent} deliveries unsent")
 
 
 if __name__ == "__main__":
