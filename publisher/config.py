@@ -16,12 +16,11 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from publisher.errors import ConfigError, Problem
+from publisher.plugins import platform_names
 from publisher.tomlfile import load_toml, problems_from_validation
-
-Platform = Literal["x", "facebook", "instagram", "email"]
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -60,8 +59,20 @@ def _handle(value: str) -> str:
     return value
 
 
+def _installed_platform(value: str) -> str:
+    if value not in platform_names():
+        msg = (
+            f"'{value}' is not a platform with an installed adapter; use one of: "
+            f"{', '.join(sorted(platform_names()))} (or install the package that adds it)"
+        )
+        raise ValueError(msg)
+    return value
+
+
 LocaleCode = Annotated[str, AfterValidator(_known_locale)]
 Handle = Annotated[str, AfterValidator(_handle)]
+Platform = Annotated[str, AfterValidator(_installed_platform)]
+"""x, facebook, instagram, email, or a platform a third-party package registers (README)."""
 
 
 class Strict(BaseModel):
@@ -193,10 +204,26 @@ class EmailOptions(PlatformOptions):
 
 
 class Platforms(Strict):
+    """Options per platform; a platform added by another package takes the common options."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, PlatformOptions] = Field(init=False)
+
     x: PlatformOptions = PlatformOptions()
     facebook: GraphOptions = GraphOptions()
     instagram: InstagramOptions = InstagramOptions()
     email: EmailOptions = EmailOptions()
+
+    @model_validator(mode="after")
+    def _installed(self) -> Platforms:
+        for name in self.__pydantic_extra__:
+            _installed_platform(name)
+        return self
+
+    def options(self, platform: str) -> PlatformOptions:
+        """The options of ``platform``; the common defaults for one not configured here."""
+        found = getattr(self, platform, None)
+        return found if isinstance(found, PlatformOptions) else PlatformOptions()
 
 
 class CredentialsFile(Strict):

@@ -52,7 +52,21 @@ CASES = [
         EXAMPLE.replace(
             'platform = "instagram"\nhandle = "wbpostalcircle"', 'platform = "koo"\nhandle = "wb"'
         ),
-        ["units.west-bengal.accounts[2].platform", "'x', 'facebook', 'instagram' or 'email'"],
+        [
+            "units.west-bengal.accounts[2].platform",
+            "'koo' is not a platform with an installed adapter",
+            "Use one of: email, facebook, instagram, x (or install the package that adds it)",
+        ],
+    ),
+    (
+        "options of a platform with no adapter",
+        EXAMPLE + "\n[platforms.koo]\ntimeout_seconds = 10\n",
+        ["platforms: 'koo' is not a platform with an installed adapter"],
+    ),
+    (
+        "unknown option of a platform",
+        EXAMPLE + "\n[platforms.email]\nhost = 'mail'\n[platforms.x]\ntimeout = 10\n",
+        ["platforms.x.timeout: 'timeout' is not a key"],
     ),
     (
         "unknown locale",

@@ -130,7 +130,7 @@ BAD = [
     (
         "no-such-platform.toml",
         'platforms = ["koo"]\n' + GOOD,
-        ["platforms[0]", "'x', 'facebook', 'instagram' or 'email'"],
+        ["platforms[0]", "'koo' is not a platform", "Use one of: email, facebook, instagram, x"],
     ),
     (
         "not-utf8.toml",

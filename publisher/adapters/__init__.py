@@ -12,11 +12,10 @@ from typing import Any
 from publisher.adapters.base import Adapter
 from publisher.adapters.dryrun import DryRunAdapter
 from publisher.clock import Clock
-from publisher.config import Account, PlatformOptions, Settings
+from publisher.config import Account, Settings
 from publisher.credentials import Credentials
 from publisher.errors import NoAdapterError
-
-GROUP = "publisher.adapters"
+from publisher.plugins import GROUP
 
 
 def adapter_classes() -> dict[str, type[Adapter[Any]]]:
@@ -64,7 +63,7 @@ def build(
     clock: Clock,
 ) -> Adapter[Any]:
     """The adapter of one account, with its platform's options and its secrets."""
-    options: PlatformOptions = getattr(settings.platforms, account.platform)
+    options = settings.platforms.options(account.platform)
     if dry_run:
         return DryRunAdapter(account, {}, options, clock)
     secrets = credentials.get(account.credential) if account.credential else {}

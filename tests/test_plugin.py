@@ -1,0 +1,103 @@
+"""A platform added by another package, as the README's "Adding a platform" says: one module,
+one entry point, and config.toml may name it, with its options. Run as a real subprocess with
+the package on its path, so the entry point is found the way pip would install it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.test_cli import publisher
+
+ADAPTER = '''
+import json
+from publisher.adapters.base import AccountCheck, Adapter, Receipt
+from publisher.config import PlatformOptions
+
+
+class OutboxAdapter(Adapter[PlatformOptions]):
+    """A toy platform: each post is appended to the file the credential names."""
+
+    platform = "outbox"
+    secrets = ("path",)
+
+    def publish(self, delivery):
+        line = {"text": delivery.parts[0].text, "timeout": self.options.timeout_seconds}
+        with open(self._secrets["path"], "a", encoding="utf-8") as out:
+            out.write(json.dumps(line, ensure_ascii=False) + "\\n")
+        return Receipt(str(delivery.delivery_id), None, self.clock())
+
+    def find_existing(self, delivery):
+        return None
+
+    def metrics(self, receipts):
+        return {}
+
+    def check(self):
+        return AccountCheck(valid=True, detail="a file")
+'''
+
+CONFIG = """
+[organisation]
+name = "Department of Posts"
+directorate = "directorate"
+
+[platforms.outbox]
+timeout_seconds = 7
+
+[units.directorate]
+name = "Directorate"
+[units.directorate.nodal_officer]
+name = "A. Sharma"
+designation = "ADG"
+email = "adg@example.gov.in"
+phone = "+91-11-0000-0000"
+[[units.directorate.accounts]]
+platform = "outbox"
+handle = "dakbox"
+locales = ["hi"]
+credential = "outbox"
+"""
+
+
+def test_a_platform_from_another_package_is_configured_and_published_to(tmp_path: Path) -> None:
+    package = tmp_path / "site"
+    (package / "outbox_adapter-1.0.dist-info").mkdir(parents=True)
+    (package / "outbox_adapter.py").write_text(ADAPTER, encoding="utf-8")
+    (package / "outbox_adapter-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: outbox-adapter\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (package / "outbox_adapter-1.0.dist-info" / "entry_points.txt").write_text(
+        "[publisher.adapters]\noutbox = outbox_adapter:OutboxAdapter\n", encoding="utf-8"
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    folder = tmp_path / "queue" / "directorate"
+    folder.mkdir(parents=True)
+    (folder / "notice.toml").write_text('[text]\nhi = "डाक सप्ताह की शुभकामनाएँ"\n', "utf-8")
+    os.utime(folder / "notice.toml", (0, 0))  # settled long ago
+    outbox = tmp_path / "outbox.jsonl"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(package),
+        "PUBLISHER_CREDENTIAL_OUTBOX": json.dumps({"path": str(outbox)}),
+    }
+
+    run = publisher("run", "--once", config=config, env=env)
+
+    assert run.returncode == 0, run.stderr
+    assert "1 deliveries sent" in run.stdout
+    sent = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
+    assert sent == [{"text": "डाक सप्ताह की शुभकामनाएँ", "timeout": 7.0}]
+
+
+def test_without_its_package_the_platform_is_refused_by_name(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+
+    run = publisher("status", config=config)
+
+    assert run.returncode == 1
+    assert "units.directorate.accounts[0].platform: 'outbox' is not a platform" in run.stderr
+    assert "platforms: 'outbox' is not a platform with an installed adapter" in run.stderr
