@@ -230,15 +230,13 @@ def record_outcome(
             for i, part in enumerate(delivery.parts)
         ]
     if amplify and status in (DeliveryStatus.SENT, DeliveryStatus.DRY_RUN):
-        record_amplifications(session, delivery, amplify, now)
+        record_amplifications(session, delivery, amplify)
     return True
 
 
-def record_amplifications(
-    session: Session, source: Delivery, plan: AmplifyPlan, now: datetime
-) -> None:
-    """Record the retweets and shares of a post just recorded as sent: pending, due now, with the
-    source's priority.
+def record_amplifications(session: Session, source: Delivery, plan: AmplifyPlan) -> None:
+    """Record the retweets and shares of a post just recorded as sent: pending, with the source's
+    priority and due time (past, so they go in the same dispatch pass).
 
     Only a unit's own posts are amplified (not a directorate post published on a circle's account)
     and never an amplification. Each target gets one per source post and kind, whatever the number
@@ -267,7 +265,7 @@ def record_amplifications(
             "media": [],
             "status": DeliveryStatus.PENDING,
             "priority": source.priority,
-            "not_before": now,
+            "not_before": source.not_before,  # due already: in the pass that sent the source
             "attempts": 0,
             "kind": target.kind,
             "source_delivery_id": source.id,
@@ -329,7 +327,7 @@ def resolve(
         delivery.finished_at = now
         delivery.remote_id = remote_id
         if amplify:
-            record_amplifications(session, delivery, amplify, now)
+            record_amplifications(session, delivery, amplify)
     else:
         delivery.not_before = now
     return delivery
