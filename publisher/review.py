@@ -53,9 +53,9 @@ def parts_lines(parts: Sequence[Part], notes: Sequence[str], indent: str = "    
 def amplification_lines(d: Delivery, indent: str = "      ") -> list[str]:
     """A retweet or share as a reviewer reads it: whose delivery it amplifies, where that is, and
     the text it carries there."""
-    source = d.source
-    where = f"#{source.id} {source.remote_url or ''}".rstrip() if source else "(source removed)"
-    lines = [f"{indent}{d.kind} of {source.account if source else ''} {where} by {d.account}"]
+    source = d.source  # kept by a foreign key: always there for a retweet or share
+    origin = f"{source.account} #{source.id} {source.remote_url or ''}".rstrip() if source else ""
+    lines = [f"{indent}{d.kind} of {origin} by {d.account}"]
     lines += [f"{indent}| {line}".rstrip() for line in d.text.splitlines()]
     if d.last_error:
         lines.append(f"{indent}last error: {d.last_error}")

@@ -4,6 +4,7 @@ crashes and restarts happen on the way."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.x_api import FakeX
+from tests.test_cli import publisher
 
 APP = ("ip-app-key", "ip-app-secret")
 # X user ids by handle: an account's user id is read off its access token ("<id>-...").
@@ -57,7 +59,21 @@ def publishing(
     *,
     known: set[str] | None = None,
 ) -> Engine:
-    """An engine that really publishes, to the fakes, with a credential for every X and Facebook
+    """An engine that really publishes, to the fakes (see ``configure``)."""
+    configure(config_path, x, graph, rules, known=known)
+    return Engine(load_settings(config_path), dry_run=False, clock=clock)
+
+
+def configure(
+    config_path: Path,
+    x: FakeX,
+    graph: FakeGraph,
+    rules: str = EVERY_CIRCLE_RETWEETS,
+    *,
+    known: set[str] | None = None,
+    lease_seconds: float = 300,
+) -> None:
+    """The example config with ``rules``, sending to the fakes, with a credential for every
     account; the fakes know the accounts in ``known`` (default: all of them)."""
     settings = load_settings(config_path)
     secrets = []
@@ -89,8 +105,8 @@ def publishing(
             f'[platforms.x]\napi_base_url = "{x.url}"\ntimeout_seconds = 5\n'
             f'[platforms.facebook]\napi_base_url = "{graph.url}"\ntimeout_seconds = 5\n' + rules
         )
+        text = text.replace("lease_seconds = 300", f"lease_seconds = {lease_seconds}")
         config_path.write_text(text, encoding="utf-8")
-    return Engine(load_settings(config_path), dry_run=False, clock=clock)
 
 
 def rows(engine: Engine, kind: str | None = None) -> list[Delivery]:
@@ -173,6 +189,28 @@ def test_a_post_whose_answer_was_lost_is_amplified_once_found_after_a_restart(
     restarted.tick()
     assert retweet_calls(x) == 4
     assert len(x.tweets) == 1
+
+
+def test_separate_runs_after_a_lost_answer_retweet_once(config_path: Path, drop: Drop) -> None:
+    """Real processes, one after another, as a daemon restarted after its call to X was cut:
+    the first leaves the post uncertain, the second finds it on X and sets the retweets going,
+    the third has nothing left to do."""
+    with FakeX() as x, FakeGraph() as graph:
+        configure(config_path, x, graph, lease_seconds=0.5)
+        x.fail_next("drop_after_store", path_prefix="/2/tweets", method="POST")
+        drop(
+            "directorate", "sundays.toml", DIRECTORATE_POST.format(platforms='"x"', locales='"en"')
+        )
+        runs = [publisher("run", "--once", config=config_path)]
+        assert x.retweets == []
+        time.sleep(0.6)  # the first run's lease on the post runs out
+        runs += [publisher("run", "--once", config=config_path) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0, 0], runs[-1].stderr
+    assert "outcome uncertain" in runs[0].stderr
+    assert "reconciled: found as" in runs[1].stderr
+    assert len(x.tweets) == 1
+    assert sorted(user for user, _ in x.retweets) == sorted(CIRCLES_ON_X)
+    assert retweet_calls(x) == 4
 
 
 def test_a_retweet_whose_answer_was_lost_is_found_among_the_retweeters(

@@ -244,3 +244,24 @@ def test_existing_deliveries_become_posts_that_count_for_freshness(tmp_path: Pat
         config.attributes["connection"] = connection
         command.downgrade(config, "0005")
         assert connection.execute(text("SELECT count(*) FROM deliveries")).scalar() == 1
+
+
+def test_the_rules_the_readme_and_config_toml_show_are_valid(config_path: Path) -> None:
+    commented = [
+        line.removeprefix("# ")
+        for line in EXAMPLE.splitlines()
+        if line.startswith(("# [[amplify]]", "# sources", "# targets", "# platforms", "# counts"))
+    ]
+    path = config_path.parent / "uncommented.toml"
+    path.write_text(config_path.read_text(encoding="utf-8") + "\n".join(commented), "utf-8")
+    assert len(amplify_plan(load_settings(path))["x:IndiaPostOffice"]) == 4
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in readme.split("```toml\n") if b.startswith("[[amplify]]")]
+    plan = amplify_plan(with_rules(config_path, "\n" + block.split("```")[0]))
+    directorate = {t.account.key: t for t in plan["x:IndiaPostOffice"]}
+    assert len(directorate) == 4 and not any(t.counts_for_freshness for t in directorate.values())
+    assert len(plan["facebook:PostOffice.IN"]) == 4
+    assert [t.unit for t in plan["x:TNPostalCircle"]] == ["haryana", "west-bengal", "maharashtra"]
+    assert all(t.counts_for_freshness for t in plan["x:TNPostalCircle"])
+    assert "facebook:TamilNaduPostalCircle" not in plan
