@@ -326,3 +326,21 @@ def test_a_lost_retweet_answer_is_uncertain(
     with pytest.raises(UncertainError):
         x.deliver(retweet_of(directorate_tweet))
     assert x.find_delivered(retweet_of(directorate_tweet)) is not None
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("rate_limit", RateLimitedError), ("server_error", TransientError)],
+)
+def test_retweet_errors_are_classified_like_publishing(
+    fake: FakeX, clock: Clock, directorate_tweet: str, fault: str, error: type[Exception]
+) -> None:
+    fake.fail_next(fault, path_prefix="/2/users/1001/retweets")
+    with pytest.raises(error):
+        adapter(fake, clock).deliver(retweet_of(directorate_tweet))
+    assert fake.retweets == []
+
+
+def test_a_retweet_refused_for_good_is_permanent(fake: FakeX, clock: Clock) -> None:
+    with pytest.raises(PermanentError, match="X refused"):
+        adapter(fake, clock).deliver(retweet_of("1234567"))  # no such post on X
