@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from publisher.adapters import adapter_classes, build
 from publisher.adapters.base import AccountCheck
+from publisher.amplify import amplify_plan
 from publisher.clock import system_clock
 from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials, RedactingFormatter
@@ -112,6 +113,7 @@ def _command(args: argparse.Namespace) -> int:
                 reason=args.reason,
                 now=system_clock(),
                 remote_id=args.remote_id,
+                amplify=amplify_plan(settings),
             )
             print(f"delivery {delivery.id} to {delivery.account} is now {delivery.status}")
         return 0

@@ -177,6 +177,22 @@ class Tags(Strict):
     groups: dict[str, TagGroup] = Field(default_factory=dict)
 
 
+ALL_UNITS = "all"
+AMPLIFY_KINDS: dict[str, str] = {"x": "retweet", "facebook": "share"}
+"""How each platform amplifies another account's post; the others cannot."""
+
+
+class AmplifyRule(Strict):
+    """``[[amplify]]``: the target units' accounts retweet or share what the source units' own
+    accounts publish, on the same platform. ``"all"`` names every unit; a unit never amplifies
+    itself. ``counts_for_freshness``: whether an amplification keeps its account fresh."""
+
+    sources: list[str] = Field(min_length=1)
+    targets: list[str] = Field(min_length=1)
+    platforms: list[Platform] = Field(min_length=1)
+    counts_for_freshness: bool = False
+
+
 class PlatformOptions(Strict):
     """Settings every adapter takes. ``api_base_url`` sends the client library's requests to
     another endpoint than the platform's own (an API gateway; the tests' fake servers)."""
@@ -244,6 +260,7 @@ class Settings(Strict):
     content: Content = Content()
     platforms: Platforms = Platforms()
     credentials: CredentialsFile = CredentialsFile()
+    amplify: list[AmplifyRule] = Field(default_factory=list)
 
     def accounts(self) -> list[tuple[str, Account]]:
         """Every account with the id of its unit, in config order."""
@@ -316,6 +333,7 @@ def _cross_references(settings: Settings) -> list[Problem]:
         for uid, account in settings.accounts()
         if account.platform == "email" and not account.recipients
     )
+    problems.extend(_amplify_problems(settings))
     if settings.freshness.warn_after_days >= settings.freshness.max_silence_days:
         problems.append(
             Problem(
@@ -324,6 +342,33 @@ def _cross_references(settings: Settings) -> list[Problem]:
                 "Make it smaller than max_silence_days",
             )
         )
+    return problems
+
+
+def _amplify_problems(settings: Settings) -> list[Problem]:
+    units = [*settings.units, ALL_UNITS]
+    problems = [
+        Problem(
+            f"amplify[{n}].{key}",
+            f"'{u}' is not a unit",
+            f"Name units from: {', '.join(units)}",
+        )
+        for n, rule in enumerate(settings.amplify)
+        for key, names in (("sources", rule.sources), ("targets", rule.targets))
+        for u in names
+        if u not in units
+    ]
+    problems.extend(
+        Problem(
+            f"amplify[{n}].platforms",
+            f"{platform} posts cannot be retweeted or shared by another account",
+            f"Remove '{platform}': amplification works on "
+            + ", ".join(f"{p} ({kind})" for p, kind in AMPLIFY_KINDS.items()),
+        )
+        for n, rule in enumerate(settings.amplify)
+        for platform in rule.platforms
+        if platform not in AMPLIFY_KINDS
+    )
     return problems
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.base import Adapter, Media, Outgoing
+from publisher.amplify import AmplifyPlan
 from publisher.clock import Clock
 from publisher.config import Dispatch
 from publisher.errors import (
@@ -57,6 +58,7 @@ class Dispatcher:
     batch: int = 100
     rand: Callable[[], float] = field(default=random.random)
     redact: Callable[[str], str] = field(default=str)  # masks secrets in errors kept in the ledger
+    amplify: AmplifyPlan = field(default_factory=dict)  # what a post sent is retweeted/shared by
 
     def run_due(self) -> list[Claim]:
         """Send what is due, one delivery at a time, each leased just before its call (a lease
@@ -89,7 +91,7 @@ class Dispatcher:
     def _reconcile(self, claim: Claim) -> None:
         now = self.clock()
         try:
-            found = self._adapter(claim).find_existing(self._outgoing(claim))
+            found = self._adapter(claim).find_delivered(self._outgoing(claim))
         except TransientError as exc:
             logger.warning(
                 "delivery %d to %s: cannot reconcile yet, the lease will expire again: %s",
@@ -113,7 +115,9 @@ class Dispatcher:
             return
         with self.ledger.begin() as session:
             if found is not None:
-                record_outcome(session, claim, DeliveryStatus.SENT, now, receipt=found)
+                record_outcome(
+                    session, claim, DeliveryStatus.SENT, now, receipt=found, amplify=self.amplify
+                )
             elif claim.attempts >= self.policy.max_attempts:  # sent and lost again and again
                 error = f"sent {claim.attempts} times without a clear answer; check the platform"
                 record_outcome(session, claim, DeliveryStatus.UNCERTAIN, now, error=error)
@@ -142,6 +146,8 @@ class Dispatcher:
             not_before=claim.not_before,
             progress=claim.progress,
             checkpoint=partial(self._checkpoint, claim.delivery_id),
+            kind=claim.kind,
+            source=claim.source,
         )
 
     def _adapter(self, claim: Claim) -> Adapter[Any]:
@@ -154,7 +160,7 @@ class Dispatcher:
     def _send(self, claim: Claim) -> None:
         try:
             adapter = self._adapter(claim)
-            receipt = adapter.publish(self._outgoing(claim))
+            receipt = adapter.deliver(self._outgoing(claim))
         except TransientError as exc:
             self._retry_or_fail(claim, exc)
         except AuthError as exc:
@@ -175,7 +181,9 @@ class Dispatcher:
         else:
             status = DeliveryStatus.DRY_RUN if adapter.dry_run else DeliveryStatus.SENT
             with self.ledger.begin() as session:
-                record_outcome(session, claim, status, self.clock(), receipt=receipt)
+                record_outcome(
+                    session, claim, status, self.clock(), receipt=receipt, amplify=self.amplify
+                )
             logger.info(
                 "delivery %d %s to %s (%s)", claim.delivery_id, status, claim.account, claim.locale
             )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters import load_adapters
+from publisher.amplify import amplify_plan
 from publisher.clock import Clock
 from publisher.config import Settings
 from publisher.credentials import Credentials
@@ -54,6 +55,7 @@ class Engine:
             settings.dispatch,
             settings.paths.queue,
             redact=self.credentials.redact,
+            amplify=amplify_plan(settings),
         )
         self.intake.prepare()
 

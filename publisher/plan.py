@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from publisher.config import Account, Settings
+from publisher.config import ALL_UNITS, Account, Settings
 from publisher.errors import PostFileError, Problem
 from publisher.fit import FitError, Part, fit
 from publisher.postfile import PostRequest
@@ -18,9 +18,6 @@ from publisher.render import Rendered, Renderer, RenderError
 from publisher.scripts import wrong_script
 from publisher.tags import mentions
 from publisher.tomlfile import key_path, line_of
-
-ALL_UNITS = "all"
-
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from publisher.errors import Problem
-from publisher.store.models import Delivery, Post, Priority
+from publisher.store.models import Delivery, DeliveryKind, Post, Priority
 
 STATUS_FILE = "STATUS.txt"
 STATUS_POSTS = 20
@@ -63,7 +63,8 @@ def _delivery_lines(deliveries: Iterable[Delivery], zone: tzinfo) -> list[str]:
     lines = []
     for d in deliveries:
         when = d.finished_at or d.not_before
-        lines.append(f"  {d.account:<36} {d.locale:<5} {local(when, zone):<22} {d.status}")
+        kind = "" if d.kind == DeliveryKind.POST else f" ({d.kind})"
+        lines.append(f"  {d.account:<36} {d.locale:<5} {local(when, zone):<22} {d.status}{kind}")
         if d.last_error:
             lines.append(f"      last error: {d.last_error}")
     return lines

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from publisher.config import Settings
 from publisher.fit import Part
 from publisher.receipts import local
-from publisher.store.models import Delivery, DeliveryStatus, Post, Priority
+from publisher.store.models import Delivery, DeliveryKind, DeliveryStatus, Post, Priority
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.UNCERTAIN)
 
@@ -29,7 +29,7 @@ def queued(session: Session) -> list[Delivery]:
             select(Delivery)
             .where(Delivery.status.in_(OPEN))
             .order_by(Delivery.priority.desc(), Delivery.not_before, Delivery.id)
-            .options(selectinload(Delivery.post))
+            .options(selectinload(Delivery.post), selectinload(Delivery.source))
         )
     )
 
@@ -47,6 +47,18 @@ def parts_lines(parts: Sequence[Part], notes: Sequence[str], indent: str = "    
         lines.append(f"{indent}  └─ {label}: {body[0]}")
         lines += [f"{indent}     {line}" for line in body[1:]]
     lines += [f"{indent}note: {note}" for note in notes]
+    return lines
+
+
+def amplification_lines(d: Delivery, indent: str = "      ") -> list[str]:
+    """A retweet or share as a reviewer reads it: whose delivery it amplifies, where that is, and
+    the text it carries there."""
+    source = d.source  # kept by a foreign key: always there for a retweet or share
+    origin = f"{source.account} #{source.id} {source.remote_url or ''}".rstrip() if source else ""
+    lines = [f"{indent}{d.kind} of {origin} by {d.account}"]
+    lines += [f"{indent}| {line}".rstrip() for line in d.text.splitlines()]
+    if d.last_error:
+        lines.append(f"{indent}last error: {d.last_error}")
     return lines
 
 
@@ -71,6 +83,9 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
                     f"    #{d.id} {d.locale} {local(d.not_before, zone)} {d.status}{urgent}"
                     f"  post {d.post.key} ({d.post.source_name})"
                 )
+                if d.kind != DeliveryKind.POST:
+                    lines += amplification_lines(d)
+                    continue
                 lines += parts_lines([Part(**p) for p in d.parts], d.notes)
                 lines += [f"      media: {m['path']}  alt: {m['alt'] or '(none)'}" for m in d.media]
                 if d.last_error:
@@ -80,8 +95,9 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
 
 
 def status_text(session: Session, settings: Settings, now: datetime) -> str:
-    """Per configured account: the last finished delivery, how many wait, how many failed, and
-    how many are uncertain (a person must resolve them)."""
+    """Per configured account: the last finished delivery that counts for freshness, how many
+    wait, how many failed, how many are uncertain (a person must resolve them), and how many
+    retweets or shares it has made."""
     zone = settings.zone
     counts = {
         (account, status): n
@@ -94,15 +110,28 @@ def status_text(session: Session, settings: Settings, now: datetime) -> str:
     last: dict[str, datetime | None] = dict(
         session.execute(
             select(Delivery.account, func.max(Delivery.finished_at))
-            .where(Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.DRY_RUN)))
+            .where(
+                Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.DRY_RUN)),
+                Delivery.counts_for_freshness,
+            )
             .group_by(Delivery.account)
         )
         .tuples()
         .all()
     )
+    amplified: dict[str, int] = dict(
+        session.execute(
+            select(Delivery.account, func.count())
+            .where(
+                Delivery.kind != DeliveryKind.POST,
+                Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.DRY_RUN)),
+            )
+            .group_by(Delivery.account)
+        ).all()
+    )
     header = (
         f"{'unit':<14} {'account':<34} {'last delivery':<28} {'pending':>7} {'failed':>6} "
-        f"{'uncertain':>9}"
+        f"{'uncertain':>9} {'amplified':>9}"
     )
     lines = [f"Status at {local(now, zone)}", header, "-" * len(header)]
     for unit, account in settings.accounts():
@@ -114,7 +143,8 @@ def status_text(session: Session, settings: Settings, now: datetime) -> str:
         failed = counts.get((account.key, DeliveryStatus.FAILED), 0)
         uncertain = counts.get((account.key, DeliveryStatus.UNCERTAIN), 0)
         lines.append(
-            f"{unit:<14} {account.key:<34} {when:<28} {pending:>7} {failed:>6} {uncertain:>9}"
+            f"{unit:<14} {account.key:<34} {when:<28} {pending:>7} {failed:>6} {uncertain:>9} "
+            f"{amplified.get(account.key, 0):>9}"
         )
     posts = session.scalar(select(func.count()).select_from(Post))
     lines.append(f"\n{posts} posts in the ledger.")

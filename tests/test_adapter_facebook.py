@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.adapters.base import Media, Outgoing
+from publisher.adapters.base import Amplified, Media, Outgoing
 from publisher.adapters.facebook import FacebookAdapter
 from publisher.config import Account, GraphOptions
 from publisher.errors import (
@@ -168,3 +168,43 @@ def test_an_html_error_page_is_classified_by_its_http_status(fake: FakeGraph) ->
     fake.fail_next("html", status=403)
     with pytest.raises(PermanentError, match="HTTP 403"):
         adapter(fake).publish(delivery("x"))
+
+
+SOURCE = "https://www.facebook.com/100064556412345_122100000000000009"
+
+
+def share(url: str | None, remote_id: str | None = None) -> Outgoing:
+    source = Amplified("facebook:PostOffice.IN", remote_id, url)
+    return Outgoing(2, "p|facebook:HaryanaPostalCircle|share", f"facebook:{ACCOUNT.handle}",
+                    "facebook", "en", [], [], [], kind="share", source=source)  # fmt: skip
+
+
+def test_a_share_is_a_feed_post_linking_to_the_source(fake: FakeGraph) -> None:
+    receipt = adapter(fake).deliver(share(SOURCE))
+    [sent] = fake.requests
+    assert (sent.method, sent.path, sent.form) == ("POST", f"/{PAGE}/feed", {"link": SOURCE})
+    post = fake.posts[str(receipt.remote_id)]
+    assert (post.page_id, post.link, post.message) == (PAGE, SOURCE, None)
+    assert receipt.url == f"https://www.facebook.com/{receipt.remote_id}"
+
+
+def test_a_source_known_only_by_its_id_is_shared_by_its_address(fake: FakeGraph) -> None:
+    adapter(fake).deliver(share(None, "100064556412345_1220"))
+    [post] = fake.posts.values()
+    assert post.link == "https://www.facebook.com/100064556412345_1220"
+
+
+def test_a_share_facebook_calls_a_duplicate_waits_for_a_person(fake: FakeGraph) -> None:
+    fake.fail_next(506, path_contains="/feed")
+    x = adapter(fake)
+    with pytest.raises(UncertainError, match="already shared"):
+        x.deliver(share(SOURCE))
+    with pytest.raises(UncertainError, match="cannot tell"):
+        x.find_delivered(share(SOURCE))  # Graph does not list what a Page has shared
+
+
+def test_a_page_cannot_retweet(fake: FakeGraph) -> None:
+    wrong = Outgoing(**{**share(SOURCE).__dict__, "kind": "retweet"})
+    with pytest.raises(PermanentError, match="cannot retweet"):
+        adapter(fake).deliver(wrong)
+    assert fake.requests == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.adapters.base import Media, Outgoing, Receipt
+from publisher.adapters.base import Amplified, Media, Outgoing, Receipt
 from publisher.adapters.x import XAdapter
 from publisher.config import Account, PlatformOptions
 from publisher.errors import (
@@ -242,3 +242,105 @@ def test_reconcile_sees_through_links_and_entities_as_x_returns_them(
         x.publish(delivery(text))
     found = x.find_existing(delivery(text))
     assert found is not None and found.remote_id == fake.tweets[0].id
+
+
+def retweet_of(remote_id: str | None, kind: str = "retweet") -> Outgoing:
+    return Outgoing(
+        delivery_id=2,
+        idempotency_key="p1|x:HaryanaPostal|retweet",
+        account="x:HaryanaPostal",
+        platform="x",
+        locale="en",
+        parts=[],
+        tags=[],
+        media=[],
+        kind=kind,
+        source=Amplified(
+            "x:IndiaPostOffice", remote_id, f"https://x.com/IndiaPostOffice/status/{remote_id}"
+        ),
+    )
+
+
+@pytest.fixture
+def directorate_tweet(fake: FakeX, clock: Clock) -> str:
+    fake.add_user("1002", "IndiaPostOffice", "ip-app-key", "ip-app-secret", "1002-dop", "dop-s")
+    directorate = XAdapter(
+        Account(platform="x", handle="IndiaPostOffice", locales=["en"], platform_id="1002"),
+        {**SECRETS, "access_token": "1002-dop", "access_token_secret": "dop-s"},
+        PlatformOptions(api_base_url=fake.url),
+        clock,
+    )
+    return str(directorate.publish(delivery("Dak Seva, Jan Seva")).remote_id)
+
+
+def test_a_retweet_delivery_retweets_the_source_and_names_it(
+    fake: FakeX, clock: Clock, directorate_tweet: str
+) -> None:
+    receipt = adapter(fake, clock).deliver(retweet_of(directorate_tweet))
+    assert fake.retweets == [("1001", directorate_tweet)]
+    assert receipt.remote_id == directorate_tweet
+    assert receipt.url == f"https://x.com/IndiaPostOffice/status/{directorate_tweet}"
+    [request] = [r for r in fake.requests if r.path == "/2/users/1001/retweets"]
+    assert request.json == {"tweet_id": directorate_tweet}
+
+
+def test_already_retweeted_means_done(fake: FakeX, clock: Clock, directorate_tweet: str) -> None:
+    fake.refuse_repeated_retweets = True
+    fake.retweet_as("1001", directorate_tweet)  # from the X app, by the nodal officer
+    receipt = adapter(fake, clock).deliver(retweet_of(directorate_tweet))
+    assert receipt.remote_id == directorate_tweet
+    assert fake.requests[-1].path == "/2/users/1001/retweets"  # X was asked, and said 403
+    assert fake.retweets == [("1001", directorate_tweet)]
+
+
+def test_whether_the_account_has_retweeted_is_read_from_the_retweeters(
+    fake: FakeX, clock: Clock, directorate_tweet: str
+) -> None:
+    x = adapter(fake, clock)
+    assert x.find_delivered(retweet_of(directorate_tweet)) is None
+    fake.retweet_as("1001", directorate_tweet)
+    for n in range(150):  # after it, so it is on the second page of retweeters
+        user = str(5000 + n)
+        fake.add_user(user, f"follower{n}", "k", "s", f"{user}-t", "ts")
+        fake.retweet_as(user, directorate_tweet)
+    found = x.find_delivered(retweet_of(directorate_tweet))
+    assert found is not None and found.remote_id == directorate_tweet
+    pages = [r for r in fake.requests if r.path.endswith("/retweeted_by")]
+    assert len(pages) == 3  # one before, two after
+    assert pages[-1].query["pagination_token"]
+
+
+def test_a_retweet_without_the_sources_id_fails_for_good(fake: FakeX, clock: Clock) -> None:
+    with pytest.raises(PermanentError):
+        adapter(fake, clock).deliver(retweet_of(None))
+    with pytest.raises(PermanentError, match="cannot share"):
+        adapter(fake, clock).deliver(retweet_of("1", kind="share"))
+    assert fake.requests == []
+
+
+def test_a_lost_retweet_answer_is_uncertain(
+    fake: FakeX, clock: Clock, directorate_tweet: str
+) -> None:
+    fake.fail_next("drop_after_store", path_prefix="/2/users/1001/retweets")
+    x = adapter(fake, clock)
+    with pytest.raises(UncertainError):
+        x.deliver(retweet_of(directorate_tweet))
+    assert x.find_delivered(retweet_of(directorate_tweet)) is not None
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("rate_limit", RateLimitedError), ("server_error", TransientError)],
+)
+def test_retweet_errors_are_classified_like_publishing(
+    fake: FakeX, clock: Clock, directorate_tweet: str, fault: str, error: type[Exception]
+) -> None:
+    fake.fail_next(fault, path_prefix="/2/users/1001/retweets")
+    with pytest.raises(error):
+        adapter(fake, clock).deliver(retweet_of(directorate_tweet))
+    assert fake.retweets == []
+
+
+def test_a_retweet_refused_for_good_is_permanent(fake: FakeX, clock: Clock) -> None:
+    with pytest.raises(PermanentError, match="X refused"):
+        adapter(fake, clock).deliver(retweet_of("1234567"))  # no such post on X

@@ -195,6 +195,34 @@ def test_public_metrics_and_retweets_come_back(fake: FakeX) -> None:
     assert circle.get_me().data.username == "KarnatakaPost"
 
 
+def test_retweeters_come_back_newest_first_in_pages(fake: FakeX) -> None:
+    tweet_id = client(fake).create_tweet(text="Dak Seva Jan Seva").data["id"]
+    api = client(fake, "1002")
+    assert api.get_retweeters(tweet_id, user_auth=True).meta == {"result_count": 0}
+    api.retweet(tweet_id)
+    fake.retweet_as("1001", tweet_id)
+    first = api.get_retweeters(tweet_id, max_results=1, user_auth=True)
+    assert [u.username for u in first.data] == ["IndiaPostOffice"]
+    assert first.meta["result_count"] == 1
+    rest = api.get_retweeters(
+        tweet_id, max_results=1, pagination_token=first.meta["next_token"], user_auth=True
+    )
+    assert [(str(u.id), u.username) for u in rest.data] == [("1002", "KarnatakaPost")]
+    assert "next_token" not in rest.meta
+    missing = api.get_retweeters("42", user_auth=True)
+    assert missing.errors[0]["detail"] == "Could not find tweet with id: [42]."
+
+
+def test_a_repeated_retweet_can_be_refused_as_v1_did(fake: FakeX) -> None:
+    tweet_id = client(fake).create_tweet(text="Dak Seva Jan Seva").data["id"]
+    fake.refuse_repeated_retweets = True
+    api = client(fake, "1002")
+    api.retweet(tweet_id)
+    with pytest.raises(tweepy.Forbidden, match="You have already retweeted this Tweet"):
+        api.retweet(tweet_id)
+    assert fake.retweets == [("1002", tweet_id)]
+
+
 def test_media_upload_alt_text_and_a_tweet_with_it(fake: FakeX) -> None:
     http = session(fake)
     form = {"media_category": "tweet_image"}

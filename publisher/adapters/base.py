@@ -5,6 +5,10 @@ AdapterError subclass that tells the dispatcher what it may do next (publisher.e
 returns False: "retry later" and "never retry" must not look alike. ``find_existing`` answers
 whether a delivery already exists on the platform, so an uncertain delivery is reconciled instead
 of sent twice. Platform rules (limits, media requirements) live in the adapter's own module.
+
+A delivery of another kind than a post amplifies another account's delivery (a retweet, a share):
+``amplify`` and ``find_amplified`` do for it what ``publish`` and ``find_existing`` do for a post,
+and ``deliver`` and ``find_delivered`` choose between the two by the delivery's kind.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from typing import ClassVar, Generic, TypeVar
 
 from publisher.clock import Clock
 from publisher.config import Account, PlatformOptions
+from publisher.errors import PermanentError, UncertainError
 from publisher.fit import Part
+
+POST = "post"  # the kind of a delivery that publishes; any other kind amplifies
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,15 @@ class Media:
     path: Path  # absolute
     alt: str | None  # in the delivery's language; required for images
     url_path: str = ""  # relative to the queue folder, as served under a public media URL
+
+
+@dataclass(frozen=True)
+class Amplified:
+    """The delivery a retweet or share amplifies, as its own platform recorded it."""
+
+    account: str  # platform:handle
+    remote_id: str | None
+    url: str | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,8 @@ class Outgoing:
     checkpoint: Callable[[str, str], None] = lambda key, value: None
     """Record a step (``checkpoint("container", id)``) in the ledger before taking the next one,
     so that after a crash the next attempt resumes from it instead of starting again."""
+    kind: str = POST  # post, or how it amplifies ``source``: retweet, share
+    source: Amplified | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,31 @@ class Adapter(ABC, Generic[Options]):
     @abstractmethod
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
         """The delivery's post if the platform has it, else None. Raises as ``publish``."""
+
+    def amplify(self, delivery: Outgoing) -> Receipt:
+        """Amplify ``delivery.source`` from this account as ``delivery.kind`` says (retweet,
+        share). Raises as ``publish``; a platform that cannot amplify refuses for good."""
+        msg = f"{self.platform} accounts cannot {delivery.kind} another account's post"
+        raise PermanentError(msg)
+
+    def find_amplified(self, delivery: Outgoing) -> Receipt | None:
+        """The amplification if this account has made it, else None. Where the platform cannot
+        tell, a person decides (UncertainError)."""
+        msg = (
+            f"{self.platform} cannot tell whether {delivery.account} has already made this "
+            f"{delivery.kind}; look at the account and decide"
+        )
+        raise UncertainError(msg)
+
+    def deliver(self, delivery: Outgoing) -> Receipt:
+        """What the dispatcher calls: a post is published, anything else amplifies."""
+        return self.publish(delivery) if delivery.kind == POST else self.amplify(delivery)
+
+    def find_delivered(self, delivery: Outgoing) -> Receipt | None:
+        """What reconciling calls: ``find_existing`` for a post, else ``find_amplified``."""
+        if delivery.kind == POST:
+            return self.find_existing(delivery)
+        return self.find_amplified(delivery)
 
     @abstractmethod
     def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:

@@ -23,6 +23,12 @@ class DryRunAdapter(Adapter[PlatformOptions]):
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
         return None  # a dry run never put anything on a platform
 
+    def amplify(self, delivery: Outgoing) -> Receipt:
+        return Receipt(remote_id=None, url=None, at=self.clock())
+
+    def find_amplified(self, delivery: Outgoing) -> Receipt | None:
+        return None
+
     def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
         return {}
 

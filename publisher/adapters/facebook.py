@@ -4,6 +4,10 @@ Text and links go to ``/{page-id}/feed``. Photos are uploaded unpublished to ``/
 (with their alt text) and attached to one feed post through ``attached_media``, so several photos
 make one post. The page's id is the account's ``platform_id``; the credential holds the page access
 token. A 506 "duplicate" means the page already has the post: it is looked up, not posted again.
+
+A share is what a Page does to share another post: a feed post whose ``link`` is the source post's
+permalink. Graph cannot tell a Page which posts it has shared (``link`` is no longer a field of the
+Page's posts since v3.3), so a share whose answer was lost is left to a person.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from publisher.adapters.base import (
 )
 from publisher.adapters.graph import DuplicatePostError, Graph
 from publisher.config import GraphOptions
-from publisher.errors import AdapterError, PermanentError
+from publisher.errors import AdapterError, PermanentError, UncertainError
 
 WEB = "https://www.facebook.com"
 NEEDED = ("pages_manage_posts", "pages_read_engagement")
@@ -62,6 +66,21 @@ class FacebookAdapter(Adapter[GraphOptions]):
                     "Facebook says the post is a duplicate, but it is not on the page"
                 ) from None
             return found
+        return Receipt(post["id"], f"{WEB}/{post['id']}", self.clock())
+
+    def amplify(self, delivery: Outgoing) -> Receipt:
+        """Share the source post on this page: a feed post linking to its permalink."""
+        source = delivery.source
+        link = source and (source.url or (source.remote_id and f"{WEB}/{source.remote_id}"))
+        if delivery.kind != "share" or not link:
+            raise PermanentError(f"Facebook cannot {delivery.kind} a post without its address")
+        try:
+            post = self.graph.call(
+                lambda: self.graph.api.put_object(self.page, "feed", link=link), writes=True
+            )
+        except DuplicatePostError:
+            msg = f"Facebook says page {self.page} has already shared {link}; look and decide"
+            raise UncertainError(msg) from None
         return Receipt(post["id"], f"{WEB}/{post['id']}", self.clock())
 
     def _upload(self, medium: Media) -> str:

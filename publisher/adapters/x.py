@@ -7,12 +7,17 @@ with the time X gives (``x-rate-limit-reset``, or the 24-hour limit's reset when
 the dispatcher decides. A 403 "duplicate content" means the post is already there: it is looked up
 and returned, never posted again. A request that may have reached X (read timeout, connection
 dropped after sending) is UncertainError, reconciled through the account's timeline.
+
+Amplification is a retweet. A retweet repeated changes nothing on X (v2 answers it with success,
+v1.1 with "already retweeted", taken as done), and whether the account has retweeted a post is
+read from the post's retweeters, so a retweet is reconciled like a post.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar
@@ -41,6 +46,7 @@ UPLOAD_URL = "https://api.x.com/2/media/upload"
 METADATA_URL = "https://api.x.com/2/media/metadata"
 WEB = "https://x.com"
 WINDOW = 900.0  # X's rate-limit window, for a 429 that says nothing of when
+RETWEETERS_PAGES = 10  # of 100: past these, not finding the account means retweeting again
 
 
 class XAdapter(Adapter[PlatformOptions]):
@@ -147,7 +153,48 @@ class XAdapter(Adapter[PlatformOptions]):
 
     def retweet(self, remote_id: str) -> None:
         """Share another account's post from this one (amplification)."""
-        self._call(lambda: self.client.retweet(remote_id, user_auth=True))
+        data = self._call(lambda: self.client.retweet(remote_id, user_auth=True))
+        if not (data or {}).get("retweeted"):
+            raise PermanentError(f"X did not retweet {remote_id}: it answered {data}")
+
+    def amplify(self, delivery: Outgoing) -> Receipt:
+        """Retweet the source post. The receipt names the retweeted post: X gives a retweet no
+        id of its own in this answer."""
+        source = self._retweeted(delivery)
+        try:
+            self.retweet(source.remote_id)
+        except _DuplicateError:
+            logger.info("x:%s had already retweeted %s", self.account.handle, source.remote_id)
+        return Receipt(source.remote_id, source.url, self.clock())
+
+    def find_amplified(self, delivery: Outgoing) -> Receipt | None:
+        """The retweet if this account is among the post's retweeters (newest first, up to
+        RETWEETERS_PAGES pages); None sends it again, which X would take as the same retweet."""
+        source = self._retweeted(delivery)
+        token: str | None = None
+        for _ in range(RETWEETERS_PAGES):
+            users, meta = self._call(partial(self._retweeters, source.remote_id, token))
+            if any(str(user["id"]) == self.user_id for user in users or []):
+                return Receipt(source.remote_id, source.url, self.clock())
+            token = meta.get("next_token")
+            if not token:
+                break
+        return None
+
+    def _retweeters(self, tweet_id: str, token: str | None) -> tuple[Any, dict[str, Any]]:
+        response = self.client.get_retweeters(
+            tweet_id, max_results=100, pagination_token=token, user_auth=True
+        )
+        return response.data, response.meta or {}
+
+    @staticmethod
+    def _retweeted(delivery: Outgoing) -> _Source:
+        """The post to retweet; X can do nothing else for another account's post."""
+        source = delivery.source
+        if delivery.kind != "retweet" or source is None or not source.remote_id:
+            msg = f"X cannot {delivery.kind} a post without the post's id on X"
+            raise PermanentError(msg)
+        return _Source(source.remote_id, source.url)
 
     def _url(self, remote_id: str) -> str:
         return f"{WEB}/{self.account.handle}/status/{remote_id}"
@@ -201,7 +248,7 @@ class XAdapter(Adapter[PlatformOptions]):
             msg = f"X refused the credentials of @{self.account.handle}: {_reason(exc)}"
             raise AuthError(msg) from None
         except tweepy.Forbidden as exc:
-            if "duplicate" in _reason(exc).lower():
+            if any(word in _reason(exc).lower() for word in ("duplicate", "already retweeted")):
                 raise _DuplicateError from None
             raise PermanentError(f"X refused: {_reason(exc)}") from None
         except tweepy.TwitterServerError as exc:
@@ -219,8 +266,15 @@ class XAdapter(Adapter[PlatformOptions]):
         return result.data if isinstance(result, tweepy.Response) else result
 
 
+@dataclass(frozen=True)
+class _Source:
+    remote_id: str
+    url: str | None
+
+
 class _DuplicateError(Exception):
-    """X's 403 for a post whose text the account has already posted."""
+    """X's 403 for a post whose text the account has already posted, or a post it has already
+    retweeted."""
 
 
 def _reason(exc: tweepy.HTTPException) -> str:

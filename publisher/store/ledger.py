@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from publisher.adapters.base import Receipt
+from publisher.adapters.base import Amplified, Receipt
+from publisher.amplify import AmplifyPlan
 from publisher.errors import PublisherError
 from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
-from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post
+from publisher.store.models import Attempt, Delivery, DeliveryKind, DeliveryStatus, Post
 
 
 def find_post(session: Session, key: str) -> Post | None:
@@ -107,6 +110,8 @@ class Claim:
     not_before: datetime
     progress: dict[str, str]
     lease_until: datetime
+    kind: str = DeliveryKind.POST
+    source: Amplified | None = None  # what a retweet or share amplifies
 
 
 def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
@@ -168,9 +173,17 @@ def _lease(
                 not_before=delivery.not_before,
                 progress=dict(delivery.progress),
                 lease_until=now + lease,
+                kind=delivery.kind,
+                source=_amplified(delivery.source),
             )
         )
     return claims
+
+
+def _amplified(source: Delivery | None) -> Amplified | None:
+    if source is None:
+        return None
+    return Amplified(source.account, source.remote_id, source.remote_url)
 
 
 def record_outcome(
@@ -183,9 +196,11 @@ def record_outcome(
     error: str | None = None,
     retry_at: datetime | None = None,
     refund: bool = False,
+    amplify: AmplifyPlan | None = None,
 ) -> bool:
     """Close the claim's attempt and move its delivery to ``status``; ``retry_at`` with status
     pending schedules the next attempt, ``refund`` does not count this attempt (a rate limit).
+    A post recorded as sent (or dry-run) gets the retweets and shares ``amplify`` plans for it.
 
     Returns False, changing nothing, if the lease is no longer this claim's: it expired and
     another dispatcher has taken the delivery over, and its word stands.
@@ -214,7 +229,57 @@ def record_outcome(
             {**part, "remote_id": receipt.remote_id if i == 0 else next(follow_ups, None)}
             for i, part in enumerate(delivery.parts)
         ]
+    if amplify and status in (DeliveryStatus.SENT, DeliveryStatus.DRY_RUN):
+        record_amplifications(session, delivery, amplify)
     return True
+
+
+def record_amplifications(session: Session, source: Delivery, plan: AmplifyPlan) -> None:
+    """Record the retweets and shares of a post just recorded as sent: pending, with the source's
+    priority and due time (past, so they go in the same dispatch pass).
+
+    Only a unit's own posts are amplified (not a directorate post published on a circle's account)
+    and never an amplification. Each target gets one per source post and kind, whatever the number
+    of its locales: the idempotency key (post, target account, kind) lets the first locale recorded
+    as sent win, and makes recording again (a second outcome, a restart, a person's ``resolve``)
+    change nothing. A post sent without a remote id (the person resolving it did not give one)
+    cannot be amplified and is not.
+    """
+    if source.kind != DeliveryKind.POST or source.unit != source.post.unit:
+        return
+    if source.status == DeliveryStatus.SENT and not source.remote_id:
+        return
+    rows: list[dict[str, Any]] = [
+        {
+            "post_id": source.post_id,
+            "idempotency_key": f"{source.post.key}|{target.account.key}|{target.kind}",
+            "unit": target.unit,
+            "account": target.account.key,
+            "platform": target.account.platform,
+            "locale": source.locale,
+            "text": source.text,  # what the amplification shows on the target account
+            "parts": [],
+            "notes": [],
+            "progress": {},
+            "tags": [],
+            "media": [],
+            "status": DeliveryStatus.PENDING,
+            "priority": source.priority,
+            "not_before": source.not_before,  # due already: in the pass that sent the source
+            "attempts": 0,
+            "kind": target.kind,
+            "source_delivery_id": source.id,
+            "counts_for_freshness": target.counts_for_freshness,
+        }
+        for target in plan.get(source.account, ())
+    ]
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(Delivery).on_conflict_do_nothing(index_elements=["idempotency_key"]),
+        rows,
+    )
 
 
 def checkpoint(session: Session, delivery_id: int, key: str, value: str) -> None:
@@ -232,9 +297,11 @@ def resolve(
     reason: str,
     now: datetime,
     remote_id: str | None = None,
+    amplify: AmplifyPlan | None = None,
 ) -> Delivery:
     """A person's decision about an uncertain delivery: it is on the platform (sent), or it is not
-    (pending again, to be sent at the next pass). Recorded as an attempt, with who and why.
+    (pending again, to be sent at the next pass). Recorded as an attempt, with who and why. A post
+    decided as sent with its remote id gets the amplifications ``amplify`` plans for it.
 
     Raises:
         PublisherError: there is no such delivery, or it is not uncertain.
@@ -259,6 +326,8 @@ def resolve(
     if published:
         delivery.finished_at = now
         delivery.remote_id = remote_id
+        if amplify:
+            record_amplifications(session, delivery, amplify)
     else:
         delivery.not_before = now
     return delivery

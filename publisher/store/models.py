@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -50,6 +52,15 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"  # gave up: a permanent error, or retries exhausted; a person must look
     UNCERTAIN = "uncertain"  # may or may not be on the platform, and it cannot tell: a person
     # decides with `publisher resolve`
+
+
+class DeliveryKind(enum.StrEnum):
+    """What a delivery does on its account: publish the post, or amplify another account's
+    delivery of it (``source_delivery_id``), by the platform's own means."""
+
+    POST = "post"
+    RETWEET = "retweet"  # X
+    SHARE = "share"  # Facebook: a feed post linking to the source's permalink
 
 
 class Priority(enum.IntEnum):
@@ -87,7 +98,9 @@ class Post(Base):
 class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("post_id", "account", "locale", name="uq_delivery_post_account_locale"),
+        UniqueConstraint(
+            "post_id", "account", "locale", "kind", name="uq_delivery_post_account_locale_kind"
+        ),
         Index("ix_deliveries_account", "account", "status"),
     )
 
@@ -113,8 +126,14 @@ class Delivery(Base):
     remote_url: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default=DeliveryKind.POST, server_default="post")
+    source_delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    # Whether this delivery, once sent, counts as the account's content for the freshness
+    # guarantee: always for a post; for a retweet or share, as its [[amplify]] rule said.
+    counts_for_freshness: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
+    source: Mapped[Delivery | None] = relationship(remote_side=[id])
 
 
 # In the dispatcher's order (urgent first, then oldest), so taking the next delivery reads one

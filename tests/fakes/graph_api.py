@@ -6,10 +6,11 @@ any ``v<major>.<minor>`` path prefix (recorded per request); ``access_token`` in
 form or an ``Authorization: Bearer`` header; url-encoded and multipart bodies; JSON answers,
 ``{"error": {message, type, code, error_subcode, is_transient, fbtrace_id}}`` error bodies and
 ``X-App-Usage`` / ``X-Business-Use-Case-Usage`` headers. Endpoints: Page feed posts
-(``attached_media``, ``published``), photos (upload or url, published or not), comments, object
-lookups with ``fields=`` (unknown fields refused, as Graph does), feed listings with cursor
-paging, insights, ``/me``, ``/me/permissions``, and Instagram containers (image, or carousel of
-2-10 items) with status polling, ``media_publish`` and ``content_publishing_limit``.
+(``message``, ``link`` as a Page shares another post, ``attached_media``, ``published``), photos
+(upload or url, published or not), comments, object lookups with ``fields=`` (unknown fields
+refused, as Graph does), feed listings with cursor paging, insights, ``/me``,
+``/me/permissions``, and Instagram containers (image, or carousel of 2-10 items) with status
+polling, ``media_publish`` and ``content_publishing_limit``.
 
 Not imitated: Meta's permission model (a token owns exactly the objects registered with it),
 ``debug_token``, batch requests, deletes, video and resumable uploads, Reels and Stories,

@@ -8,11 +8,15 @@ It speaks X's wire format closely enough that ``tweepy.Client`` and ``requests``
   ``https://api.twitter.com`` or ``https://api.x.com`` + path. Anything else is 401.
 - ``POST /2/tweets`` (text, reply, media ids; duplicate text is 403), ``GET /2/tweets/:id``,
   ``GET /2/tweets?ids=``, ``DELETE /2/tweets/:id``, ``GET /2/users/me``, ``GET /2/users/:id/tweets``
-  (paged, newest first), ``POST /2/users/:id/retweets``, the one-shot multipart
+  (paged, newest first), ``POST /2/users/:id/retweets``, ``GET /2/tweets/:id/retweeted_by``
+  (paged, most recent retweeter first), the one-shot multipart
   ``POST /2/media/upload`` and ``POST /2/media/metadata`` (alt text).
 - X's bodies: ``data``/``meta``; problem details for 401/403/404/429/5xx; ``errors`` with "Invalid
   Request" for 400; 200 with ``errors`` for unknown ids. ``x-rate-limit-*`` headers count each
   user's calls per route in 15-minute windows.
+- A retweet repeated changes nothing and is answered with success, as v2 does; with
+  ``refuse_repeated_retweets`` it is a 403 "You have already retweeted this Tweet." instead, as
+  v1.1 answered (code 327).
 - Faults on demand (``fail_next``): 429 with rate-limit headers (and 24-hour limits), 5xx, slow
   answers, connections closed with no answer before or after the tweet is stored.
 
@@ -222,6 +226,7 @@ class FakeX:
         self._deleted: set[str] = set()
         self._media: dict[str, Media] = {}
         self._retweets: list[tuple[str, str]] = []
+        self.refuse_repeated_retweets = False
         self._requests: list[Request] = []
         self._faults: list[Fault] = []
         self._windows: dict[tuple[str, str, int], int] = {}
@@ -284,6 +289,12 @@ class FakeX:
         """(user id, tweet id) pairs."""
         with self._lock:
             return list(self._retweets)
+
+    def retweet_as(self, user_id: str, tweet_id: str) -> None:
+        """Record a retweet made elsewhere (the X app), as the endpoint would."""
+        with self._lock:
+            self._retweets.append((user_id, tweet_id))
+            self._tweets[tweet_id].metrics["retweet_count"] += 1
 
     def count_posts(self, user_id: str | None = None) -> int:
         with self._lock:
@@ -543,7 +554,30 @@ class FakeX:
         if (user.id, tweet_id) not in self._retweets:  # retweeting again changes nothing
             self._retweets.append((user.id, tweet_id))
             self._tweets[tweet_id].metrics["retweet_count"] += 1
+        elif self.refuse_repeated_retweets:
+            raise _RefusedError(_problem(403, "You have already retweeted this Tweet."))
         return 200, {"data": {"retweeted": True}}
+
+    def _retweeted_by(self, user: User, request: Request, tweet_id: str) -> Answer:
+        if tweet_id not in self._tweets:
+            return 200, {"errors": [_not_found("tweet", "id", tweet_id)]}
+        try:
+            size = int(request.query.get("max_results", "100"))
+            start = int(request.query.get("pagination_token", "0"), 16)  # an offset, in hex
+        except ValueError as error:
+            raise _invalid(str(error), {}) from error
+        if not 1 <= size <= 100:
+            raise _invalid(f"The `max_results` query parameter value [{size}] is not between 1 "
+                           "and 100", {"max_results": [str(size)]})  # fmt: skip
+        users = [self._users[u] for u, t in reversed(self._retweets) if t == tweet_id]
+        page = users[start : start + size]
+        if not page:
+            return 200, {"meta": {"result_count": 0}}
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if start + size < len(users):
+            meta["next_token"] = format(start + size, "x")
+        data = [{"id": u.id, "name": u.name, "username": u.username} for u in page]
+        return 200, {"data": data, "meta": meta}
 
     def _upload(self, user: User, request: Request) -> Answer:
         if "media" not in request.files:
@@ -576,6 +610,7 @@ ROUTES: list[tuple[str, str, Callable[..., Answer]]] = [
     ("GET", r"/2/users/me", FakeX._me),
     ("GET", r"/2/users/(\d+)/tweets", FakeX._timeline),
     ("POST", r"/2/users/(\d+)/retweets", FakeX._retweet),
+    ("GET", r"/2/tweets/(\d+)/retweeted_by", FakeX._retweeted_by),
     ("POST", r"/2/media/upload", FakeX._upload),
     ("POST", r"/2/media/metadata", FakeX._metadata),
 ]
