@@ -123,10 +123,11 @@ def _command(args: argparse.Namespace) -> int:
     with ledger() as session:
         if args.command == "status":
             print(status_text(session, settings, system_clock()), end="")
-            print(_rules_status(settings, ledger))
         else:
             print(review_text(queued(session), settings), end="")
             _print_late(late_deliveries(session, system_clock()), settings)
+    if args.command == "status":  # its own session: each one holds SQLite's write lock
+        print(_rules_status(settings, ledger))
     return 0
 
 

@@ -65,8 +65,9 @@ def _crontab(value: str) -> str:
     try:
         CronTrigger.from_crontab(value, timezone=UTC)
     except ValueError as exc:
+        why = str(exc).replace("; ", ", ")  # "; " ends what is wrong, in a ValueError's message
         msg = (
-            f"'{value}' is not a cron rule this engine can read ({exc}); write five fields, "
+            f"'{value}' is not a cron rule this engine can read ({why}); write five fields, "
             f'minute hour day-of-month month day-of-week, e.g. "{CRON_EXAMPLE}" for every Monday '
             "at 10:00"
         )
