@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,8 @@ from publisher.schedulefile import FiringRequest, Rule, load_rules
 from publisher.store.ledger import find_post, record_post
 
 logger = logging.getLogger(__name__)
+
+NEVER = datetime.max.replace(tzinfo=UTC)  # the next firing of a rule that fires no more
 
 
 class State(StrEnum):
@@ -62,7 +64,7 @@ class Recurring:
         self.ledger = ledger
         self.clock = clock
         self.rules = {rule.name: rule for rule in load_rules(settings, renderer, clock())}
-        self._handled: dict[str, datetime] = {}  # rule -> latest firing settled in this process
+        self._upcoming: dict[str, datetime] = {}  # rule -> its next firing, once one is settled
         self._created: list[int] = []  # posts created since the last catch-up returned them
         self._lock = threading.Lock()
 
@@ -81,15 +83,16 @@ class Recurring:
 
     def fire(self, name: str) -> Firing | None:
         """Settle the most recent firing of rule ``name`` at or before now: create its post if it
-        has none and is within the late cut-off. None if the rule has not fired yet."""
+        has none and is within the late cut-off. None if the rule has not fired yet, or if this
+        process has settled its latest firing already."""
         rule = self.rules[name]
         now = self.clock()
+        if now < self._upcoming.get(name, now):
+            return None  # settled already, and not due again: no search, no query at each tick
         when = rule.latest(now)
-        if when is None or self._handled.get(name) == when:
-            return None
-        firing = self._settle(rule, when, now)
-        self._handled[name] = when
-        if firing.state is State.CREATED and firing.post_id is not None:
+        firing = self._settle(rule, when, now) if when is not None else None
+        self._upcoming[name] = next(rule.firings(now), NEVER)
+        if firing is not None and firing.state is State.CREATED and firing.post_id is not None:
             with self._lock:
                 self._created.append(firing.post_id)
         return firing
