@@ -405,3 +405,30 @@ def test_validate_previews_a_rules_next_firings_and_deliveries(config_path: Path
     assert "Each makes 20 deliveries:" in out
     assert "x:TNPostalCircle (ta)" in out
     assert "Sukanya Samriddhi Yojana" in out
+
+
+def test_late_deliveries_are_reported_by_run_review_and_status(
+    config_path: Path, engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """The engine was down for two days after a post was recorded for later: the commands a
+    person runs afterwards say it was not sent."""
+    from sqlalchemy import update
+
+    from tests.test_cli import publisher
+
+    scheduled_in_an_hour(engine, drop, clock)
+    with engine.ledger.begin() as session:  # as if its time had come two days ago
+        session.execute(update(Delivery).values(not_before=datetime.now(UTC) - timedelta(days=2)))
+
+    run = publisher("run", "--dry-run", "--once", config=config_path)
+    assert run.returncode == 0, run.stderr
+    assert "0 deliveries recorded as dry-run" in run.stdout
+    assert "2 deliveries were late (due more than 24 hours before the engine" in run.stdout
+    assert "and were NOT sent" in run.stdout
+    assert "is late and is not sent" in run.stderr  # the warning, in the log
+    review = publisher("review", config=config_path)
+    assert review.stdout.count(" late  post haryana/") == 2
+    status = publisher("status", config=config_path)
+    [line] = [x for x in status.stdout.splitlines() if "x:HaryanaPostal" in x]
+    assert line.split()[-1] == "2"
+    assert "No recurring posts" in status.stdout
