@@ -11,10 +11,12 @@ even when two processes race for it.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -140,9 +142,15 @@ class Recurring:
         target = self.settings.paths.queue / folder
         target.mkdir(parents=True, exist_ok=True)
         write_atomic(target / rule.path.name, rule.source)  # the rule as it was when it fired
+        media = []
+        for item in rule.body.media:  # copies: the rule's photos serve every firing
+            name = Path(item.file).name
+            shutil.copyfile(rule.path.parent / item.file, target / f".{name}.tmp")
+            (target / f".{name}.tmp").replace(target / name)
+            media.append(f"{folder}/{name}")
         try:
             with self.ledger.begin() as session:
-                return record_post(session, request, planned, [], folder, now)
+                return record_post(session, request, planned, media, folder, now)
         except IntegrityError:
             logger.info("recurring post %s at %s: created by another process", rule.name, folder)
             return None

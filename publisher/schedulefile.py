@@ -3,8 +3,8 @@
 A schedule file is a post file with two more keys: ``unit``, the unit whose post it is (as if
 dropped in that unit's folder), and ``cron``, when it fires, in the organisation's time zone. Its
 post keys are the post file's own (the same model, the same checks), except ``publish_at``, which
-the rule replaces, and ``media``, which a rule cannot carry yet. Rules are read at start-up and on
-SIGHUP; a bad one stops start-up, like a bad config.toml, and names the file, line, key and fix.
+the rule replaces; its photos lie beside it in the schedules folder. Rules are read at start-up
+and on SIGHUP; a bad one stops start-up, like a bad config.toml, naming file, line, key and fix.
 Each rule is also planned once when it is read, so a missing template variable or a text too long
 for X is found then, not at its first firing.
 """
@@ -43,10 +43,6 @@ REFUSED = {
         "a recurring post has no publish_at: each firing of its cron rule is its time",
         f'Remove publish_at and say when with cron = "{CRON_EXAMPLE}" (minute hour day month '
         "weekday, in the organisation's time zone)",
-    ),
-    "media": (
-        "a recurring post cannot carry photos or videos yet",
-        "Remove the [[media]] sections, and drop a post file with its photos when one is needed",
     ),
 }
 
@@ -177,7 +173,7 @@ def parse_schedule(path: Path, settings: Settings, renderer: Renderer, now: date
     except ValidationError as exc:
         problems += problems_from_validation(exc, ScheduleFile, text)
     if body is not None:
-        problems += _names(body, path, settings, text)
+        problems += _names(body, path, settings, text) + _media(body, path.parent, text)
     if problems or body is None:
         raise ScheduleError(name, sorted(problems, key=lambda p: p.line or len(text)))
     post = PostFile.model_validate(
@@ -256,6 +252,22 @@ def _names(body: ScheduleFile, path: Path, settings: Settings, text: str) -> lis
             )
         )
     return problems
+
+
+def _media(body: ScheduleFile, folder: Path, text: str) -> list[Problem]:
+    """A rule's photos must be files in the schedules folder itself: each firing copies them."""
+    return [
+        Problem(
+            f"media[{i}].file",
+            f"'{item.file}' is not a file in the schedules folder {folder}",
+            "Put the photo itself (not a link) beside the schedule file, and give just its name",
+            line_of(text, ("media", i, "file")),
+        )
+        for i, item in enumerate(body.media)
+        if not (folder / item.file).is_file()
+        or (folder / item.file).is_symlink()
+        or (folder / item.file).resolve().parent != folder.resolve()
+    ]
 
 
 def load_rules(settings: Settings, renderer: Renderer, now: datetime) -> list[Rule]:

@@ -242,6 +242,31 @@ def test_a_delivery_overdue_within_the_cut_off_still_goes_out(
     assert {d.status for d in deliveries(engine)} == {DeliveryStatus.DRY_RUN}
 
 
+def test_a_rules_photo_goes_with_each_firing(settings: Settings, clock: FakeClock) -> None:
+    png = (REPO / "examples" / "queue" / "tamil-nadu" / "pongal-cover.png").read_bytes()
+    (settings.paths.schedules).mkdir(parents=True)
+    (settings.paths.schedules / "cover.png").write_bytes(png)
+    write_rule(
+        settings,
+        "cover.toml",
+        'unit = "tamil-nadu"\ncron = "0 9 * * *"\nplatforms = ["x"]\n[text]\nen = "Pongal!"\n'
+        '[[media]]\nfile = "cover.png"\nalt = { en = "A Pongal pot" }\n',
+    )
+    clock.now = MONDAY_10_IST
+    engine = start(settings, clock)
+    engine.tick()
+    clock.advance(days=1)
+    engine.tick()
+    rows = deliveries(engine)
+    assert len(rows) == 2  # two firings, one English delivery each
+    for d in rows:
+        [media] = d.media
+        assert media["alt"] == "A Pongal pot"
+        assert (settings.paths.queue / media["path"]).read_bytes() == png
+    assert rows[0].media[0]["path"] == "tamil-nadu/archive/2026-11-30_0900_cover/cover.png"
+    assert (settings.paths.schedules / "cover.png").exists()  # kept for the next firing
+
+
 def test_schedule_sub_folders_are_not_rules(weekly: Settings, clock: FakeClock) -> None:
     write_rule(weekly, "evergreen/pool.toml", "not a rule at all [")
     assert list(start(weekly, clock).recurring.rules) == ["weekly-scheme"]
@@ -290,9 +315,9 @@ BAD = [
         ["template: ", "min_deposit", "Add it under [vars]"],
     ),
     (
-        "photos",
-        WEEKLY + '\n[[media]]\nfile = "poster.png"\n',
-        ["media: a recurring post cannot carry photos", "Remove the [[media]] sections"],
+        "photo not in the schedules folder",
+        WEEKLY + '\n[[media]]\nfile = "poster.png"\nalt = { en = "A poster" }\n',
+        ["line 15, media[0].file: 'poster.png' is not a file in the schedules folder", "beside"],
     ),
     (
         "rule key under [vars]",
