@@ -166,14 +166,14 @@ def parse_schedule(path: Path, settings: Settings, renderer: Renderer, now: date
     text = decode(raw, name, ScheduleError)
     data = parse_toml(text, name, ScheduleError)
     problems = misplaced(data, text, ScheduleFile.model_fields.keys())
-    problems += _refused(data, text)
+    problems += _refused(data, text) + _names(data, path, settings, text)
     body: ScheduleFile | None = None
     try:
         body = ScheduleFile.model_validate(data)
     except ValidationError as exc:
         problems += problems_from_validation(exc, ScheduleFile, text)
     if body is not None:
-        problems += _names(body, path, settings, text) + _media(body, path.parent, text)
+        problems += _media(body, path.parent, text)
     if problems or body is None:
         raise ScheduleError(name, sorted(problems, key=lambda p: p.line or len(text)))
     post = PostFile.model_validate(
@@ -230,18 +230,21 @@ def _refused(data: dict[str, Any], text: str) -> list[Problem]:
     ]
 
 
-def _names(body: ScheduleFile, path: Path, settings: Settings, text: str) -> list[Problem]:
+def _names(data: dict[str, Any], path: Path, settings: Settings, text: str) -> list[Problem]:
+    """The unit must be one of config.toml's, and the rule must have a usable name. Read from the
+    raw data, so these are reported with whatever else is wrong (the model's own checks)."""
     problems = []
-    if body.unit not in settings.units:
+    unit = data.get("unit")
+    if isinstance(unit, str) and unit not in settings.units:
         problems.append(
             Problem(
                 "unit",
-                f"'{body.unit}' is not a unit",
+                f"'{unit}' is not a unit",
                 f"Name the unit whose post this is, one of: {', '.join(settings.units)}",
                 line_of(text, ("unit",)),
             )
         )
-    if body.id is None and not usable_name(path.stem):
+    if "id" not in data and not usable_name(path.stem):
         problems.append(
             Problem(
                 "id",

@@ -295,9 +295,14 @@ BAD = [
         ["cron: the day of the week '1' is a number", "Write day names instead: mon"],
     ),
     (
-        "unknown unit",
-        WEEKLY.replace('unit = "directorate"', 'unit = "kerala"'),
-        ["line 4, unit: 'kerala' is not a unit", "one of: directorate, tamil-nadu"],
+        "unknown unit, and an unknown key",
+        WEEKLY.replace('unit = "directorate"', 'unit = "kerala"').replace("units =", "targets ="),
+        ["line 4, unit: 'kerala' is not a unit", "one of: directorate, tamil-nadu", "targets"],
+    ),
+    (
+        "a file name that cannot name the rule",
+        WEEKLY,
+        ["id: the file name 'weekly scheme' cannot name the rule", 'or add id = "weekly-scheme"'],
     ),
     (
         "unknown key",
@@ -331,7 +336,8 @@ BAD = [
 def test_a_bad_schedule_file_names_file_key_and_fix(
     settings: Settings, clock: FakeClock, case: str, text: str, expected: list[str]
 ) -> None:
-    path = write_rule(settings, "weekly-scheme.toml", text)
+    name = "weekly scheme.toml" if "file name" in case else "weekly-scheme.toml"
+    path = write_rule(settings, name, text)
     with pytest.raises(ScheduleError) as err:
         start(settings, clock)  # a bad rule stops start-up
     assert err.value.path == str(path)
