@@ -54,8 +54,9 @@ class Firing:
 class Recurring:
     """The rules of ``schedules/*.toml`` and their firings.
 
-    Thread-safe enough for the daemon, where a rule's cron job and the tick may handle the same
-    firing at once: both may plan it, one insert wins, the other finds the post.
+    In the daemon a rule's cron job and the tick run in threads of their own: one lock lets one
+    of them settle a firing and the other find it settled. Between processes, the ledger's unique
+    post key decides: both may plan a firing, one insert wins, the other finds the post.
     """
 
     def __init__(
@@ -66,9 +67,9 @@ class Recurring:
         self.ledger = ledger
         self.clock = clock
         self.rules = {rule.name: rule for rule in load_rules(settings, renderer, clock())}
+        self._lock = threading.Lock()  # guards the two below, and settling a firing
         self._upcoming: dict[str, datetime] = {}  # rule -> its next firing, once one is settled
         self._created: list[int] = []  # posts created since the last catch-up returned them
-        self._lock = threading.Lock()
 
     @property
     def cutoff(self) -> timedelta:
@@ -88,16 +89,16 @@ class Recurring:
         has none and is within the late cut-off. None if the rule has not fired yet, or if this
         process has settled its latest firing already."""
         rule = self.rules[name]
-        now = self.clock()
-        if now < self._upcoming.get(name, now):
-            return None  # settled already, and not due again: no search, no query at each tick
-        when = rule.latest(now)
-        firing = self._settle(rule, when, now) if when is not None else None
-        self._upcoming[name] = next(rule.firings(now), NEVER)
-        if firing is not None and firing.state is State.CREATED and firing.post_id is not None:
-            with self._lock:
+        with self._lock:
+            now = self.clock()
+            if now < self._upcoming.get(name, now):
+                return None  # settled already, and not due again: no search, no query each tick
+            when = rule.latest(now)
+            firing = self._settle(rule, when, now) if when is not None else None
+            self._upcoming[name] = next(rule.firings(now), NEVER)
+            if firing is not None and firing.state is State.CREATED and firing.post_id is not None:
                 self._created.append(firing.post_id)
-        return firing
+            return firing
 
     def _settle(self, rule: Rule, when: datetime, now: datetime) -> Firing:
         request = rule.firing(when)
