@@ -266,7 +266,10 @@ def test_a_rules_photo_goes_with_each_firing(settings: Settings, clock: FakeCloc
     assert (settings.paths.schedules / "cover.png").exists()  # kept for the next firing
 
 
-def test_schedule_sub_folders_are_not_rules(weekly: Settings, clock: FakeClock) -> None:
+def test_schedule_sub_folders_are_not_rules(
+    weekly: Settings, clock: FakeClock, config_path: Path
+) -> None:
+    assert weekly.paths.schedules == config_path.parent / "schedules"  # beside config.toml
     write_rule(weekly, "evergreen/pool.toml", "not a rule at all [")
     assert list(start(weekly, clock).recurring.rules) == ["weekly-scheme"]
 
