@@ -13,12 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from itertools import islice
 from pathlib import Path
 from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from publisher.adapters import adapter_classes, build
 from publisher.adapters.base import AccountCheck
@@ -31,8 +32,11 @@ from publisher.engine import Engine
 from publisher.errors import InputError, NoAdapterError, PublisherError
 from publisher.plan import plan
 from publisher.postfile import parse_post
+from publisher.receipts import local
+from publisher.recurring import Recurring
 from publisher.render import Renderer
-from publisher.review import parts_lines, queued, review_text, status_text
+from publisher.review import late_deliveries, parts_lines, queued, review_text, status_text
+from publisher.schedulefile import parse_schedule, preview
 from publisher.store.db import open_ledger
 from publisher.store.ledger import resolve
 from publisher.store.models import Delivery
@@ -59,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="record and show, never send")
     run.add_argument("--once", action="store_true", help="one pass, then exit")
     validate = commands.add_parser(
-        "validate", help="check post files or a config file; changes nothing"
+        "validate", help="check post files, schedule files or a config file; changes nothing"
     )
     validate.add_argument("paths", nargs="+", type=Path)
     validate.add_argument(
@@ -123,7 +127,33 @@ def _command(args: argparse.Namespace) -> int:
             print(status_text(session, settings, system_clock()), end="")
         else:
             print(review_text(queued(session), settings), end="")
+            _print_late(late_deliveries(session, system_clock()), settings)
+    if args.command == "status":  # its own session: each one holds SQLite's write lock
+        print(_rules_status(settings, ledger))
     return 0
+
+
+def _rules_status(settings: Settings, ledger: sessionmaker[Session]) -> str:
+    """The recurring posts: each rule's last firing and its post (or that it was missed)."""
+    try:
+        recurring = Recurring(settings, Renderer.from_settings(settings), ledger, system_clock)
+    except InputError as exc:
+        return f"\nRecurring posts cannot be read:\n{_explain(exc)}"
+    if not recurring.rules:
+        return f"\nNo recurring posts ({settings.paths.schedules} has no rules)."
+    with ledger() as session:
+        lines = recurring.status_lines(session, system_clock())
+    return "\n".join(["", f"Recurring posts ({settings.paths.schedules}):", *lines])
+
+
+def _print_late(late: Sequence[Delivery], settings: Settings) -> None:
+    if late:
+        hours = settings.dispatch.late_after_hours
+        print(
+            f"{len(late)} deliveries were late (due more than {hours:g} hours before the engine "
+            "could send them) and were NOT sent:\n"
+        )
+        print(review_text(late, settings), end="")
 
 
 def _one_sentence(exc: Exception) -> str:
@@ -158,6 +188,10 @@ def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
         waiting = queued(session)
         verb = "recorded as dry-run (nothing was sent)" if dry_run else "sent"
         print(f"{len(tick.taken)} post file(s) taken; {len(sent)} deliveries {verb}.\n")
+        if tick.created:
+            print(f"{len(tick.created)} recurring post(s) created from their rules.\n")
+        late = [d.delivery_id for d in tick.late]
+        _print_late(session.scalars(select(Delivery).where(Delivery.id.in_(late))).all(), settings)
         if sent:
             print(review_text(sent, settings))
         print(f"{len(waiting)} deliveries scheduled for later.\n")
@@ -192,17 +226,22 @@ def _redact_logs(credentials: Credentials) -> None:
 
 
 def _validate(config_path: Path, paths: Sequence[Path], unit: str | None) -> int:
-    """Check each file; a config is recognised by its [organisation] table."""
+    """Check each file; a config is recognised by its [organisation] table, a schedule file by
+    its cron key or by lying in the schedules folder."""
     failed = 0
     settings: Settings | None = None
     for path in paths:
         try:
             raw = path.read_bytes()
-            if "organisation" in parse_toml(raw.decode("utf-8", "replace"), str(path), InputError):
+            data = parse_toml(raw.decode("utf-8", "replace"), str(path), InputError)
+            if "organisation" in data:
                 load_settings(path)
                 print(f"{path}: a valid config")
                 continue
             settings = settings or load_settings(config_path)
+            if "cron" in data or path.resolve().parent == settings.paths.schedules.resolve():
+                _preview_schedule(settings, path)
+                continue
             _preview(settings, path, raw, unit or path.resolve().parent.name)
         except InputError as exc:
             failed += 1
@@ -227,6 +266,23 @@ def _preview(settings: Settings, path: Path, raw: bytes, unit: str) -> None:
     renderer = Renderer.from_settings(settings)
     planned = plan(request, settings, renderer)
     print(f"{path}: valid, {len(planned)} deliveries for unit {unit}:")
+    for d in planned:
+        print(f"  {d.account.key} ({d.locale})")
+        print("\n".join(parts_lines(d.parts, d.notes, indent="    ")))
+
+
+def _preview_schedule(settings: Settings, path: Path, firings: int = 5) -> None:
+    """A schedule file checked, its next firings, and the deliveries of the first of them."""
+    renderer = Renderer.from_settings(settings)
+    now = system_clock()
+    rule = parse_schedule(path, settings, renderer, now)
+    upcoming = list(islice(rule.firings(now), firings))
+    planned = preview(rule, upcoming[0], settings, renderer)
+    zone = settings.organisation.timezone
+    print(f"{path}: valid, rule '{rule.name}' for unit {rule.unit}, cron '{rule.cron}' ({zone}).")
+    print("Next firings:")
+    print("\n".join(f"  {local(w, settings.zone)}  ({w:%Y-%m-%d %H:%M} UTC)" for w in upcoming))
+    print(f"Each makes {len(planned)} deliveries:")
     for d in planned:
         print(f"  {d.account.key} ({d.locale})")
         print("\n".join(parts_lines(d.parts, d.notes, indent="    ")))

@@ -122,6 +122,7 @@ class Paths(Strict):
     queue: Path = Field(default=Path("queue"), strict=False)
     state: Path = Field(default=Path("state"), strict=False)
     templates: Path = Field(default=Path("templates"), strict=False)
+    schedules: Path = Field(default=Path("schedules"), strict=False)  # recurring posts: *.toml
 
 
 class Database(Strict):
@@ -140,6 +141,11 @@ class Dispatch(Strict):
     max_attempts: int = Field(default=8, ge=1, le=1000)
     retry_base_seconds: float = Field(default=30.0, gt=0, le=86400)
     retry_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    # A delivery (or a recurring post's firing) whose time passed more than this before the engine
+    # could take it, because it was down, is not sent but marked late and reported: a day-old
+    # "today at the GPO" misleads. 24 hours matches intake.max_past_hours, the oldest publish_at a
+    # post file may ask for, so "how late is too late" means the same everywhere.
+    late_after_hours: float = Field(default=24.0, gt=0, le=365 * 24)
 
 
 class Freshness(Strict):

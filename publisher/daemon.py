@@ -26,6 +26,7 @@ from publisher.notify import notify, watchdog_seconds
 logger = logging.getLogger(__name__)
 
 JOB = "tick"
+RULE_JOB = "rule:"  # + the rule's name: one cron job per recurring post
 
 
 class Daemon:
@@ -52,6 +53,7 @@ class Daemon:
             next_run_time=self.engine.clock(),
         )
         self._watch()
+        self._schedule_rules()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGHUP, self._hang_up)
@@ -95,6 +97,35 @@ class Daemon:
             folder = self.engine.settings.paths.queue / unit
             self._observer.schedule(watcher, str(folder), recursive=False)
 
+    def _schedule_rules(self) -> None:
+        """One cron job per recurring rule, in the organisation's zone, replacing the last set.
+
+        A job creates its firing's post and wakes a tick. It is only the alarm clock: each tick
+        also settles every rule's latest firing, so a firing APScheduler misses (the daemon was
+        down, the pool was busy) still happens once.
+        """
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(RULE_JOB):
+                job.remove()
+        for rule in self.engine.recurring.rules.values():
+            self._scheduler.add_job(
+                self._fire,
+                rule.trigger,
+                args=(rule.name,),
+                id=RULE_JOB + rule.name,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
+
+    def _fire(self, name: str) -> None:
+        try:
+            self.engine.recurring.fire(name)
+        except Exception:
+            logger.exception("recurring post %s failed to fire; the next tick tries again", name)
+        self._wake()
+
     def _reload_config(self) -> None:
         self._reload_wanted.clear()
         try:
@@ -104,6 +135,7 @@ class Daemon:
             return
         self.engine = fresh
         self._watch()
+        self._schedule_rules()
         logger.info("config.toml reloaded")
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:

@@ -40,6 +40,11 @@ class ConfigError(InputError):
     """config.toml is wrong: the engine refuses to start rather than guess."""
 
 
+class ScheduleError(ConfigError):
+    """A schedule file (``schedules/*.toml``) is wrong: like config.toml, it stops start-up, and on
+    SIGHUP the running set of rules stays."""
+
+
 class PostFileError(InputError):
     """A post file is wrong: it goes to ``rejected/`` with an explanation for the nodal officer."""
 

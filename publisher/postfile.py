@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from publisher.config import Handle, LocaleCode, Platform, Strict
-from publisher.errors import PostFileError, Problem
+from publisher.errors import InputError, PostFileError, Problem
 from publisher.store.models import Priority
 from publisher.tomlfile import line_of, parse_toml, problems_from_validation
 
@@ -160,8 +161,34 @@ def publish_time(value: object, zone: tzinfo, now: datetime, max_past: timedelta
     return max(when, now)
 
 
-def _misplaced(data: dict[str, Any], text: str) -> list[Problem]:
-    """Settings written below a [text] or [vars] heading, which TOML files under that section.
+def decode(raw: bytes, source_name: str, error: type[InputError]) -> str:
+    """A hand-written file's bytes as text: UTF-8, with or without a byte-order mark.
+
+    Raises:
+        error: for UTF-16 (as some Windows editors save "Unicode" text) or any other encoding.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+        if "\0" in text:
+            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL bytes")
+    except UnicodeDecodeError:
+        problem = Problem(
+            "encoding", "the file is not UTF-8 text", "Save it as UTF-8 in your editor"
+        )
+        raise error(source_name, [problem]) from None
+    return text
+
+
+def usable_name(value: str) -> bool:
+    """Whether ``value`` may name a post (its ``id``): letters, digits, ``-``, ``_``, ``.``."""
+    return bool(_NAME.match(value))
+
+
+def misplaced(
+    data: dict[str, Any], text: str, keys: Collection[str] = PostFile.model_fields.keys()
+) -> list[Problem]:
+    """Settings (``keys``) written below a [text] or [vars] heading, which TOML files under that
+    section.
 
     Left alone, ``platforms = ["x"]`` under [vars] would be a template variable and the post would
     go to every platform; so it is taken out and reported as what it is.
@@ -171,7 +198,7 @@ def _misplaced(data: dict[str, Any], text: str) -> list[Problem]:
         table = data.get(section)
         if not isinstance(table, dict):
             continue
-        for key in [k for k in table if k in PostFile.model_fields]:
+        for key in [k for k in table if k in keys]:
             del table[key]
             problems.append(
                 Problem(
@@ -193,17 +220,9 @@ def parse_post(
     Raises:
         PostFileError: listing every problem found, each with line, field and fix.
     """
-    try:
-        text = raw.decode("utf-8-sig")
-        if "\0" in text:  # UTF-16, as some Windows editors save "Unicode" text
-            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL bytes")
-    except UnicodeDecodeError:
-        problem = Problem(
-            "encoding", "the file is not UTF-8 text", "Save it as UTF-8 in your editor"
-        )
-        raise PostFileError(source_name, [problem]) from None
+    text = decode(raw, source_name, PostFileError)
     data = parse_toml(text, source_name, PostFileError)
-    problems = _misplaced(data, text)
+    problems = misplaced(data, text)
     try:
         not_before = publish_time(data.get("publish_at"), zone, now, max_past)
     except (ValueError, TypeError) as exc:

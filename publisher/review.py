@@ -7,7 +7,7 @@ re-renders, so what is approved is what goes out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 
 from sqlalchemy import func, select
@@ -19,6 +19,7 @@ from publisher.receipts import local
 from publisher.store.models import Delivery, DeliveryKind, DeliveryStatus, Post, Priority
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.UNCERTAIN)
+LATE_SHOWN = timedelta(days=7)  # review lists late deliveries this long, then only status counts
 
 
 def queued(session: Session) -> list[Delivery]:
@@ -30,6 +31,21 @@ def queued(session: Session) -> list[Delivery]:
             .where(Delivery.status.in_(OPEN))
             .order_by(Delivery.priority.desc(), Delivery.not_before, Delivery.id)
             .options(selectinload(Delivery.post), selectinload(Delivery.source))
+        )
+    )
+
+
+def late_deliveries(session: Session, now: datetime) -> list[Delivery]:
+    """Deliveries marked late within ``LATE_SHOWN`` of ``now``: never sent, a person should know."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                (Delivery.status == DeliveryStatus.LATE)
+                & (Delivery.finished_at >= now - LATE_SHOWN)
+            )
+            .order_by(Delivery.not_before, Delivery.id)
+            .options(selectinload(Delivery.post))
         )
     )
 
@@ -96,8 +112,8 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
 
 def status_text(session: Session, settings: Settings, now: datetime) -> str:
     """Per configured account: the last finished delivery that counts for freshness, how many
-    wait, how many failed, how many are uncertain (a person must resolve them), and how many
-    retweets or shares it has made."""
+    wait, how many failed, how many are uncertain (a person must resolve them), how many were
+    late (never sent), and how many retweets or shares it has made."""
     zone = settings.zone
     counts = {
         (account, status): n
@@ -131,7 +147,7 @@ def status_text(session: Session, settings: Settings, now: datetime) -> str:
     )
     header = (
         f"{'unit':<14} {'account':<34} {'last delivery':<28} {'pending':>7} {'failed':>6} "
-        f"{'uncertain':>9} {'amplified':>9}"
+        f"{'uncertain':>9} {'late':>5} {'amplified':>9}"
     )
     lines = [f"Status at {local(now, zone)}", header, "-" * len(header)]
     for unit, account in settings.accounts():
@@ -142,9 +158,10 @@ def status_text(session: Session, settings: Settings, now: datetime) -> str:
         )
         failed = counts.get((account.key, DeliveryStatus.FAILED), 0)
         uncertain = counts.get((account.key, DeliveryStatus.UNCERTAIN), 0)
+        late = counts.get((account.key, DeliveryStatus.LATE), 0)
         lines.append(
             f"{unit:<14} {account.key:<34} {when:<28} {pending:>7} {failed:>6} {uncertain:>9} "
-            f"{amplified.get(account.key, 0):>9}"
+            f"{late:>5} {amplified.get(account.key, 0):>9}"
         )
     posts = session.scalar(select(func.count()).select_from(Post))
     lines.append(f"\n{posts} posts in the ledger.")

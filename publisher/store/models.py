@@ -52,6 +52,8 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"  # gave up: a permanent error, or retries exhausted; a person must look
     UNCERTAIN = "uncertain"  # may or may not be on the platform, and it cannot tell: a person
     # decides with `publisher resolve`
+    LATE = "late"  # due more than dispatch.late_after_hours before it could be taken (the engine
+    # was down): never sent, reported to the nodal officer instead
 
 
 class DeliveryKind(enum.StrEnum):
