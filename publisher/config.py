@@ -85,11 +85,17 @@ class Account(Strict):
     locales: list[LocaleCode] = Field(min_length=1)
     platform_id: str | None = None  # page id, Instagram user id, user id on X
     credential: str | None = None  # the name of its secret (see publisher.credentials)
+    app: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """The developer app it posts through, for per-app quotas; default: one app per platform."""
     recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(default_factory=list)
 
     @property
     def key(self) -> str:
         return f"{self.platform}:{self.handle}"
+
+    @property
+    def app_name(self) -> str:
+        return self.app or self.platform
 
 
 class Unit(Strict):
@@ -129,6 +135,8 @@ class Dispatch(Strict):
     max_attempts: int = Field(default=8, ge=1, le=1000)
     retry_base_seconds: float = Field(default=30.0, gt=0, le=86400)
     retry_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    stop_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """On SIGTERM, how long calls already made may take to finish before the daemon exits."""
 
 
 class Freshness(Strict):
@@ -166,19 +174,48 @@ class Tags(Strict):
     groups: dict[str, TagGroup] = Field(default_factory=dict)
 
 
+class Quota(Strict):
+    """At most ``posts`` posts in any ``minutes`` (a sliding window), counted per account or
+    per app (all the accounts that post through one developer app)."""
+
+    per: Literal["account", "app"]
+    posts: int = Field(ge=1, le=1_000_000)
+    minutes: float = Field(gt=0, le=7 * 24 * 60)
+
+
 class PlatformOptions(Strict):
     """Settings every adapter takes. ``api_base_url`` sends the client library's requests to
-    another endpoint than the platform's own (an API gateway; the tests' fake servers)."""
+    another endpoint than the platform's own (an API gateway; the tests' fake servers).
+    ``quotas`` space the platform's deliveries so that a burst never draws a rate limit."""
 
     api_base_url: str | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
+    quotas: list[Quota] = Field(default_factory=list)
+
+
+# Defaults below the platforms' published limits; sources in config.toml and the README.
+X_QUOTAS = [
+    Quota(per="account", posts=100, minutes=1440),
+    Quota(per="app", posts=1667, minutes=1440),
+]
+FACEBOOK_QUOTAS = [Quota(per="account", posts=100, minutes=1440)]
+INSTAGRAM_QUOTAS = [Quota(per="account", posts=50, minutes=1440)]
+
+
+class XOptions(PlatformOptions):
+    quotas: list[Quota] = Field(default_factory=lambda: list(X_QUOTAS))
 
 
 class GraphOptions(PlatformOptions):
     graph_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
 
 
+class FacebookOptions(GraphOptions):
+    quotas: list[Quota] = Field(default_factory=lambda: list(FACEBOOK_QUOTAS))
+
+
 class InstagramOptions(GraphOptions):
+    quotas: list[Quota] = Field(default_factory=lambda: list(INSTAGRAM_QUOTAS))
     media_base_url: str | None = None  # where the archive is served from: Instagram fetches media
     container_poll_seconds: float = Field(default=2.0, ge=0)
     container_poll_limit: int = Field(default=30, ge=1)
@@ -193,8 +230,8 @@ class EmailOptions(PlatformOptions):
 
 
 class Platforms(Strict):
-    x: PlatformOptions = PlatformOptions()
-    facebook: GraphOptions = GraphOptions()
+    x: XOptions = XOptions()
+    facebook: FacebookOptions = FacebookOptions()
     instagram: InstagramOptions = InstagramOptions()
     email: EmailOptions = EmailOptions()
 
@@ -289,6 +326,7 @@ def _cross_references(settings: Settings) -> list[Problem]:
         for uid, account in settings.accounts()
         if account.platform == "email" and not account.recipients
     )
+    problems.extend(_quota_problems(settings))
     if settings.freshness.warn_after_days >= settings.freshness.max_silence_days:
         problems.append(
             Problem(
@@ -296,6 +334,24 @@ def _cross_references(settings: Settings) -> list[Problem]:
                 "it is not less than max_silence_days, so the warning would come too late",
                 "Make it smaller than max_silence_days",
             )
+        )
+    return problems
+
+
+def _quota_problems(settings: Settings) -> list[Problem]:
+    """Two quotas of one scope over one window: which one was meant cannot be guessed."""
+    problems: list[Problem] = []
+    for name in Platforms.model_fields:
+        options: PlatformOptions = getattr(settings.platforms, name)
+        seen = Counter((q.per, q.minutes) for q in options.quotas)
+        problems.extend(
+            Problem(
+                f"platforms.{name}.quotas",
+                f"two quotas per {per} over {minutes:g} minutes",
+                "Keep one of them: the smaller number of posts is the safe one",
+            )
+            for (per, minutes), count in seen.items()
+            if count > 1
         )
     return problems
 

@@ -3,15 +3,21 @@
 The order of writes is what makes "never twice, never lost" hold: the claim (status sending, a
 lease, an attempt row) is committed before the platform is called, and the platform is called
 outside any transaction. A crash in between leaves evidence, never a silent resend.
+
+Quotas are checked inside the claim's transaction, so two dispatchers never both take the last
+free slot of an account. A delivery that does not fit is not claimed: it and every other due
+delivery of its account move to when the window frees, without counting an attempt. A platform's
+"not now" (a rate limit) moves them the same way, to the time the platform gave.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,10 +35,27 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.store.ledger import Claim, checkpoint, claim_due, claim_expired, record_outcome
+from publisher.quota import Quotas
+from publisher.store.ledger import (
+    Claim,
+    checkpoint,
+    claim_due,
+    claim_expired,
+    defer,
+    next_due,
+    recent_sends,
+    record_outcome,
+)
 from publisher.store.models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
+
+
+# What a person does about a delivery that failed for good (logged with it, at ERROR).
+AGAIN = "publish it again with a new post file (a new id; accounts = [...] names only this one)"
+RENEW = f"renew the credential, check it with 'publisher accounts check', then {AGAIN}"
+CORRECT = f"read the platform's answer, correct the post or the account, then {AGAIN}"
+OUTAGE = f"check the platform's status page and the network; once it answers, {AGAIN}"
 
 
 def backoff_seconds(
@@ -57,34 +80,73 @@ class Dispatcher:
     batch: int = 100
     rand: Callable[[], float] = field(default=random.random)
     redact: Callable[[str], str] = field(default=str)  # masks secrets in errors kept in the ledger
+    quotas: Mapping[str, Quotas] = field(default_factory=dict)  # by platform
 
-    def run_due(self) -> list[Claim]:
-        """Send what is due, one delivery at a time, each leased just before its call (a lease
-        taken long before would expire while others are sent, and another dispatcher would take
-        the delivery over). At most ``batch`` in one pass, so intake is never starved."""
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.policy.lease_seconds)
+
+    def run_due(
+        self, platform: str | None = None, stop: threading.Event | None = None
+    ) -> list[Claim]:
+        """Send what is due (on ``platform``, or on every platform), one delivery at a time,
+        each leased just before its call (a lease taken long before would expire while others
+        are sent, and another dispatcher would take the delivery over). At most ``batch`` in one
+        pass; none claimed once ``stop`` is set."""
         touched: list[Claim] = []
-        lease = timedelta(seconds=self.policy.lease_seconds)
         start = self.clock()
-        while len(touched) < self.batch:
-            with self.ledger.begin() as session:
-                claims = claim_due(session, min(start, self.clock()), lease, 1)
-            if not claims:
+        while len(touched) < self.batch and not (stop and stop.is_set()):
+            claim = self._claim(platform, min(start, self.clock()))
+            if claim is None:
                 break
-            self._send(claims[0])
-            touched.append(claims[0])
+            self._send(claim)
+            touched.append(claim)
         return touched
 
-    def reconcile_expired(self) -> list[Claim]:
+    def reconcile_expired(self, platform: str | None = None) -> list[Claim]:
         """Ask the platforms about deliveries whose sender vanished mid-call (a crash, a kill):
         found there, they are recorded as sent; not there, they go back to pending; when the
         platform cannot be asked, a person decides (``publisher resolve``)."""
         with self.ledger.begin() as session:
-            claims = claim_expired(
-                session, self.clock(), timedelta(seconds=self.policy.lease_seconds), self.batch
-            )
+            claims = claim_expired(session, self.clock(), self.lease, self.batch, platform=platform)
         for claim in claims:
             self._reconcile(claim)
         return claims
+
+    def next_due(self, platform: str) -> datetime | None:
+        """When the platform's next pending delivery falls due, if it has one."""
+        with self.ledger() as session:
+            return next_due(session, platform)
+
+    def _claim(self, platform: str | None, now: datetime) -> Claim | None:
+        """Lease the next due delivery its quotas let go now; defer those they do not."""
+        with self.ledger.begin() as session:
+            while True:
+                savepoint = session.begin_nested()
+                claims = claim_due(session, now, self.lease, 1, platform=platform)
+                free_at = self._free_at(session, claims[0], now) if claims else None
+                if free_at is None:
+                    savepoint.commit()
+                    return claims[0] if claims else None
+                savepoint.rollback()  # not claimed after all: no attempt, no lease
+                claim = claims[0]
+                moved = defer(session, claim.account, free_at, now)
+                logger.info(
+                    "%s has used its quota: %d deliveries wait until %s",
+                    claim.account,
+                    moved,
+                    free_at.isoformat(timespec="seconds"),
+                )
+
+    def _free_at(self, session: Session, claim: Claim, now: datetime) -> datetime | None:
+        quotas = self.quotas.get(claim.platform)
+        adapter = self.adapters.get(claim.account)
+        if quotas is None or not quotas.rules or adapter is None or adapter.dry_run:
+            return None
+        sends = recent_sends(
+            session, claim.platform, now - quotas.window, now, self.lease, besides=claim.attempt_id
+        )
+        return quotas.free_at(sends, claim.account, quotas.cost(len(claim.parts)), now)
 
     def _reconcile(self, claim: Claim) -> None:
         now = self.clock()
@@ -158,9 +220,9 @@ class Dispatcher:
         except TransientError as exc:
             self._retry_or_fail(claim, exc)
         except AuthError as exc:
-            self._fail(claim, exc, "failed: its account's credentials must be renewed")
+            self._fail(claim, exc, "failed: its account's credentials must be renewed", RENEW)
         except PermanentError as exc:
-            self._fail(claim, exc, "failed for good")
+            self._fail(claim, exc, "failed for good", CORRECT)
         except UncertainError as exc:
             # The platform may have it: leave the delivery sending, so that when its lease expires
             # it is reconciled with the platform instead of sent again.
@@ -184,9 +246,16 @@ class Dispatcher:
         with self.ledger.begin() as session:
             checkpoint(session, delivery_id, key, value)
 
-    def _fail(self, claim: Claim, exc: PermanentError, why: str) -> None:
+    def _fail(self, claim: Claim, exc: PermanentError, why: str, fix: str) -> None:
         error = self.redact(str(exc))
-        logger.error("delivery %d to %s %s: %s", claim.delivery_id, claim.account, why, error)
+        logger.error(
+            "ALERT delivery %d to %s %s: %s. Fix: %s",
+            claim.delivery_id,
+            claim.account,
+            why,
+            error,
+            fix,
+        )
         with self.ledger.begin() as session:
             record_outcome(session, claim, DeliveryStatus.FAILED, self.clock(), error=error)
 
@@ -196,11 +265,12 @@ class Dispatcher:
         limited = isinstance(exc, RateLimitedError)  # refused before doing anything: not counted
         if claim.attempts >= self.policy.max_attempts and not limited:
             logger.error(
-                "delivery %d to %s failed %d times, giving up: %s",
+                "ALERT delivery %d to %s failed %d times, giving up: %s. Fix: %s",
                 claim.delivery_id,
                 claim.account,
                 claim.attempts,
                 error,
+                OUTAGE,
             )
             with self.ledger.begin() as session:
                 record_outcome(session, claim, DeliveryStatus.FAILED, now, error=error)
@@ -216,7 +286,7 @@ class Dispatcher:
             error,
         )
         with self.ledger.begin() as session:
-            record_outcome(
+            mine = record_outcome(
                 session,
                 claim,
                 DeliveryStatus.PENDING,
@@ -225,3 +295,5 @@ class Dispatcher:
                 retry_at=now + timedelta(seconds=wait),
                 refund=limited,
             )
+            if limited and mine:  # the account's other posts would be refused until then too
+                defer(session, claim.account, now + timedelta(seconds=wait), now)

@@ -1,29 +1,37 @@
 """The engine's parts put together, and one pass of work through them.
 
-One tick is a scan of the queue folder, then reconciling deliveries a crash left uncertain, then
-dispatch of everything due, then the officers' files refreshed. ``run --once`` runs one tick; the
-daemon (daemon.py) runs ticks on a clock. What is due is decided by the ledger, never by the clock,
-so a restart loses nothing.
+Work comes in two kinds that never wait on each other: intake (a scan of the queue folder, the
+officers' files refreshed) and dispatch of one platform (reconciling deliveries a crash left
+uncertain, then sending what is due, then their files refreshed). One tick is intake, then every
+platform's dispatch side by side. ``run --once`` runs one tick; the daemon (daemon.py) runs intake
+on a clock and each platform's dispatch in a worker of its own. What is due is decided by the
+ledger, never by the clock, so a restart loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters import load_adapters
+from publisher.adapters.base import Adapter
 from publisher.clock import Clock
 from publisher.config import Settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
 from publisher.intake import Intake, Result
+from publisher.quota import Quotas
 from publisher.receipts import refresh
 from publisher.render import Renderer
 from publisher.store.db import open_ledger
-from publisher.store.ledger import Claim
+from publisher.store.ledger import Claim, platforms_at_work
 
 logger = logging.getLogger(__name__)
 
@@ -54,19 +62,44 @@ class Engine:
             settings.dispatch,
             settings.paths.queue,
             redact=self.credentials.redact,
+            quotas=platform_quotas(settings, adapters),
         )
+        self._files = threading.Lock()  # the officers' files: one writer at a time
         self.intake.prepare()
 
-    def tick(self) -> Tick:
+    def platforms(self) -> list[str]:
+        """Platforms to dispatch: those with accounts, and those with deliveries still at work
+        (an account removed from config.toml: its deliveries are failed, not forgotten)."""
+        with self.ledger() as session:
+            at_work = platforms_at_work(session)
+        return sorted({a.platform for _, a in self.settings.accounts()} | at_work)
+
+    def take(self) -> list[Result]:
+        """Intake: take the settled post files. Never waits on a platform."""
         taken = self.intake.scan()
-        sent = self.dispatcher.reconcile_expired() + self.dispatcher.run_due()
-        refresh(
-            self.ledger,
-            self.settings.paths.queue,
-            self.settings.zone,
-            {c.post_id for c in sent} | {r.post_id for r in taken if r.post_id is not None},
-            self.clock(),
-        )
+        self.refresh(r.post_id for r in taken if r.post_id is not None)
+        return taken
+
+    def dispatch(self, platform: str, stop: threading.Event | None = None) -> list[Claim]:
+        """One platform's pass: reconcile, send what is due (until ``stop``), refresh files."""
+        sent = self.dispatcher.reconcile_expired(platform)
+        sent += self.dispatcher.run_due(platform, stop)
+        self.refresh(c.post_id for c in sent)
+        return sent
+
+    def refresh(self, post_ids: Iterable[int]) -> None:
+        """Rewrite the receipts and status files of these posts; safe from any thread."""
+        with self._files:
+            refresh(
+                self.ledger, self.settings.paths.queue, self.settings.zone, post_ids, self.clock()
+            )
+
+    def tick(self) -> Tick:
+        """Intake, then every platform's dispatch side by side: a slow one delays no other."""
+        taken = self.take()
+        platforms = self.platforms()
+        with ThreadPoolExecutor(len(platforms) or 1, thread_name_prefix="dispatch") as pool:
+            sent = [claim for claims in pool.map(self.dispatch, platforms) for claim in claims]
         return Tick(taken, sent)
 
     def run_once(self) -> Tick:
@@ -77,3 +110,18 @@ class Engine:
         time.sleep(self.settings.intake.settle_seconds)
         second = self.tick()
         return Tick(first.taken + second.taken, first.sent + second.sent)
+
+
+def platform_quotas(settings: Settings, adapters: Mapping[str, Adapter[Any]]) -> dict[str, Quotas]:
+    """Each configured platform's quotas, with the app each of its accounts posts through."""
+    accounts = [a for _, a in settings.accounts()]
+    return {
+        platform: Quotas(
+            getattr(settings.platforms, platform).quotas,
+            {a.key: a.app_name for a in accounts if a.platform == platform},
+            parts_are_posts=any(
+                adapters[a.key].parts_are_posts for a in accounts if a.platform == platform
+            ),
+        )
+        for platform in {a.platform for a in accounts}
+    }

@@ -98,6 +98,9 @@ class Adapter(ABC, Generic[Options]):
     """The credential fields this adapter needs; all are secret and masked in logs."""
     dry_run: ClassVar[bool] = False
     """True for an adapter that records instead of publishing: deliveries end as dry_run."""
+    parts_are_posts: ClassVar[bool] = False
+    """True where each part (the replies under a post) is one more post for the platform's
+    rate limits, as on X; else a delivery counts as one post, whatever follows it."""
 
     def __init__(
         self,

@@ -51,6 +51,7 @@ class XAdapter(Adapter[PlatformOptions]):
         "access_token",
         "access_token_secret",
     )
+    parts_are_posts: ClassVar[bool] = True  # every reply is one more POST /2/tweets
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
