@@ -155,11 +155,18 @@ def recent_sends(
     of its delivery, but the attempt ``besides`` (one being decided). A call still running counts
     as now; one that never recorded its end (its process died) as when its lease ran out, the
     latest it can have reached the platform."""
+    # No platform in the WHERE clause: it would lead SQLite to read every delivery of the
+    # platform, sent long ago included, instead of only the recent attempts (by finished_at).
     rows = session.execute(
-        select(Delivery.account, Delivery.parts, Attempt.started_at, Attempt.finished_at)
+        select(
+            Delivery.platform,
+            Delivery.account,
+            Delivery.parts,
+            Attempt.started_at,
+            Attempt.finished_at,
+        )
         .join(Attempt, Attempt.delivery_id == Delivery.id)
         .where(
-            Delivery.platform == platform,
             or_(
                 Attempt.finished_at > since,
                 and_(Attempt.finished_at.is_(None), Attempt.started_at > since - lease),
@@ -170,7 +177,8 @@ def recent_sends(
     ).all()
     return [
         Send(account, finished or min(now, started + lease), len(parts))
-        for account, parts, started, finished in rows
+        for on, account, parts, started, finished in rows
+        if on == platform
     ]
 
 

@@ -1,0 +1,272 @@
+"""Quota planning and rate limits, on the test clock: a burst is spaced to the platform's limits,
+counted from the ledger (so across restarts), and a 429 is honoured to the second."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+
+from publisher.adapters.base import Adapter
+from publisher.adapters.x import XAdapter
+from publisher.config import Quota, XOptions, load_settings
+from publisher.dispatch import Dispatcher
+from publisher.engine import Engine
+from publisher.errors import ConfigError
+from publisher.quota import Quotas, Send
+from publisher.store.ledger import claim_due, recent_sends
+from publisher.store.models import Attempt, Delivery, DeliveryStatus
+from tests.conftest import Drop, FakeClock
+from tests.fakes.x_api import FakeX
+from tests.test_dispatch import Scripted, rows
+
+HARYANA_X = "x:HaryanaPostal"
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def burst(
+    drop: Drop, unit: str, n: int, extra: str = 'platforms = ["x"]\nlocales = ["en"]'
+) -> None:
+    for i in range(n):
+        drop(unit, f"p{i}.toml", f'id = "p{i}"\n{extra}\n[text]\nen = "News number {i}"\n')
+
+
+def dispatcher(
+    engine: Engine, adapters: dict[str, Adapter], quotas: dict[str, Quotas]
+) -> Dispatcher:
+    settings = engine.settings
+    return Dispatcher(
+        engine.ledger,
+        adapters,
+        engine.clock,
+        settings.dispatch,
+        settings.paths.queue,
+        rand=lambda: 1.0,
+        quotas=quotas,
+    )
+
+
+def per_account(posts: int, minutes: float, *accounts: str) -> dict[str, Quotas]:
+    rule = Quota(per="account", posts=posts, minutes=minutes)
+    return {"x": Quotas([rule], dict.fromkeys(accounts, "x"))}
+
+
+def attempts(engine: Engine) -> list[str | None]:
+    with engine.ledger() as session:
+        return list(session.scalars(select(Attempt.outcome).order_by(Attempt.id)))
+
+
+def test_a_window_frees_when_its_oldest_posts_age_out() -> None:
+    quotas = Quotas([Quota(per="account", posts=3, minutes=10)], {"x:a": "x", "x:b": "x"})
+    sends = [Send("x:a", T0, 1), Send("x:a", T0 + timedelta(minutes=2), 2), Send("x:b", T0, 1)]
+    now = T0 + timedelta(minutes=5)
+    assert quotas.free_at(sends, "x:b", 2, now) is None  # x:b has used 1 of 3
+    assert quotas.free_at(sends, "x:a", 1, now) == T0 + timedelta(minutes=10)
+    assert quotas.free_at(sends, "x:a", 2, now) == T0 + timedelta(minutes=12)  # both sends
+    assert quotas.free_at(sends, "x:a", 9, now) == T0 + timedelta(minutes=12)  # an empty window
+    assert quotas.free_at(sends, "x:a", 1, T0 + timedelta(minutes=10)) is None
+
+
+def test_an_app_quota_is_shared_by_its_accounts_only() -> None:
+    apps = {"x:a": "shared", "x:b": "shared", "x:c": "own"}
+    quotas = Quotas([Quota(per="app", posts=2, minutes=60)], apps)
+    sends = [Send("x:a", T0, 1), Send("x:b", T0, 1)]
+    assert quotas.free_at(sends, "x:b", 1, T0) == T0 + timedelta(minutes=60)
+    assert quotas.free_at(sends, "x:c", 1, T0) is None
+
+
+def test_a_burst_goes_out_spaced_without_counting_attempts(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    burst(drop, "haryana", 5)
+    engine.intake.scan()
+    adapter = Scripted(clock, ["1", "2", "3", "4", "5"])
+    send = dispatcher(engine, {HARYANA_X: adapter}, per_account(2, 60, HARYANA_X))
+
+    assert len(send.run_due()) == 2
+    waiting = [d for d in rows(engine) if d.status == DeliveryStatus.PENDING]
+    assert len(waiting) == 3
+    assert {d.not_before for d in waiting} == {clock() + timedelta(minutes=60)}
+    assert {d.attempts for d in waiting} == {0}  # deferred, never claimed
+    assert attempts(engine) == ["sent", "sent"]
+
+    clock.advance(minutes=59, seconds=59)
+    assert send.run_due() == []
+    # a restart: a new dispatcher on the same ledger counts the same sends
+    send = dispatcher(engine, {HARYANA_X: adapter}, per_account(2, 60, HARYANA_X))
+    assert send.run_due() == []
+    clock.advance(seconds=1)
+    assert len(send.run_due()) == 2
+    clock.advance(minutes=60)
+    assert len(send.run_due()) == 1
+    texts = [c.parts[0].text for c in adapter.calls]
+    assert [t.startswith(f"News number {i}") for i, t in enumerate(texts)] == [True] * 5  # order
+    assert attempts(engine) == ["sent"] * 5
+
+
+def test_accounts_sharing_an_app_share_its_quota(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    burst(drop, "directorate", 2, 'units = ["haryana", "tamil-nadu"]\nplatforms = ["x"]')
+    engine.intake.scan()
+    accounts = [HARYANA_X, "x:TNPostalCircle"]
+    rule = Quota(per="app", posts=3, minutes=15)
+    quotas = {"x": Quotas([rule], dict.fromkeys(accounts, "circles"))}
+    send = dispatcher(engine, {a: Scripted(clock, ["1", "2"]) for a in accounts}, quotas)
+    assert len(send.run_due()) == 3
+    [late] = [d for d in rows(engine) if d.status == DeliveryStatus.PENDING]
+    assert late.not_before == clock() + timedelta(minutes=15)
+
+
+def test_replies_on_x_count_as_posts(engine: Engine, drop: Drop, clock: FakeClock) -> None:
+    message = "हरियाणा डाक परिमंडल " * 13  # long enough for a reply under the post
+    drop("haryana", "t.toml", f'platforms = ["x"]\nlocales = ["hi"]\n[text]\nhi = "{message}"\n')
+    burst(drop, "haryana", 1)
+    engine.intake.scan()
+    quotas = per_account(2, 60, HARYANA_X)
+    quotas["x"] = Quotas(quotas["x"].rules, quotas["x"].apps, parts_are_posts=True)
+    send = dispatcher(engine, {HARYANA_X: Scripted(clock, ["1", "2"])}, quotas)
+    assert len(send.run_due()) == 1  # the thread: a post and a reply, the whole quota
+    clock.advance(minutes=60)
+    assert len(send.run_due()) == 1
+
+
+def test_a_429_is_honoured_to_the_second_and_not_counted(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """The real X adapter against the fake X: the reset time X gives holds this delivery and
+    the account's other due deliveries, and the refusal is no failed attempt."""
+    burst(drop, "haryana", 2)
+    engine.intake.scan()
+    account = next(a for _, a in engine.settings.accounts() if a.key == HARYANA_X)
+    keys = ("app-key", "app-secret", "1001-token", "token-secret")
+    with FakeX(clock=clock) as fake:
+        fake.add_user("1001", "HaryanaPostal", *keys)
+        secrets = dict(zip(XAdapter.secrets, keys, strict=True))
+        adapter = XAdapter(account, secrets, XOptions(api_base_url=fake.url), clock)
+        send = dispatcher(engine, {HARYANA_X: adapter}, {})
+        reset = clock() + timedelta(seconds=137)
+        fake.fail_next("rate_limit", reset=int(reset.timestamp()), method="POST")
+
+        send.run_due()
+        assert {(d.status, d.not_before, d.attempts) for d in rows(engine)} == {
+            (DeliveryStatus.PENDING, reset, 0)
+        }
+        clock.advance(seconds=136)
+        assert send.run_due() == []
+        clock.advance(seconds=1)
+        assert len(send.run_due()) == 2
+        posts = [r for r in fake.requests if (r.method, r.path) == ("POST", "/2/tweets")]
+        assert len(posts) == 3  # the refused one, then each delivery once
+        assert fake.count_posts("1001") == 2
+    assert {(d.status, d.attempts) for d in rows(engine)} == {(DeliveryStatus.SENT, 1)}
+
+
+def test_dry_run_is_not_spaced(engine: Engine, drop: Drop) -> None:
+    burst(drop, "haryana", 3)
+    engine.intake.scan()
+    engine.dispatcher.quotas = per_account(1, 60, HARYANA_X)
+    assert len(engine.dispatcher.run_due("x")) == 3  # nothing is sent: nothing to space
+
+
+def test_the_claim_of_one_platform_and_the_quota_count_read_indexes(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    burst(drop, "haryana", 3)
+    engine.intake.scan()
+    statements: list[tuple[str, object]] = []
+    bind = engine.ledger.kw["bind"]
+
+    @event.listens_for(bind, "before_cursor_execute")
+    def keep(_conn: object, _cursor: object, sql: str, params: object, *_: object) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            statements.append((sql, params))
+
+    with engine.ledger.begin() as session:
+        claim_due(session, clock(), timedelta(minutes=5), 1, platform="x")
+        recent_sends(session, "x", clock() - timedelta(days=1), clock(), timedelta(minutes=5))
+    event.remove(bind, "before_cursor_execute", keep)
+    claim = next(s for s in statements if "FROM deliveries" in s[0] and "LIMIT" in s[0])
+    count = next(s for s in statements if "FROM deliveries JOIN attempts" in s[0])
+    with bind.connect() as connection:
+        plans = [
+            " | ".join(
+                row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+            )
+            for sql, params in (claim, count)
+        ]
+    assert "USING INDEX ix_deliveries_platform_next" in plans[0], plans[0]
+    assert "TEMP B-TREE" not in plans[0], plans[0]  # read in order, never sorted
+    assert "ix_attempts_finished_at" in plans[1], plans[1]
+    assert "SCAN attempts" not in plans[1], plans[1]
+
+
+@pytest.mark.parametrize(
+    ("quotas", "where", "said"),
+    [
+        (
+            '[{ per = "account", posts = 0, minutes = 15 }]',
+            "platforms.x.quotas[0].posts",
+            "greater than or equal to 1",
+        ),
+        (
+            '[{ per = "user", posts = 5, minutes = 15 }]',
+            "platforms.x.quotas[0].per",
+            "'account' or 'app'",
+        ),
+        ('[{ per = "app", posts = 5 }]', "platforms.x.quotas[0].minutes", "missing"),
+        (
+            '[{ per = "app", posts = 5, minutes = 15 }, { per = "app", posts = 9, minutes = 15 }]',
+            "platforms.x.quotas",
+            "two quotas per app over 15 minutes",
+        ),
+    ],
+)
+def test_bad_quotas_stop_start_up_naming_the_key(
+    config_path: Path, quotas: str, where: str, said: str
+) -> None:
+    with config_path.open("a", encoding="utf-8") as f:
+        f.write(f"\n[platforms.x]\nquotas = {quotas}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config_path)
+    [problem] = caught.value.problems
+    assert problem.where == where
+    assert said in str(problem)
+
+
+def test_quota_defaults_are_below_the_published_limits(config_path: Path) -> None:
+    platforms = load_settings(config_path).platforms
+    assert [(q.per, q.posts, q.minutes) for q in platforms.x.quotas] == [
+        ("account", 100, 1440),  # X API v2 Basic: 100 / 24 h per user
+        ("app", 1667, 1440),  # and 1,667 / 24 h per app
+    ]
+    assert [(q.per, q.posts) for q in platforms.instagram.quotas] == [("account", 50)]
+    assert platforms.email.quotas == []
+
+
+def test_an_account_names_its_app(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8").replace(
+        'credential = "x-haryana"', 'credential = "x-haryana"\napp = "haryana-app"'
+    )
+    config_path.write_text(text, encoding="utf-8")
+    settings = load_settings(config_path)
+    apps = {a.key: a.app_name for _, a in settings.accounts() if a.platform == "x"}
+    assert apps[HARYANA_X] == "haryana-app"
+    assert apps["x:TNPostalCircle"] == "x"  # by default one app per platform
+
+
+def test_a_delivery_of_every_platform_is_claimed_by_its_own_worker(
+    engine: Engine, drop: Drop
+) -> None:
+    drop("haryana", "two.toml", 'platforms = ["x", "facebook"]\n[text]\nen = "Two platforms"\n')
+    engine.intake.scan()
+    sent = {p: engine.dispatch(p) for p in engine.platforms()}
+    assert {p: {c.platform for c in claims} for p, claims in sent.items()} == {
+        "facebook": {"facebook"},
+        "instagram": set(),
+        "x": {"x"},
+    }
+    with engine.ledger() as session:
+        assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.DRY_RUN}
