@@ -20,10 +20,10 @@ It speaks X's wire format closely enough that ``tweepy.Client`` and ``requests``
   429 beyond it; ``refused`` counts those 429s.
 
 Not imitated: OAuth 2.0 and bearer tokens (call tweepy's read methods with ``user_auth=True``),
-rate limits of other routes (only ``fail_next`` refuses), nonce and timestamp checks, the 280-character
-limit, chunked media upload (initialize/append/finalize), media checks and processing (uploads are
-usable at once), expansions and any fields but ``tweet.fields``, since_id/until_id, quotes, polls,
-edits, likes, v1.1 endpoints, chunked request bodies, TLS.
+rate limits of other routes (only ``fail_next`` refuses), nonce and timestamp checks, the
+280-character limit, chunked media upload (initialize/append/finalize), media checks and
+processing (uploads are usable at once), expansions and any fields but ``tweet.fields``,
+since_id/until_id, quotes, polls, edits, likes, v1.1 endpoints, chunked request bodies, TLS.
 """
 
 from __future__ import annotations
