@@ -242,6 +242,14 @@ class Dispatcher:
                 "delivery %d %s to %s (%s)", claim.delivery_id, status, claim.account, claim.locale
             )
 
+    def _limited_together(self, claim: Claim, exc: TransientError) -> list[str]:
+        """The accounts a rate limit holds: this one, or all that share its app."""
+        quotas = self.quotas.get(claim.platform)
+        if not (isinstance(exc, RateLimitedError) and exc.app_wide and quotas):
+            return [claim.account]
+        app = quotas.apps.get(claim.account)
+        return [account for account, its in quotas.apps.items() if its == app] or [claim.account]
+
     def _checkpoint(self, delivery_id: int, key: str, value: str) -> None:
         with self.ledger.begin() as session:
             checkpoint(session, delivery_id, key, value)
@@ -296,4 +304,5 @@ class Dispatcher:
                 refund=limited,
             )
             if limited and mine:  # the account's other posts would be refused until then too
-                defer(session, claim.account, now + timedelta(seconds=wait), now)
+                for account in self._limited_together(claim, exc):
+                    defer(session, account, now + timedelta(seconds=wait), now)

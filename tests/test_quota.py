@@ -270,3 +270,29 @@ def test_a_delivery_of_every_platform_is_claimed_by_its_own_worker(
     }
     with engine.ledger() as session:
         assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.DRY_RUN}
+
+
+def test_an_apps_spent_daily_limit_holds_every_account_of_the_app(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    burst(drop, "directorate", 1, 'units = ["haryana", "tamil-nadu"]\nplatforms = ["x"]')
+    engine.intake.scan()
+    keys = [HARYANA_X, "x:TNPostalCircle"]
+    accounts = {a.key: a for _, a in engine.settings.accounts() if a.key in keys}
+    with FakeX(clock=clock) as fake:
+        adapters: dict[str, Adapter] = {}
+        for n, key in enumerate(keys):
+            secrets = ("app-key", "app-secret", f"100{n}-token", f"secret-{n}")
+            fake.add_user(f"100{n}", accounts[key].handle, *secrets)
+            options = XOptions(api_base_url=fake.url)
+            credential = dict(zip(XAdapter.secrets, secrets, strict=True))
+            adapters[key] = XAdapter(accounts[key], credential, options, clock)
+        send = dispatcher(engine, adapters, {"x": Quotas([], dict.fromkeys(keys, "x"))})
+        reset = clock() + timedelta(hours=5)
+        fake.fail_next("rate_limit", method="POST", daily="app", daily_reset=int(reset.timestamp()))
+        send.run_due()
+        posts = [r for r in fake.requests if (r.method, r.path) == ("POST", "/2/tweets")]
+    assert len(posts) == 1  # the other account was not even tried: the app's day is spent
+    assert {(d.status, d.not_before, d.attempts) for d in rows(engine)} == {
+        (DeliveryStatus.PENDING, reset, 0)
+    }

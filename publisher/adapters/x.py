@@ -195,8 +195,9 @@ class XAdapter(Adapter[PlatformOptions]):
         try:
             result = call()
         except tweepy.TooManyRequests as exc:
+            app_wide = exc.response.headers.get("x-app-limit-24hour-remaining") == "0"
             raise RateLimitedError(
-                f"X rate limit: {_reason(exc)}", _retry_after(exc, self.clock)
+                f"X rate limit: {_reason(exc)}", _retry_after(exc, self.clock), app_wide=app_wide
             ) from None
         except tweepy.Unauthorized as exc:
             msg = f"X refused the credentials of @{self.account.handle}: {_reason(exc)}"
