@@ -103,15 +103,22 @@ class Dispatcher:
             touched.append(claim)
         return touched
 
-    def reconcile_expired(self, platform: str | None = None) -> list[Claim]:
+    def reconcile_expired(
+        self, platform: str | None = None, stop: threading.Event | None = None
+    ) -> list[Claim]:
         """Ask the platforms about deliveries whose sender vanished mid-call (a crash, a kill):
         found there, they are recorded as sent; not there, they go back to pending; when the
-        platform cannot be asked, a person decides (``publisher resolve``)."""
+        platform cannot be asked, a person decides (``publisher resolve``). Once ``stop`` is
+        set no more are asked: those left keep their lease, and are asked when it expires."""
         with self.ledger.begin() as session:
             claims = claim_expired(session, self.clock(), self.lease, self.batch, platform=platform)
+        asked = []
         for claim in claims:
+            if stop and stop.is_set():
+                break
             self._reconcile(claim)
-        return claims
+            asked.append(claim)
+        return asked
 
     def next_due(self, platform: str) -> datetime | None:
         """When the platform's next pending delivery falls due, if it has one."""

@@ -82,7 +82,7 @@ class Engine:
 
     def dispatch(self, platform: str, stop: threading.Event | None = None) -> list[Claim]:
         """One platform's pass: reconcile, send what is due (until ``stop``), refresh files."""
-        sent = self.dispatcher.reconcile_expired(platform)
+        sent = self.dispatcher.reconcile_expired(platform, stop)
         sent += self.dispatcher.run_due(platform, stop)
         self.refresh(c.post_id for c in sent)
         return sent

@@ -86,26 +86,36 @@ class Workers:
         self._clock = clock
         self._idle = idle
         self._workers: dict[str, Worker] = {}
+        self._halted = threading.Event()
+        self._lock = threading.Lock()  # ensure() runs in the tick's thread, stop() in main
 
     def ensure(self, platforms: Iterable[str]) -> None:
-        """A worker for each of ``platforms`` that has none yet."""
-        for platform in platforms:
-            if platform not in self._workers:
+        """A worker for each of ``platforms`` that has none yet (none once halted)."""
+        with self._lock:
+            for platform in platforms:
+                if platform in self._workers or self._halted.is_set():
+                    continue
                 worker = Worker(platform, self._dispatch, self._next_due, self._clock, self._idle)
                 self._workers[platform] = worker
                 worker.thread.start()
                 logger.info("dispatching to %s", platform)
 
+    def _all(self) -> list[Worker]:
+        with self._lock:
+            return list(self._workers.values())
+
     def wake(self) -> None:
-        for worker in self._workers.values():
+        for worker in self._all():
             worker.wake()
 
     def drain(self) -> list[Claim]:
-        return [claim for worker in self._workers.values() for claim in worker.drain()]
+        return [claim for worker in self._all() for claim in worker.drain()]
 
     def halt(self) -> None:
-        """Claim nothing more, from now on (safe in a signal handler: it only sets flags)."""
-        for worker in self._workers.values():
+        """Claim nothing more, from now on. Called from a signal handler, so it takes no lock
+        (the main thread may hold it): it only sets flags, on a copy of the workers."""
+        self._halted.set()
+        for worker in list(self._workers.values()):
             worker.stop()
 
     def stop(self, seconds: float) -> list[str]:
@@ -113,6 +123,7 @@ class Workers:
         platforms whose worker is still in a call."""
         self.halt()
         deadline = time.monotonic() + seconds
-        for worker in self._workers.values():
+        workers = self._all()
+        for worker in workers:
             worker.thread.join(max(deadline - time.monotonic(), 0.0))
-        return [p for p, w in self._workers.items() if w.thread.is_alive()]
+        return [w.platform for w in workers if w.thread.is_alive()]

@@ -10,14 +10,18 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from publisher.store.ledger import Claim
+from publisher.workers import Workers
 from tests.conftest import REPO
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.smtp import FakeSMTP
@@ -241,3 +245,26 @@ def test_sigterm_during_a_slow_call_exits_in_bound_and_never_sends_twice(
     outcomes = [o for (o,) in ledger.execute("SELECT outcome FROM attempts ORDER BY id")]
     ledger.close()
     assert outcomes == [None, "reconcile:sent"]
+
+
+def test_stopping_reports_the_worker_still_in_a_call_and_starts_no_other() -> None:
+    in_call, release = threading.Event(), threading.Event()
+    passes: list[str] = []
+
+    def dispatch(platform: str, stop: threading.Event) -> list[Claim]:
+        passes.append(platform)
+        if platform == "x":
+            in_call.set()
+            release.wait(60)  # a call that outlives the bound
+        return []
+
+    workers = Workers(dispatch, lambda _: None, lambda: datetime.now(UTC), idle=60)
+    workers.ensure(["x", "email"])
+    try:
+        assert in_call.wait(30)
+        assert workers.stop(3) == ["x"]  # e-mail, idle, stopped; X is still in its call
+        workers.ensure(["facebook"])
+        threads = {t.name for t in threading.enumerate()}
+        assert "dispatch-facebook" not in threads  # nothing starts once stopping
+    finally:
+        release.set()
