@@ -86,16 +86,13 @@ class Account(Strict):
     platform_id: str | None = None  # page id, Instagram user id, user id on X
     credential: str | None = None  # the name of its secret (see publisher.credentials)
     app: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    """The developer app it posts through, for per-app quotas; default: one app per platform."""
+    """The developer app it posts through, for per-app quotas; by default what its credentials
+    say (on X, the consumer key), else one app for the whole platform."""
     recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(default_factory=list)
 
     @property
     def key(self) -> str:
         return f"{self.platform}:{self.handle}"
-
-    @property
-    def app_name(self) -> str:
-        return self.app or self.platform
 
 
 class Unit(Strict):

@@ -43,6 +43,7 @@ from publisher.store.ledger import (
     claim_expired,
     defer,
     next_due,
+    posts_by_account,
     recent_sends,
     record_outcome,
 )
@@ -150,10 +151,21 @@ class Dispatcher:
         adapter = self.adapters.get(claim.account)
         if quotas is None or not quotas.rules or adapter is None or adapter.dry_run:
             return None
-        sends = recent_sends(
-            session, claim.platform, now - quotas.window, now, self.lease, besides=claim.attempt_id
+        since, posts = now - quotas.window, quotas.cost(len(claim.parts))
+        used = posts_by_account(
+            session,
+            claim.platform,
+            since,
+            self.lease,
+            parts_are_posts=quotas.parts_are_posts,
+            besides=claim.attempt_id,
         )
-        return quotas.free_at(sends, claim.account, quotas.cost(len(claim.parts)), now)
+        if quotas.fits(used, claim.account, posts):
+            return None
+        sends = recent_sends(
+            session, claim.platform, since, now, self.lease, besides=claim.attempt_id
+        )
+        return quotas.free_at(sends, claim.account, posts, now)
 
     def _reconcile(self, claim: Claim) -> None:
         now = self.clock()

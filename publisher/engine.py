@@ -113,12 +113,15 @@ class Engine:
 
 
 def platform_quotas(settings: Settings, adapters: Mapping[str, Adapter[Any]]) -> dict[str, Quotas]:
-    """Each configured platform's quotas, with the app each of its accounts posts through."""
+    """Each configured platform's quotas, with the app each of its accounts posts through: the
+    one config.toml names, else the one its credentials tell (X: the consumer key), else one app
+    for the whole platform."""
     accounts = [a for _, a in settings.accounts()]
+    apps = {a.key: a.app or adapters[a.key].app() or a.platform for a in accounts}
     return {
         platform: Quotas(
             getattr(settings.platforms, platform).quotas,
-            {a.key: a.app_name for a in accounts if a.platform == platform},
+            {a.key: apps[a.key] for a in accounts if a.platform == platform},
             parts_are_posts=any(
                 adapters[a.key].parts_are_posts for a in accounts if a.platform == platform
             ),

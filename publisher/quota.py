@@ -16,17 +16,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import accumulate
 
 from publisher.config import Quota
 
 
 @dataclass(frozen=True)
 class Send:
-    """One call that reached, or may have reached, a platform: ``posts`` it made, and when."""
+    """One call that reached, or may have reached, a platform: when, and the ``parts`` of its
+    delivery (the post, then replies or a first comment)."""
 
     account: str
     at: datetime
-    posts: int
+    parts: int
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,21 @@ class Quotas:
         return max((timedelta(minutes=q.minutes) for q in self.rules), default=timedelta(0))
 
     def cost(self, parts: int) -> int:
+        """How many posts a delivery of ``parts`` parts makes."""
         return parts if self.parts_are_posts else 1
+
+    def fits(self, used: Mapping[str, int], account: str, posts: int) -> bool:
+        """The quick answer, from the posts each account made in the longest window: True when
+        ``posts`` more fit every quota even if all those posts fell in its window. False means
+        "look closer" (``free_at``), not "no"."""
+        app = self.apps.get(account)
+        for rule in self.rules:
+            scope = [
+                a for a in used if (a == account if rule.per == "account" else self._same(a, app))
+            ]
+            if sum(used[a] for a in scope) + min(posts, rule.posts) > rule.posts:
+                return False
+        return True
 
     def free_at(
         self, sends: Sequence[Send], account: str, posts: int, now: datetime
@@ -53,32 +69,37 @@ class Quotas:
         app = self.apps.get(account)
         waits = []
         for rule in self.rules:
-            mine = [
-                s
-                for s in sends
-                if (
-                    s.account == account
-                    if rule.per == "account"
-                    else self.apps.get(s.account) == app
-                )
-            ]
-            wait = _free_at(mine, rule.posts, timedelta(minutes=rule.minutes), posts, now)
+            window = timedelta(minutes=rule.minutes)
+            mine = sorted(
+                (
+                    (s.at, self.cost(s.parts))
+                    for s in sends
+                    if s.at > now - window
+                    and (
+                        s.account == account
+                        if rule.per == "account"
+                        else self._same(s.account, app)
+                    )
+                ),
+            )
+            wait = _free_at(mine, rule.posts, window, posts)
             if wait is not None:
                 waits.append(wait)
         return max(waits, default=None)
 
+    def _same(self, account: str, app: str | None) -> bool:
+        return self.apps.get(account) == app
+
 
 def _free_at(
-    sends: Sequence[Send], limit: int, window: timedelta, posts: int, now: datetime
+    recent: Sequence[tuple[datetime, int]], limit: int, window: timedelta, posts: int
 ) -> datetime | None:
-    """When ``posts`` more fit under ``limit`` in any ``window``: None if now. A delivery worth
-    more posts than the whole limit waits for an empty window rather than forever."""
-    recent = sorted((s for s in sends if s.at > now - window), key=lambda s: s.at)
-    excess = sum(s.posts for s in recent) + min(posts, limit) - limit
+    """When ``posts`` more fit under ``limit``, given the (time, posts) sent in the window, oldest
+    first: None if now. A delivery worth more posts than the whole limit waits for an empty
+    window rather than forever."""
+    excess = sum(n for _, n in recent) + min(posts, limit) - limit
     if excess <= 0:
         return None
-    for send in recent:  # the excess is never more than the recent sends hold
-        excess -= send.posts
-        if excess <= 0:
-            break
-    return send.at + window
+    # The oldest sends that must age out to make room; the excess never exceeds what they hold.
+    freed = next(i for i, total in enumerate(accumulate(n for _, n in recent)) if total >= excess)
+    return recent[freed][0] + window

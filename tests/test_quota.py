@@ -13,10 +13,10 @@ from publisher.adapters.base import Adapter
 from publisher.adapters.x import XAdapter
 from publisher.config import Quota, XOptions, load_settings
 from publisher.dispatch import Dispatcher
-from publisher.engine import Engine
+from publisher.engine import Engine, platform_quotas
 from publisher.errors import ConfigError
 from publisher.quota import Quotas, Send
-from publisher.store.ledger import claim_due, recent_sends
+from publisher.store.ledger import claim_due, posts_by_account, recent_sends
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock
 from tests.fakes.x_api import FakeX
@@ -59,14 +59,24 @@ def attempts(engine: Engine) -> list[str | None]:
 
 
 def test_a_window_frees_when_its_oldest_posts_age_out() -> None:
-    quotas = Quotas([Quota(per="account", posts=3, minutes=10)], {"x:a": "x", "x:b": "x"})
+    rules = [Quota(per="account", posts=3, minutes=10)]
+    quotas = Quotas(rules, {"x:a": "x", "x:b": "x"}, parts_are_posts=True)
     sends = [Send("x:a", T0, 1), Send("x:a", T0 + timedelta(minutes=2), 2), Send("x:b", T0, 1)]
     now = T0 + timedelta(minutes=5)
+    assert not quotas.fits({"x:a": 3, "x:b": 1}, "x:a", 1)
+    assert quotas.fits({"x:a": 3, "x:b": 1}, "x:b", 2)
     assert quotas.free_at(sends, "x:b", 2, now) is None  # x:b has used 1 of 3
     assert quotas.free_at(sends, "x:a", 1, now) == T0 + timedelta(minutes=10)
     assert quotas.free_at(sends, "x:a", 2, now) == T0 + timedelta(minutes=12)  # both sends
     assert quotas.free_at(sends, "x:a", 9, now) == T0 + timedelta(minutes=12)  # an empty window
     assert quotas.free_at(sends, "x:a", 1, T0 + timedelta(minutes=10)) is None
+
+
+def test_a_first_comment_is_no_post_of_its_own() -> None:
+    quotas = Quotas([Quota(per="account", posts=2, minutes=60)], {"instagram:a": "instagram"})
+    sends = [Send("instagram:a", T0, 2)]  # a post and its first comment: one publish
+    assert quotas.free_at(sends, "instagram:a", 1, T0) is None
+    assert quotas.fits({"instagram:a": 1}, "instagram:a", 1)
 
 
 def test_an_app_quota_is_shared_by_its_accounts_only() -> None:
@@ -184,23 +194,28 @@ def test_the_claim_of_one_platform_and_the_quota_count_read_indexes(
         if sql.lstrip().upper().startswith("SELECT"):
             statements.append((sql, params))
 
+    since, lease = clock() - timedelta(days=1), timedelta(minutes=5)
     with engine.ledger.begin() as session:
-        claim_due(session, clock(), timedelta(minutes=5), 1, platform="x")
-        recent_sends(session, "x", clock() - timedelta(days=1), clock(), timedelta(minutes=5))
+        claim_due(session, clock(), lease, 1, platform="x")
+        recent_sends(session, "x", since, clock(), lease)
+        posts_by_account(session, "x", since, lease, parts_are_posts=True)
     event.remove(bind, "before_cursor_execute", keep)
     claim = next(s for s in statements if "FROM deliveries" in s[0] and "LIMIT" in s[0])
-    count = next(s for s in statements if "FROM deliveries JOIN attempts" in s[0])
+    counts = [s for s in statements if "FROM deliveries JOIN attempts" in s[0]]
+    assert len(counts) == 2
     with bind.connect() as connection:
-        plans = [
+        claim_plan, *count_plans = [
             " | ".join(
                 row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
             )
-            for sql, params in (claim, count)
+            for sql, params in (claim, *counts)
         ]
-    assert "USING INDEX ix_deliveries_platform_next" in plans[0], plans[0]
-    assert "TEMP B-TREE" not in plans[0], plans[0]  # read in order, never sorted
-    assert "ix_attempts_finished_at" in plans[1], plans[1]
-    assert "SCAN attempts" not in plans[1], plans[1]
+    assert "USING INDEX ix_deliveries_platform_next" in claim_plan, claim_plan
+    assert "TEMP B-TREE" not in claim_plan, claim_plan  # read in order, never sorted
+    for plan in count_plans:  # only the window's attempts, never every delivery of a platform
+        assert "ix_attempts_finished_at" in plan, plan
+        assert "SCAN attempts" not in plan, plan
+        assert "SCAN deliveries" not in plan, plan
 
 
 @pytest.mark.parametrize(
@@ -246,15 +261,26 @@ def test_quota_defaults_are_below_the_published_limits(config_path: Path) -> Non
     assert platforms.email.quotas == []
 
 
-def test_an_account_names_its_app(config_path: Path) -> None:
+def test_the_app_of_an_account_is_named_or_told_by_its_credentials(
+    config_path: Path, engine: Engine, clock: FakeClock
+) -> None:
     text = config_path.read_text(encoding="utf-8").replace(
         'credential = "x-haryana"', 'credential = "x-haryana"\napp = "haryana-app"'
     )
     config_path.write_text(text, encoding="utf-8")
     settings = load_settings(config_path)
-    apps = {a.key: a.app_name for _, a in settings.accounts() if a.platform == "x"}
-    assert apps[HARYANA_X] == "haryana-app"
-    assert apps["x:TNPostalCircle"] == "x"  # by default one app per platform
+    adapters = dict(engine.dispatcher.adapters)  # dry-run: credentials tell nothing
+    for handle, n, consumer in [("IndiaPostOffice", 1, "one"), ("WBPostalCircle", 2, "one"),
+                                ("MahaPostalCircle", 3, "two")]:  # fmt: skip
+        account = next(a for _, a in settings.accounts() if a.key == f"x:{handle}")
+        secrets = dict(zip(XAdapter.secrets, (consumer, "s", f"{n}-t", "s"), strict=True))
+        adapters[account.key] = XAdapter(account, secrets, XOptions(), clock)
+    apps = platform_quotas(settings, adapters)["x"].apps
+    assert apps["x:HaryanaPostal"] == "haryana-app"  # named in config.toml
+    assert apps["x:IndiaPostOffice"] == apps["x:WBPostalCircle"]  # one consumer key, one app
+    assert apps["x:MahaPostalCircle"] != apps["x:IndiaPostOffice"]
+    assert apps["x:TNPostalCircle"] == "x"  # nothing tells: one app for the platform
+    assert "one" not in "".join(apps.values())  # the key itself is never used as the name
 
 
 def test_a_delivery_of_every_platform_is_claimed_by_its_own_worker(

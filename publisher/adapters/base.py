@@ -114,6 +114,11 @@ class Adapter(ABC, Generic[Options]):
         self.clock = clock
         self._secrets = dict(secrets)
 
+    def app(self) -> str | None:
+        """The developer app this account's credentials belong to, when they tell (accounts of
+        one app share its rate limits); never the secret itself."""
+        return None
+
     @abstractmethod
     def publish(self, delivery: Outgoing) -> Receipt:
         """Publish every part of the delivery.

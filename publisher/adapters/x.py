@@ -11,6 +11,7 @@ dropped after sending) is UncertainError, reconciled through the account's timel
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -64,6 +65,11 @@ class XAdapter(Adapter[PlatformOptions]):
             self.client.session, HOSTS, self.options.api_base_url, self.options.timeout_seconds
         )
         self.user_id = self.account.platform_id or self._secrets["access_token"].split("-")[0]
+
+    def app(self) -> str:
+        """X's apps are told apart by their consumer key: a digest of it names the app."""
+        digest = hashlib.sha256(self._secrets["consumer_key"].encode()).hexdigest()
+        return f"x-app-{digest[:12]}"
 
     def publish(self, delivery: Outgoing) -> Receipt:
         media_ids = [self._upload(m.path.read_bytes(), m.alt) for m in delivery.media]
