@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
@@ -44,6 +45,7 @@ class Daemon:
         self._reload = reload
         self._arrived = threading.Event()
         self._reload_wanted = threading.Event()
+        self._stop_asked: float | None = None
         self._scheduler = BlockingScheduler(timezone=engine.settings.zone)
         self._observer = Observer()
         self._workers = Workers(
@@ -85,7 +87,8 @@ class Daemon:
 
     def _finish(self) -> None:
         bound = self.engine.settings.dispatch.stop_seconds
-        for platform in self._workers.stop(bound):
+        spent = time.monotonic() - (self._stop_asked or time.monotonic())
+        for platform in self._workers.stop(max(bound - spent, 0.0)):
             logger.warning(
                 "a call to %s is still running after %gs: its delivery stays 'sending' and is "
                 "reconciled with the platform once its lease expires, never sent blindly",
@@ -149,6 +152,7 @@ class Daemon:
             self.engine.settings.dispatch.stop_seconds,
         )
         notify("STOPPING=1")
+        self._stop_asked = time.monotonic()  # the bound counts from here
         self._workers.halt()  # claim nothing more, at once; run() then waits for the calls
         self._scheduler.shutdown(wait=False)
 
