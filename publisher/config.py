@@ -96,6 +96,9 @@ class Account(Strict):
     locales: list[LocaleCode] = Field(min_length=1)
     platform_id: str | None = None  # page id, Instagram user id, user id on X
     credential: str | None = None  # the name of its secret (see publisher.credentials)
+    app: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """The developer app it posts through, for per-app quotas; by default what its credentials
+    say (on X, the consumer key), else one app for the whole platform."""
     recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(default_factory=list)
 
     @property
@@ -146,6 +149,8 @@ class Dispatch(Strict):
     # "today at the GPO" misleads. 24 hours matches intake.max_past_hours, the oldest publish_at a
     # post file may ask for, so "how late is too late" means the same everywhere.
     late_after_hours: float = Field(default=24.0, gt=0, le=365 * 24)
+    stop_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """On SIGTERM, how long calls already made may take to finish before the daemon exits."""
 
 
 class Freshness(Strict):
@@ -199,19 +204,48 @@ class AmplifyRule(Strict):
     counts_for_freshness: bool = False
 
 
+class Quota(Strict):
+    """At most ``posts`` posts in any ``minutes`` (a sliding window), counted per account or
+    per app (all the accounts that post through one developer app)."""
+
+    per: Literal["account", "app"]
+    posts: int = Field(ge=1, le=1_000_000)
+    minutes: float = Field(gt=0, le=7 * 24 * 60)
+
+
 class PlatformOptions(Strict):
     """Settings every adapter takes. ``api_base_url`` sends the client library's requests to
-    another endpoint than the platform's own (an API gateway; the tests' fake servers)."""
+    another endpoint than the platform's own (an API gateway; the tests' fake servers).
+    ``quotas`` space the platform's deliveries so that a burst never draws a rate limit."""
 
     api_base_url: str | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
+    quotas: list[Quota] = Field(default_factory=list)
+
+
+# Defaults below the platforms' published limits; sources in config.toml and the README.
+X_QUOTAS = [
+    Quota(per="account", posts=100, minutes=1440),
+    Quota(per="app", posts=1667, minutes=1440),
+]
+FACEBOOK_QUOTAS = [Quota(per="account", posts=100, minutes=1440)]
+INSTAGRAM_QUOTAS = [Quota(per="account", posts=50, minutes=1440)]
+
+
+class XOptions(PlatformOptions):
+    quotas: list[Quota] = Field(default_factory=lambda: list(X_QUOTAS))
 
 
 class GraphOptions(PlatformOptions):
     graph_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
 
 
+class FacebookOptions(GraphOptions):
+    quotas: list[Quota] = Field(default_factory=lambda: list(FACEBOOK_QUOTAS))
+
+
 class InstagramOptions(GraphOptions):
+    quotas: list[Quota] = Field(default_factory=lambda: list(INSTAGRAM_QUOTAS))
     media_base_url: str | None = None  # where the archive is served from: Instagram fetches media
     container_poll_seconds: float = Field(default=2.0, ge=0)
     container_poll_limit: int = Field(default=30, ge=1)
@@ -231,8 +265,8 @@ class Platforms(Strict):
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, PlatformOptions] = Field(init=False)
 
-    x: PlatformOptions = PlatformOptions()
-    facebook: GraphOptions = GraphOptions()
+    x: XOptions = XOptions()
+    facebook: FacebookOptions = FacebookOptions()
     instagram: InstagramOptions = InstagramOptions()
     email: EmailOptions = EmailOptions()
 
@@ -340,6 +374,7 @@ def _cross_references(settings: Settings) -> list[Problem]:
         if account.platform == "email" and not account.recipients
     )
     problems.extend(_amplify_problems(settings))
+    problems.extend(_quota_problems(settings))
     if settings.freshness.warn_after_days >= settings.freshness.max_silence_days:
         problems.append(
             Problem(
@@ -375,6 +410,24 @@ def _amplify_problems(settings: Settings) -> list[Problem]:
         for platform in rule.platforms
         if platform not in AMPLIFY_KINDS
     )
+    return problems
+
+
+def _quota_problems(settings: Settings) -> list[Problem]:
+    """Two quotas of one scope over one window: which one was meant cannot be guessed."""
+    problems: list[Problem] = []
+    for name in Platforms.model_fields:
+        options: PlatformOptions = getattr(settings.platforms, name)
+        seen = Counter((q.per, q.minutes) for q in options.quotas)
+        problems.extend(
+            Problem(
+                f"platforms.{name}.quotas",
+                f"two quotas per {per} over {minutes:g} minutes",
+                "Keep one of them: the smaller number of posts is the safe one",
+            )
+            for (per, minutes), count in seen.items()
+            if count > 1
+        )
     return problems
 
 

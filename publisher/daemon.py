@@ -1,10 +1,17 @@
-"""The long-running service: APScheduler as the clock, folder events, signals, systemd notify.
+"""The long-running service: APScheduler as the clock, folder events, dispatch workers, signals,
+systemd notify.
 
-APScheduler keeps time only (a memory job store, the job added at start): every tick asks the
-ledger what is due. Folder events bring a tick forward so a dropped file goes out at once. SIGTERM
-and SIGINT stop after the current tick; SIGHUP re-reads config.toml, keeping the running
-configuration if the new one is bad. Each tick ends with WATCHDOG=1, so a tick stuck for longer
-than WatchdogSec gets the service restarted; ticks come at least twice per watchdog interval.
+APScheduler keeps time only (a memory job store, the job added at start). Its tick is intake: the
+queue folder scanned, then every platform's worker woken; folder events bring a tick forward so a
+dropped file goes out at once. Each platform is dispatched by a worker of its own (workers.py),
+which also wakes when its next delivery falls due, so a platform that hangs holds only itself.
+
+SIGTERM and SIGINT: no delivery is claimed any more, the current intake tick finishes, calls in
+flight get ``dispatch.stop_seconds`` to finish, then the process exits 0; a call still running is
+left ``sending`` and reconciled after its lease expires (at the next start), never sent blindly.
+SIGHUP re-reads config.toml, keeping the running configuration if the new one is bad. Each tick
+ends with WATCHDOG=1, so intake stuck for longer than WatchdogSec gets the service restarted;
+ticks come at least twice per watchdog interval.
 """
 
 from __future__ import annotations
@@ -12,16 +19,20 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
+from datetime import datetime
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from watchdog.observers import Observer
 
-from publisher.engine import Engine
+from publisher.engine import Engine, Tick
 from publisher.errors import PublisherError
 from publisher.intake import Watcher
 from publisher.notify import notify, watchdog_seconds
+from publisher.store.ledger import Claim
+from publisher.workers import Workers
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +46,12 @@ class Daemon:
         self._reload = reload
         self._arrived = threading.Event()
         self._reload_wanted = threading.Event()
+        self._stop_asked: float | None = None
         self._scheduler = BlockingScheduler(timezone=engine.settings.zone)
         self._observer = Observer()
+        self._workers = Workers(
+            self._dispatch, self._next_due, engine.clock, engine.settings.intake.poll_seconds
+        )
 
     def run(self) -> None:
         """Until SIGTERM or SIGINT."""
@@ -58,6 +73,7 @@ class Daemon:
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGHUP, self._hang_up)
         self._observer.start()
+        self._workers.ensure(self.engine.platforms())
         notify("READY=1", "STATUS=watching the queue")  # ledger migrated, folders, credentials ok
         logger.info(
             "watching %s (folder events, and a scan every %gs)",
@@ -69,6 +85,26 @@ class Daemon:
         finally:
             self._observer.stop()
             self._observer.join()
+            self._finish()
+
+    def _finish(self) -> None:
+        bound = self.engine.settings.dispatch.stop_seconds
+        spent = time.monotonic() - (self._stop_asked or time.monotonic())
+        for platform in self._workers.stop(max(bound - spent, 0.0)):
+            logger.warning(
+                "a call to %s is still running after %gs: its delivery stays 'sending' and is "
+                "reconciled with the platform once its lease expires, never sent blindly",
+                platform,
+                bound,
+            )
+        logger.info("stopped")
+
+    # The workers reach the engine through these, so that after a reload they use the new one.
+    def _dispatch(self, platform: str, stop: threading.Event) -> list[Claim]:
+        return self.engine.dispatch(platform, stop)
+
+    def _next_due(self, platform: str) -> datetime | None:
+        return self.engine.dispatcher.next_due(platform)
 
     def _tick(self) -> None:
         # A file that arrives while a tick runs cannot start another (one instance at a time):
@@ -78,10 +114,12 @@ class Daemon:
             if self._reload_wanted.is_set():
                 self._reload_config()
             try:
-                tick = self.engine.tick()
+                intake = self.engine.take()
             except Exception:
                 logger.exception("tick failed; the next one will try again")
             else:
+                self._workers.wake()  # new deliveries; or changes by others (resolve)
+                tick = Tick(intake.taken, self._workers.drain(), intake.created)
                 notify("WATCHDOG=1", f"STATUS={tick.summary()}")
             if not self._arrived.is_set():
                 return
@@ -136,11 +174,18 @@ class Daemon:
         self.engine = fresh
         self._watch()
         self._schedule_rules()
+        self._workers.ensure(fresh.platforms())
         logger.info("config.toml reloaded")
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s, stopping after the current tick", signal.Signals(signum).name)
+        logger.info(
+            "received %s, stopping: no more deliveries are claimed, calls in flight get %gs",
+            signal.Signals(signum).name,
+            self.engine.settings.dispatch.stop_seconds,
+        )
         notify("STOPPING=1")
+        self._stop_asked = time.monotonic()  # the bound counts from here
+        self._workers.halt()  # claim nothing more, at once; run() then waits for the calls
         self._scheduler.shutdown(wait=False)
 
     def _hang_up(self, _signum: int, _frame: FrameType | None) -> None:

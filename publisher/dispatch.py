@@ -3,15 +3,21 @@
 The order of writes is what makes "never twice, never lost" hold: the claim (status sending, a
 lease, an attempt row) is committed before the platform is called, and the platform is called
 outside any transaction. A crash in between leaves evidence, never a silent resend.
+
+Quotas are checked inside the claim's transaction, so two dispatchers never both take the last
+free slot of an account. A delivery that does not fit is not claimed: it and every other due
+delivery of its account move to when the window frees, without counting an attempt. A platform's
+"not now" (a rate limit) moves them the same way, to the time the platform gave.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,10 +36,28 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.store.ledger import Claim, checkpoint, claim_due, claim_expired, record_outcome
+from publisher.quota import Quotas
+from publisher.store.ledger import (
+    Claim,
+    checkpoint,
+    claim_due,
+    claim_expired,
+    defer,
+    next_due,
+    posts_by_account,
+    recent_sends,
+    record_outcome,
+)
 from publisher.store.models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
+
+
+# What a person does about a delivery that failed for good (logged with it, at ERROR).
+AGAIN = "publish it again with a new post file (a new id; accounts = [...] names only this one)"
+RENEW = f"renew the credential, check it with 'publisher accounts check', then {AGAIN}"
+CORRECT = f"read the platform's answer, correct the post or the account, then {AGAIN}"
+OUTAGE = f"check the platform's status page and the network; once it answers, {AGAIN}"
 
 
 def backoff_seconds(
@@ -59,34 +83,91 @@ class Dispatcher:
     rand: Callable[[], float] = field(default=random.random)
     redact: Callable[[str], str] = field(default=str)  # masks secrets in errors kept in the ledger
     amplify: AmplifyPlan = field(default_factory=dict)  # what a post sent is retweeted/shared by
+    quotas: Mapping[str, Quotas] = field(default_factory=dict)  # by platform
 
-    def run_due(self) -> list[Claim]:
-        """Send what is due, one delivery at a time, each leased just before its call (a lease
-        taken long before would expire while others are sent, and another dispatcher would take
-        the delivery over). At most ``batch`` in one pass, so intake is never starved."""
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.policy.lease_seconds)
+
+    def run_due(
+        self, platform: str | None = None, stop: threading.Event | None = None
+    ) -> list[Claim]:
+        """Send what is due (on ``platform``, or on every platform), one delivery at a time,
+        each leased just before its call (a lease taken long before would expire while others
+        are sent, and another dispatcher would take the delivery over). At most ``batch`` in one
+        pass; none claimed once ``stop`` is set."""
         touched: list[Claim] = []
-        lease = timedelta(seconds=self.policy.lease_seconds)
         start = self.clock()
-        while len(touched) < self.batch:
-            with self.ledger.begin() as session:
-                claims = claim_due(session, min(start, self.clock()), lease, 1)
-            if not claims:
+        while len(touched) < self.batch and not (stop and stop.is_set()):
+            claim = self._claim(platform, min(start, self.clock()))
+            if claim is None:
                 break
-            self._send(claims[0])
-            touched.append(claims[0])
+            self._send(claim)
+            touched.append(claim)
         return touched
 
-    def reconcile_expired(self) -> list[Claim]:
+    def reconcile_expired(
+        self, platform: str | None = None, stop: threading.Event | None = None
+    ) -> list[Claim]:
         """Ask the platforms about deliveries whose sender vanished mid-call (a crash, a kill):
         found there, they are recorded as sent; not there, they go back to pending; when the
-        platform cannot be asked, a person decides (``publisher resolve``)."""
+        platform cannot be asked, a person decides (``publisher resolve``). Once ``stop`` is
+        set no more are asked: those left keep their lease, and are asked when it expires."""
         with self.ledger.begin() as session:
-            claims = claim_expired(
-                session, self.clock(), timedelta(seconds=self.policy.lease_seconds), self.batch
-            )
+            claims = claim_expired(session, self.clock(), self.lease, self.batch, platform=platform)
+        asked = []
         for claim in claims:
+            if stop and stop.is_set():
+                break
             self._reconcile(claim)
-        return claims
+            asked.append(claim)
+        return asked
+
+    def next_due(self, platform: str) -> datetime | None:
+        """When the platform's next pending delivery falls due, if it has one."""
+        with self.ledger() as session:
+            return next_due(session, platform)
+
+    def _claim(self, platform: str | None, now: datetime) -> Claim | None:
+        """Lease the next due delivery its quotas let go now; defer those they do not."""
+        with self.ledger.begin() as session:
+            while True:
+                savepoint = session.begin_nested()
+                claims = claim_due(session, now, self.lease, 1, platform=platform)
+                free_at = self._free_at(session, claims[0], now) if claims else None
+                if free_at is None:
+                    savepoint.commit()
+                    return claims[0] if claims else None
+                savepoint.rollback()  # not claimed after all: no attempt, no lease
+                claim = claims[0]
+                moved = defer(session, claim.account, free_at, now)
+                logger.info(
+                    "%s has used its quota: %d deliveries wait until %s",
+                    claim.account,
+                    moved,
+                    free_at.isoformat(timespec="seconds"),
+                )
+
+    def _free_at(self, session: Session, claim: Claim, now: datetime) -> datetime | None:
+        quotas = self.quotas.get(claim.platform)
+        adapter = self.adapters.get(claim.account)
+        if quotas is None or not quotas.rules or adapter is None or adapter.dry_run:
+            return None
+        since, posts = now - quotas.window, quotas.cost(len(claim.parts))
+        used = posts_by_account(
+            session,
+            claim.platform,
+            since,
+            self.lease,
+            parts_are_posts=quotas.parts_are_posts,
+            besides=claim.attempt_id,
+        )
+        if quotas.fits(used, claim.account, posts):
+            return None
+        sends = recent_sends(
+            session, claim.platform, since, now, self.lease, besides=claim.attempt_id
+        )
+        return quotas.free_at(sends, claim.account, posts, now)
 
     def _reconcile(self, claim: Claim) -> None:
         now = self.clock()
@@ -164,9 +245,9 @@ class Dispatcher:
         except TransientError as exc:
             self._retry_or_fail(claim, exc)
         except AuthError as exc:
-            self._fail(claim, exc, "failed: its account's credentials must be renewed")
+            self._fail(claim, exc, "failed: its account's credentials must be renewed", RENEW)
         except PermanentError as exc:
-            self._fail(claim, exc, "failed for good")
+            self._fail(claim, exc, "failed for good", CORRECT)
         except UncertainError as exc:
             # The platform may have it: leave the delivery sending, so that when its lease expires
             # it is reconciled with the platform instead of sent again.
@@ -188,13 +269,28 @@ class Dispatcher:
                 "delivery %d %s to %s (%s)", claim.delivery_id, status, claim.account, claim.locale
             )
 
+    def _limited_together(self, claim: Claim, exc: TransientError) -> list[str]:
+        """The accounts a rate limit holds: this one, or all that share its app."""
+        quotas = self.quotas.get(claim.platform)
+        if not (isinstance(exc, RateLimitedError) and exc.app_wide and quotas):
+            return [claim.account]
+        app = quotas.apps.get(claim.account)
+        return [account for account, its in quotas.apps.items() if its == app] or [claim.account]
+
     def _checkpoint(self, delivery_id: int, key: str, value: str) -> None:
         with self.ledger.begin() as session:
             checkpoint(session, delivery_id, key, value)
 
-    def _fail(self, claim: Claim, exc: PermanentError, why: str) -> None:
+    def _fail(self, claim: Claim, exc: PermanentError, why: str, fix: str) -> None:
         error = self.redact(str(exc))
-        logger.error("delivery %d to %s %s: %s", claim.delivery_id, claim.account, why, error)
+        logger.error(
+            "ALERT delivery %d to %s %s: %s. Fix: %s",
+            claim.delivery_id,
+            claim.account,
+            why,
+            error,
+            fix,
+        )
         with self.ledger.begin() as session:
             record_outcome(session, claim, DeliveryStatus.FAILED, self.clock(), error=error)
 
@@ -204,11 +300,12 @@ class Dispatcher:
         limited = isinstance(exc, RateLimitedError)  # refused before doing anything: not counted
         if claim.attempts >= self.policy.max_attempts and not limited:
             logger.error(
-                "delivery %d to %s failed %d times, giving up: %s",
+                "ALERT delivery %d to %s failed %d times, giving up: %s. Fix: %s",
                 claim.delivery_id,
                 claim.account,
                 claim.attempts,
                 error,
+                OUTAGE,
             )
             with self.ledger.begin() as session:
                 record_outcome(session, claim, DeliveryStatus.FAILED, now, error=error)
@@ -224,7 +321,7 @@ class Dispatcher:
             error,
         )
         with self.ledger.begin() as session:
-            record_outcome(
+            mine = record_outcome(
                 session,
                 claim,
                 DeliveryStatus.PENDING,
@@ -233,3 +330,6 @@ class Dispatcher:
                 retry_at=now + timedelta(seconds=wait),
                 refund=limited,
             )
+            if limited and mine:  # the account's other posts would be refused until then too
+                for account in self._limited_together(claim, exc):
+                    defer(session, account, now + timedelta(seconds=wait), now)

@@ -1,33 +1,41 @@
 """The engine's parts put together, and one pass of work through them.
 
-One tick is the recurring posts' latest firings created, deliveries too long overdue marked late,
-a scan of the queue folder, then reconciling deliveries a crash left uncertain, then dispatch of
-everything due, then the officers' files refreshed. ``run --once`` runs one tick; the
-daemon (daemon.py) runs ticks on a clock. What is due is decided by the ledger, never by the clock,
-so a restart loses nothing.
+Work comes in two kinds that never wait on each other: intake (the recurring posts' latest
+firings created, a scan of the queue folder, the officers' files refreshed) and dispatch of one
+platform (deliveries too long overdue marked late, reconciling deliveries a crash left uncertain,
+then sending what is due, then their files refreshed). One tick is intake, then every platform's
+dispatch side by side. ``run --once`` runs one tick; the daemon (daemon.py) runs intake on a clock
+and each platform's dispatch in a worker of its own. What is due is decided by the ledger, never by
+the clock, so a restart loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters import load_adapters
+from publisher.adapters.base import Adapter
 from publisher.amplify import amplify_plan
 from publisher.clock import Clock
 from publisher.config import Settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
 from publisher.intake import Intake, Result
+from publisher.quota import Quotas
 from publisher.receipts import local, refresh
 from publisher.recurring import Recurring
 from publisher.render import Renderer
 from publisher.store.db import open_ledger
-from publisher.store.ledger import Claim, Late, mark_late
+from publisher.store.ledger import Claim, Late, mark_late, platforms_at_work
 
 logger = logging.getLogger(__name__)
 
@@ -66,29 +74,55 @@ class Engine:
             settings.paths.queue,
             redact=self.credentials.redact,
             amplify=amplify_plan(settings),
+            quotas=platform_quotas(settings, adapters),
         )
+        self._files = threading.Lock()  # the officers' files: one writer at a time
         self.intake.prepare()
 
-    def tick(self) -> Tick:
+    def platforms(self) -> list[str]:
+        """Platforms to dispatch: those with accounts, and those with deliveries still at work
+        (an account removed from config.toml: its deliveries are failed, not forgotten)."""
+        with self.ledger() as session:
+            at_work = platforms_at_work(session)
+        return sorted({a.platform for _, a in self.settings.accounts()} | at_work)
+
+    def take(self) -> Tick:
+        """Intake: the recurring posts' due firings created, the settled post files taken.
+        Never waits on a platform."""
         created = self.recurring.catch_up()
-        late = self.mark_late()
         taken = self.intake.scan()
-        sent = self.dispatcher.reconcile_expired() + self.dispatcher.run_due()
-        refresh(
-            self.ledger,
-            self.settings.paths.queue,
-            self.settings.zone,
-            {c.post_id for c in sent}
-            | {r.post_id for r in taken if r.post_id is not None}
-            | set(created)
-            | {d.post_id for d in late},
-            self.clock(),
-        )
-        return Tick(taken, sent, created, late)
+        self.refresh([*created, *(r.post_id for r in taken if r.post_id is not None)])
+        return Tick(taken, [], created)
+
+    def dispatch(self, platform: str, stop: threading.Event | None = None) -> list[Claim]:
+        """One platform's pass: overdue deliveries marked late, then reconcile, send what is
+        due (until ``stop``), refresh files."""
+        self.mark_late()
+        sent = self.dispatcher.reconcile_expired(platform, stop)
+        sent += self.dispatcher.run_due(platform, stop)
+        self.refresh(c.post_id for c in sent)
+        return sent
+
+    def refresh(self, post_ids: Iterable[int]) -> None:
+        """Rewrite the receipts and status files of these posts; safe from any thread."""
+        with self._files:
+            refresh(
+                self.ledger, self.settings.paths.queue, self.settings.zone, post_ids, self.clock()
+            )
+
+    def tick(self) -> Tick:
+        """Intake, then every platform's dispatch side by side: a slow one delays no other."""
+        intake = self.take()
+        late = self.mark_late()
+        platforms = self.platforms()
+        with ThreadPoolExecutor(len(platforms) or 1, thread_name_prefix="dispatch") as pool:
+            sent = [claim for claims in pool.map(self.dispatch, platforms) for claim in claims]
+        return Tick(intake.taken, sent, intake.created, late)
 
     def mark_late(self) -> list[Late]:
         """Before dispatch: deliveries due longer ago than ``dispatch.late_after_hours`` (the
-        engine was down) become ``late`` instead of going out, each with a warning."""
+        engine was down) become ``late`` instead of going out, each with a warning, and their
+        officers' files say so."""
         cutoff = timedelta(hours=self.settings.dispatch.late_after_hours)
         with self.ledger.begin() as session:
             late = mark_late(session, self.clock(), cutoff)
@@ -102,6 +136,7 @@ class Engine:
                 local(d.due, self.settings.zone),
                 self.settings.dispatch.late_after_hours,
             )
+        self.refresh(d.post_id for d in late)
         return late
 
     def run_once(self) -> Tick:
@@ -117,3 +152,21 @@ class Engine:
             first.created + second.created,
             first.late + second.late,
         )
+
+
+def platform_quotas(settings: Settings, adapters: Mapping[str, Adapter[Any]]) -> dict[str, Quotas]:
+    """Each configured platform's quotas, with the app each of its accounts posts through: the
+    one config.toml names, else the one its credentials tell (X: the consumer key), else one app
+    for the whole platform."""
+    accounts = [a for _, a in settings.accounts()]
+    apps = {a.key: a.app or adapters[a.key].app() or a.platform for a in accounts}
+    return {
+        platform: Quotas(
+            settings.platforms.options(platform).quotas,
+            {a.key: apps[a.key] for a in accounts if a.platform == platform},
+            parts_are_posts=any(
+                adapters[a.key].parts_are_posts for a in accounts if a.platform == platform
+            ),
+        )
+        for platform in {a.platform for a in accounts}
+    }

@@ -71,9 +71,11 @@ class TransientError(AdapterError):
 
 class RateLimitedError(TransientError):
     """The platform said "not now" and when: wait exactly that long. Not counted as a failure,
-    because the request was refused before it did anything."""
+    because the request was refused before it did anything. ``app_wide``: the limit spent is the
+    developer app's, so every account posting through that app must wait, not only this one."""
 
-    def __init__(self, message: str, retry_after: float) -> None:
+    def __init__(self, message: str, retry_after: float, *, app_wide: bool = False) -> None:
+        self.app_wide = app_wide
         super().__init__(message, retry_after)
 
 

@@ -8,6 +8,7 @@ into place) so an officer opening the file over a network share never sees half 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -23,7 +24,9 @@ STATUS_POSTS = 20
 
 
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    # A temporary name of this thread's own: intake and the dispatch workers may write one
+    # receipt at the same moment, and neither may rename the other's half-written file.
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 

@@ -443,3 +443,27 @@ def test_an_outcome_is_not_recorded_over_a_lease_another_dispatcher_took(
     with engine.ledger.begin() as session:
         assert not record_outcome(session, mine, DeliveryStatus.SENT, clock())
         assert record_outcome(session, theirs, DeliveryStatus.SENT, clock())
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        (AuthError("token expired (code 190)"), "Fix: renew the credential"),
+        (PermanentError("(#368) deemed abusive"), "Fix: read the platform's answer"),
+    ],
+)
+def test_a_failure_for_good_is_an_alert_naming_the_delivery_and_the_fix(
+    engine: Engine,
+    drop: Drop,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+    fix: str,
+) -> None:
+    one_delivery(engine, drop, Scripted(clock, [error])).run_due()
+    [d] = rows(engine)
+    [alert] = [r for r in caplog.records if r.getMessage().startswith("ALERT")]
+    assert alert.levelname == "ERROR"
+    assert f"ALERT delivery {d.id} to x:HaryanaPostal failed" in alert.getMessage()
+    assert str(error) in alert.getMessage()
+    assert fix in alert.getMessage()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -400,8 +401,15 @@ def test_the_daemon_makes_a_due_firings_post_at_start_and_only_once(config_path:
         write_rule(settings, "evening.toml", daily)
         daemon.send_signal(signal.SIGHUP)
         wait_for_line(daemon, "recurring post evening for its firing at")
-    with open_ledger(settings.database_url)() as session:
-        keys = {p.key: {d.status for d in p.deliveries} for p in session.scalars(select(Post))}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the workers send them; SIGTERM would stop that
+            with open_ledger(settings.database_url)() as session:
+                keys = {
+                    p.key: {d.status for d in p.deliveries} for p in session.scalars(select(Post))
+                }
+            if DeliveryStatus.PENDING not in set().union(*keys.values()):
+                break
+            time.sleep(0.1)
     stamp = f"{fired:%Y-%m-%dT%H:%M}Z"
     assert keys == {
         f"haryana/daily-tip@{stamp}": {DeliveryStatus.DRY_RUN},

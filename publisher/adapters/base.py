@@ -116,6 +116,9 @@ class Adapter(ABC, Generic[Options]):
     """The credential fields this adapter needs; all are secret and masked in logs."""
     dry_run: ClassVar[bool] = False
     """True for an adapter that records instead of publishing: deliveries end as dry_run."""
+    parts_are_posts: ClassVar[bool] = False
+    """True where each part (the replies under a post) is one more post for the platform's
+    rate limits, as on X; else a delivery counts as one post, whatever follows it."""
 
     def __init__(
         self,
@@ -128,6 +131,11 @@ class Adapter(ABC, Generic[Options]):
         self.options = options
         self.clock = clock
         self._secrets = dict(secrets)
+
+    def app(self) -> str | None:
+        """The developer app this account's credentials belong to, when they tell (accounts of
+        one app share its rate limits); never the secret itself."""
+        return None
 
     @abstractmethod
     def publish(self, delivery: Outgoing) -> Receipt:

@@ -15,6 +15,7 @@ read from the post's retweeters, so a retweet is reconciled like a post.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class XAdapter(Adapter[PlatformOptions]):
         "access_token",
         "access_token_secret",
     )
+    parts_are_posts: ClassVar[bool] = True  # every reply is one more POST /2/tweets
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,6 +71,11 @@ class XAdapter(Adapter[PlatformOptions]):
             self.client.session, HOSTS, self.options.api_base_url, self.options.timeout_seconds
         )
         self.user_id = self.account.platform_id or self._secrets["access_token"].split("-")[0]
+
+    def app(self) -> str:
+        """X's apps are told apart by their consumer key: a digest of it names the app."""
+        digest = hashlib.sha256(self._secrets["consumer_key"].encode()).hexdigest()
+        return f"x-app-{digest[:12]}"
 
     def publish(self, delivery: Outgoing) -> Receipt:
         media_ids = [self._upload(m.path.read_bytes(), m.alt) for m in delivery.media]
@@ -241,8 +248,9 @@ class XAdapter(Adapter[PlatformOptions]):
         try:
             result = call()
         except tweepy.TooManyRequests as exc:
+            app_wide = exc.response.headers.get("x-app-limit-24hour-remaining") == "0"
             raise RateLimitedError(
-                f"X rate limit: {_reason(exc)}", _retry_after(exc, self.clock)
+                f"X rate limit: {_reason(exc)}", _retry_after(exc, self.clock), app_wide=app_wide
             ) from None
         except tweepy.Unauthorized as exc:
             msg = f"X refused the credentials of @{self.account.handle}: {_reason(exc)}"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, CursorResult, and_, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from publisher.errors import PublisherError
 from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
+from publisher.quota import Send
 from publisher.store.models import Attempt, Delivery, DeliveryKind, DeliveryStatus, Post, Priority
 
 
@@ -114,21 +115,138 @@ class Claim:
     source: Amplified | None = None  # what a retweet or share amplifies
 
 
-def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+def claim_due(
+    session: Session, now: datetime, lease: timedelta, limit: int, *, platform: str | None = None
+) -> list[Claim]:
     """Lease up to ``limit`` due deliveries, urgent first, then oldest; each gets an attempt row.
+    ``platform`` keeps to one platform's deliveries (its dispatch worker's).
 
     The caller must commit before calling any platform: from then on a crash leaves the delivery
     ``sending`` with a lease that expires, which marks it as uncertain rather than unsent.
     """
     due = (Delivery.status == DeliveryStatus.PENDING) & (Delivery.not_before <= now)
+    if platform is not None:
+        due &= Delivery.platform == platform
     return _lease(session, due, now, lease, limit, attempt=True)
 
 
-def claim_expired(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+def claim_expired(
+    session: Session, now: datetime, lease: timedelta, limit: int, *, platform: str | None = None
+) -> list[Claim]:
     """Lease deliveries whose sender vanished mid-call (status sending, lease expired) so that
     one dispatcher asks the platform about each; no attempt is counted, nothing is sent."""
     expired = (Delivery.status == DeliveryStatus.SENDING) & (Delivery.lease_until < now)
+    if platform is not None:
+        expired &= Delivery.platform == platform
     return _lease(session, expired, now, lease, limit, attempt=False)
+
+
+# Attempts that reached, or may have reached, the platform: quota counts them. Not reconciling
+# (a question, not a post), a person's decision, or a dry run.
+_CALLED = ("sent", "retry", "failed", "uncertain")
+
+
+def recent_sends(
+    session: Session,
+    platform: str,
+    since: datetime,
+    now: datetime,
+    lease: timedelta,
+    *,
+    besides: int | None = None,
+) -> list[Send]:
+    """Every attempt on ``platform`` whose call ended after ``since``, with the number of parts
+    of its delivery, but the attempt ``besides`` (one being decided). A call still running counts
+    as now; one that never recorded its end (its process died) as when its lease ran out, the
+    latest it can have reached the platform."""
+    rows = session.execute(
+        select(
+            Delivery.platform,
+            Delivery.account,
+            func.json_array_length(Delivery.parts),  # not the parts: only how many
+            Attempt.started_at,
+            Attempt.finished_at,
+        )
+        .join(Attempt, Attempt.delivery_id == Delivery.id)
+        .where(*_called_since(since, lease, besides))
+    ).all()
+    return [
+        Send(account, finished or min(now, started + lease), parts)
+        for on, account, parts, started, finished in rows
+        if on == platform
+    ]
+
+
+def posts_by_account(
+    session: Session,
+    platform: str,
+    since: datetime,
+    lease: timedelta,
+    *,
+    parts_are_posts: bool,
+    besides: int | None = None,
+) -> dict[str, int]:
+    """The posts each account of ``platform`` made since ``since``, counted as ``recent_sends``
+    counts calls but summed by the database: the quick look that, while every account is well
+    within its quotas, spares reading each send."""
+    posts = func.sum(func.json_array_length(Delivery.parts)) if parts_are_posts else func.count()
+    rows = session.execute(
+        select(Delivery.platform, Delivery.account, posts)
+        .join(Attempt, Attempt.delivery_id == Delivery.id)
+        .where(*_called_since(since, lease, besides))
+        .group_by(Delivery.platform, Delivery.account)
+    ).all()
+    return {account: int(n) for on, account, n in rows if on == platform}
+
+
+def _called_since(
+    since: datetime, lease: timedelta, besides: int | None
+) -> list[ColumnElement[bool]]:
+    # No platform here: it would lead SQLite to read every delivery of the platform, those sent
+    # long ago included, instead of only the recent attempts (by finished_at).
+    return [
+        or_(
+            Attempt.finished_at > since,
+            and_(Attempt.finished_at.is_(None), Attempt.started_at > since - lease),
+        ),
+        or_(Attempt.outcome.is_(None), Attempt.outcome.in_(_CALLED)),
+        Attempt.id != besides if besides is not None else true(),
+    ]
+
+
+def defer(session: Session, account: str, until: datetime, now: datetime) -> int:
+    """Move the due deliveries of ``account`` to ``until`` (its quota is spent, or the platform
+    said "not before then"). No attempt is counted; returns how many were moved."""
+    moved = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.account == account,
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.not_before <= now,
+        )
+        .values(not_before=until)
+    )
+    return int(cast("CursorResult[Any]", moved).rowcount)  # an UPDATE's result has a rowcount
+
+
+def next_due(session: Session, platform: str) -> datetime | None:
+    """When the platform's next pending delivery falls due (it may be already)."""
+    return session.scalar(
+        select(func.min(Delivery.not_before)).where(
+            Delivery.platform == platform, Delivery.status == DeliveryStatus.PENDING
+        )
+    )
+
+
+def platforms_at_work(session: Session) -> set[str]:
+    """Platforms with deliveries pending or sending, configured or not any more."""
+    return set(
+        session.scalars(
+            select(Delivery.platform)
+            .where(Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+            .distinct()
+        )
+    )
 
 
 def _lease(

@@ -147,6 +147,15 @@ Index(
     Delivery.not_before,
     Delivery.id,
 )
+# The same order within one platform, for its dispatch worker.
+Index(
+    "ix_deliveries_platform_next",
+    Delivery.platform,
+    Delivery.status,
+    Delivery.priority.desc(),
+    Delivery.not_before,
+    Delivery.id,
+)
 
 
 class Attempt(Base):
@@ -155,6 +164,6 @@ class Attempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
     started_at: Mapped[datetime]
-    finished_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)  # quotas count recent ones
     outcome: Mapped[str | None] = mapped_column(String(32))  # sent, retry, reconcile:sent, …
     error: Mapped[str | None] = mapped_column(Text)

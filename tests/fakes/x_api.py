@@ -18,13 +18,16 @@ It speaks X's wire format closely enough that ``tweepy.Client`` and ``requests``
   ``refuse_repeated_retweets`` it is a 403 "You have already retweeted this Tweet." instead, as
   v1.1 answered (code 327).
 - Faults on demand (``fail_next``): 429 with rate-limit headers (and 24-hour limits), 5xx, slow
-  answers, connections closed with no answer before or after the tweet is stored.
+  answers, answers held until the test releases them (``hang``), connections closed with no
+  answer before or after the tweet is stored.
+- An enforced posting limit on demand (``limit_posts``): POST /2/tweets per user in fixed windows,
+  429 beyond it; ``refused`` counts those 429s.
 
 Not imitated: OAuth 2.0 and bearer tokens (call tweepy's read methods with ``user_auth=True``),
-enforced rate limits (only ``fail_next`` refuses), nonce and timestamp checks, the 280-character
-limit, chunked media upload (initialize/append/finalize), media checks and processing (uploads are
-usable at once), expansions and any fields but ``tweet.fields``, since_id/until_id, quotes, polls,
-edits, likes, v1.1 endpoints, chunked request bodies, TLS.
+rate limits of other routes (only ``fail_next`` refuses), nonce and timestamp checks, the
+280-character limit, chunked media upload (initialize/append/finalize), media checks and
+processing (uploads are usable at once), expansions and any fields but ``tweet.fields``,
+since_id/until_id, quotes, polls, edits, likes, v1.1 endpoints, chunked request bodies, TLS.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ SIGNED_BASES = ("https://api.twitter.com", "https://api.x.com")
 TWITTER_EPOCH_MS = 1288834974657  # snowflake ids count milliseconds from here
 METRICS = ("retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count",
            "impression_count")  # fmt: skip
-FAULTS = ("rate_limit", "server_error", "timeout", "drop_after_store", "drop_before_store")
+FAULTS = ("rate_limit", "server_error", "timeout", "hang", "drop_after_store", "drop_before_store")
 WINDOW_LIMIT, WINDOW_SECONDS, DAY_SECONDS = 100, 900, 86400
 INVALID = "https://api.twitter.com/2/problems/invalid-request"
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
@@ -230,6 +233,10 @@ class FakeX:
         self._requests: list[Request] = []
         self._faults: list[Fault] = []
         self._windows: dict[tuple[str, str, int], int] = {}
+        self._post_limit: tuple[int, int] | None = None  # posts, window seconds
+        self._posts_in_window: dict[tuple[str, int], int] = {}
+        self._released = threading.Event()
+        self.refused = 0  # 429s of the enforced posting limit
         self._last_id = 0
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
@@ -242,7 +249,7 @@ class FakeX:
         return self
 
     def stop(self) -> None:
-        self._stopping.set()  # wakes handlers sleeping in a "timeout" fault
+        self._stopping.set()  # wakes handlers sleeping in a "timeout" or "hang" fault
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()
@@ -314,11 +321,26 @@ class FakeX:
           ``daily`` (True or "user": x-user-limit-24hour-* exhausted; "app": x-app-limit-24hour-*),
           ``daily_limit`` (17), ``daily_reset`` (now + 86400);
         server_error: ``status`` (503); timeout: ``seconds`` (5) of silence, then the answer;
-        drop_after_store / drop_before_store: none."""
+        hang: silence until ``release()``, then ``then`` ("server_error", or "" for the usual
+        answer, the tweet stored); drop_after_store / drop_before_store: none."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
         with self._lock:
             self._faults.append(Fault(kind, count, path_prefix, method, options))
+
+    def release(self) -> None:
+        """Let every request held by a "hang" fault, and any later one, go on."""
+        self._released.set()
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def limit_posts(self, posts: int, seconds: int) -> None:
+        """From now on, refuse with 429 each user's POST /2/tweets beyond ``posts`` in a fixed
+        window of ``seconds`` (windows start at multiples of it, as X's do)."""
+        with self._lock:
+            self._post_limit = (posts, seconds)
 
     # Serving
 
@@ -338,6 +360,13 @@ class FakeX:
         kind, options = (fault.kind, fault.options) if fault else ("", {})
         if kind == "timeout" and self._stopping.wait(options.get("seconds", 5)):
             kind = "drop_before_store"  # stopped while sleeping
+        if kind == "hang":
+            while not (self._released.is_set() or self._stopping.wait(0.05)):
+                pass
+            stopped = self._stopping.is_set()
+            kind = "drop_before_store" if stopped else options.get("then", "server_error")
+        if not kind and user and self._over_post_limit(user.id, request):
+            kind, options = "rate_limit", {"reset": self._post_window_end()}
         if kind == "drop_before_store":
             handler.close_connection = True  # closed with no answer, nothing done
             return
@@ -404,6 +433,25 @@ class FakeX:
                     self._faults.remove(fault)
                 return fault
         return None
+
+    def _over_post_limit(self, user_id: str, request: Request) -> bool:
+        """Counts this user's POST /2/tweets in the current window; True beyond the limit."""
+        if self._post_limit is None or (request.method, request.path) != ("POST", "/2/tweets"):
+            return False
+        posts, seconds = self._post_limit
+        now = int(self._clock().timestamp())
+        with self._lock:
+            key = (user_id, now - now % seconds)
+            used = self._posts_in_window[key] = self._posts_in_window.get(key, 0) + 1
+            if used > posts:
+                self.refused += 1
+        return used > posts
+
+    def _post_window_end(self) -> int:
+        assert self._post_limit is not None
+        seconds = self._post_limit[1]
+        now = int(self._clock().timestamp())
+        return now - now % seconds + seconds
 
     def _window(
         self, user_id: str, request: Request, limited: dict[str, Any] | None

@@ -3,14 +3,14 @@
 Existing rows are posts, and posts count for freshness. One delivery per post, account, locale
 and kind: an account may publish a post and also retweet another account's delivery of it.
 
-Revision ID: 0010
+Revision ID: 0006
 Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
