@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.base import Adapter, Media, Outgoing
 from publisher.clock import Clock
-from publisher.config import Dispatch
+from publisher.config import Blackout, Dispatch
+from publisher.controls import held
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -57,6 +58,7 @@ class Dispatcher:
     batch: int = 100
     rand: Callable[[], float] = field(default=random.random)
     redact: Callable[[str], str] = field(default=str)  # masks secrets in errors kept in the ledger
+    blackouts: Sequence[Blackout] = ()  # config.toml's windows in which nothing goes out
 
     def run_due(self) -> list[Claim]:
         """Send what is due, one delivery at a time, each leased just before its call (a lease
@@ -67,7 +69,8 @@ class Dispatcher:
         start = self.clock()
         while len(touched) < self.batch:
             with self.ledger.begin() as session:
-                claims = claim_due(session, min(start, self.clock()), lease, 1)
+                hold = held(session, self.clock(), self.blackouts)
+                claims = claim_due(session, min(start, self.clock()), lease, 1, held=hold)
             if not claims:
                 break
             self._send(claims[0])

@@ -54,6 +54,7 @@ class Engine:
             settings.dispatch,
             settings.paths.queue,
             redact=self.credentials.redact,
+            blackouts=settings.blackouts,
         )
         self.intake.prepare()
 

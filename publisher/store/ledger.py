@@ -19,7 +19,10 @@ from publisher.errors import PublisherError
 from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
+from publisher.store.audit import append
 from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post
+
+DISPATCH = "dispatch"  # the audit log's actor for what the dispatcher records
 
 
 def find_post(session: Session, key: str) -> Post | None:
@@ -85,6 +88,14 @@ def record_post(
             for d in planned
         ],
     )
+    append(
+        session,
+        now,
+        f"queue/{request.unit}",
+        "post.accept",
+        f"post {post_id}",
+        {"key": request.key, "file": request.source_name, "deliveries": len(planned)},
+    )
     return post_id
 
 
@@ -109,13 +120,23 @@ class Claim:
     lease_until: datetime
 
 
-def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+def claim_due(
+    session: Session,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    *,
+    held: ColumnElement[bool] | None = None,
+) -> list[Claim]:
     """Lease up to ``limit`` due deliveries, urgent first, then oldest; each gets an attempt row.
+    Those ``held`` matches (paused, blacked out: publisher.controls.held) wait where they are.
 
     The caller must commit before calling any platform: from then on a crash leaves the delivery
     ``sending`` with a lease that expires, which marks it as uncertain rather than unsent.
     """
     due = (Delivery.status == DeliveryStatus.PENDING) & (Delivery.not_before <= now)
+    if held is not None:
+        due &= ~held
     return _lease(session, due, now, lease, limit, attempt=True)
 
 
@@ -214,6 +235,22 @@ def record_outcome(
             {**part, "remote_id": receipt.remote_id if i == 0 else next(follow_ups, None)}
             for i, part in enumerate(delivery.parts)
         ]
+    append(
+        session,
+        now,
+        DISPATCH,
+        f"delivery.{status}",
+        f"delivery {delivery.id}",
+        {
+            "account": delivery.account,
+            "locale": delivery.locale,
+            "outcome": attempt.outcome,
+            "attempts": delivery.attempts,
+            "remote_id": delivery.remote_id,
+            "error": error,
+            "retry_at": retry_at.isoformat() if retry_at else None,
+        },
+    )
     return True
 
 
@@ -261,4 +298,12 @@ def resolve(
         delivery.remote_id = remote_id
     else:
         delivery.not_before = now
+    append(
+        session,
+        now,
+        who,
+        "delivery.resolve",
+        f"delivery {delivery_id}",
+        {"as": "sent" if published else "unsent", "remote_id": remote_id, "reason": reason},
+    )
     return delivery
