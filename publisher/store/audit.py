@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
 from sqlalchemy import insert, select
@@ -47,7 +47,7 @@ def row_hash(
 ) -> str:
     """SHA-256, in hex, of the previous row's hash followed by this row's canonical content
     (a JSON array of id, the UTC time in ISO 8601, actor, action, subject and detail)."""
-    content = canonical([id_, at.isoformat(), actor, action, subject, detail])
+    content = canonical([id_, at.astimezone(UTC).isoformat(), actor, action, subject, detail])
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
@@ -140,7 +140,7 @@ def write_export(rows: Iterable[AuditEntry], out: IO[str], fmt: ExportFormat) ->
     if writer is not None:
         writer.writerow(COLUMNS)
     for row in rows:
-        values = [row.id, row.at.isoformat(), row.actor, row.action, row.subject]
+        values = [row.id, row.at.astimezone(UTC).isoformat(), row.actor, row.action, row.subject]
         if writer is not None:
             writer.writerow([*values, row.detail, row.prev_hash, row.hash])
         else:
