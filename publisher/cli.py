@@ -276,6 +276,7 @@ def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
         if sent:
             print(review_text(sent, settings))
         print(f"{len(waiting)} deliveries scheduled for later.\n")
+        print(awaiting_text(waiting, settings), end="")
         if waiting:
             print(review_text(waiting, settings))
     return 0
