@@ -228,6 +228,9 @@ def _audit(args: argparse.Namespace, settings: Settings, ledger: sessionmaker[Se
                 f"{verdict.head_id}, has the hash {verdict.head_hash}"
             )
             return 0
+        if args.end < args.start:
+            msg = f"--to {args.end} is before --from {args.start}; give the first day first"
+            raise PublisherError(msg)
         zone = settings.zone
         start = datetime.combine(args.start, time(), zone)
         end = datetime.combine(args.end + timedelta(days=1), time(), zone)

@@ -146,6 +146,8 @@ def held(session: Session, now: datetime, blackouts: Sequence[Blackout]) -> Colu
         for unit in window.units or ANY
         for platform in window.platforms or ANY
     ]
+    if Scope() in scopes:  # everything: a constant, so the claim reads no row at all
+        return true()
     return or_(false(), *(s.matches() for s in scopes))
 
 

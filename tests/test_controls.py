@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,10 +21,11 @@ from publisher.review import awaiting_text, queued
 from publisher.store.ledger import claim_due
 from publisher.store.models import AuditEntry, DeliveryStatus
 from tests.conftest import Drop, FakeClock
-from tests.test_cli import publisher
+from tests.test_cli import publisher, running
 from tests.test_config import EXAMPLE, problems
 from tests.test_dispatch import POST, Scripted, one_delivery, rows
 
+HELLO = '[text]\nhi = "नमस्ते"\nen = "Hello"\n'
 TAMIL = '[text]\nta = "பொங்கல் நல்வாழ்த்துகள்!"\nen = "Happy Pongal!"\n'
 
 
@@ -397,3 +399,39 @@ def test_approval_must_be_a_boolean(tmp_path: Path) -> None:
     found = problems(tmp_path, text)
     assert "units.haryana.approval" in found
     assert "Write true or false, without quotes" in found
+
+
+def test_a_running_daemon_obeys_a_pause_and_a_resume_without_a_restart(config_path: Path) -> None:
+    """Tamil Nadu paused while the service runs: its post is taken and waits, while a Haryana post
+    dropped after it goes out (so a dispatch pass did run). Resumed: the next pass sends it.
+    Neither needs a restart or a reload."""
+    text = config_path.read_text(encoding="utf-8").replace("poll_seconds = 5 ", "poll_seconds = 1 ")
+    config_path.write_text(text, encoding="utf-8")
+    queue = config_path.parent / "var" / "queue"
+
+    def wait_for(unit: str, words: str) -> str:
+        status = queue / unit / "STATUS.txt"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if status.exists() and words in (found := status.read_text(encoding="utf-8")):
+                return found
+            time.sleep(0.05)
+        pytest.fail(f"{unit}/STATUS.txt never said {words!r}")
+
+    def put(unit: str, text: str) -> None:
+        (queue / unit / ".p.toml.part").write_text(text, encoding="utf-8")
+        (queue / unit / ".p.toml.part").rename(queue / unit / "p.toml")
+
+    with running(config_path):
+        paused = publisher("pause", "--unit", "tamil-nadu", "--reason", "mourning",
+                           config=config_path)  # fmt: skip
+        assert paused.returncode == 0, paused.stderr
+        put("tamil-nadu", TAMIL)
+        wait_for("tamil-nadu", "p.toml")
+        put("haryana", HELLO)
+        wait_for("haryana", "5 dry_run")
+        assert "5 pending" in wait_for("tamil-nadu", "p.toml")
+        resumed = publisher("resume", "--unit", "tamil-nadu", "--reason", "mourning over",
+                            config=config_path)  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr
+        wait_for("tamil-nadu", "5 dry_run")
