@@ -213,24 +213,24 @@ def _govern(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: Settings, ledger: sessionmaker[Session]) -> int:
-    with ledger() as session:
-        if args.audit == "verify":
-            verdict = audit.verify(session)
-            if verdict.problem is not None:
-                print(
-                    f"publisher: the audit log is broken at row {verdict.broken_row}: "
-                    f"{verdict.problem}",
-                    file=sys.stderr,
-                )
-                return 1
+    if args.audit == "verify":
+        verdict = audit.verify(ledger)
+        if verdict.problem is not None:
             print(
-                f"the audit log is intact: {verdict.rows} rows; the last, row "
-                f"{verdict.head_id}, has the hash {verdict.head_hash}"
+                f"publisher: the audit log is broken at row {verdict.broken_row}: "
+                f"{verdict.problem}",
+                file=sys.stderr,
             )
-            return 0
-        if args.end < args.start:
-            msg = f"--to {args.end} is before --from {args.start}; give the first day first"
-            raise PublisherError(msg)
+            return 1
+        print(
+            f"the audit log is intact: {verdict.rows} rows; the last, row "
+            f"{verdict.head_id}, has the hash {verdict.head_hash}"
+        )
+        return 0
+    if args.end < args.start:
+        msg = f"--to {args.end} is before --from {args.start}; give the first day first"
+        raise PublisherError(msg)
+    with ledger() as session:
         zone = settings.zone
         start = datetime.combine(args.start, time(), zone)
         end = datetime.combine(args.end + timedelta(days=1), time(), zone)

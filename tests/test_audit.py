@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from publisher.controls import Scope, pause, resume
 from publisher.engine import Engine
-from publisher.store.audit import GENESIS
+from publisher.store.audit import GENESIS, verify
 from publisher.store.ledger import resolve
 from publisher.store.models import AuditEntry, Delivery
 from tests.conftest import Drop, FakeClock
@@ -212,3 +212,18 @@ def test_export_between_dates_writes_exactly_the_rows_in_range(
                     config=config_path)  # fmt: skip
     assert bad.returncode == 2
     assert "--from: invalid fromisoformat value: '10/03/2026'" in bad.stderr
+
+
+def test_verify_reads_the_chain_in_batches_across_their_boundaries(
+    engine: Engine, clock: FakeClock
+) -> None:
+    for n in range(3):
+        with engine.ledger.begin() as session:
+            pause(session, Scope(), reason=f"r{n}", who="ops", now=clock())
+            resume(session, Scope(), reason=f"r{n}", who="ops", now=clock())
+    intact = verify(engine.ledger, batch=2)
+    assert (intact.rows, intact.head_id, intact.problem) == (6, 6, None)
+    with engine.ledger.begin() as session:
+        session.execute(update(AuditEntry).where(AuditEntry.id == 5).values(subject="x"))
+    broken = verify(engine.ledger, batch=2)
+    assert (broken.rows, broken.broken_row) == (4, 5)

@@ -28,13 +28,14 @@ from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.store.models import AuditEntry
 
 GENESIS = "0" * 64  # the "previous hash" of the first row
 COLUMNS = ("id", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")
 ExportFormat = Literal["csv", "jsonl"]
+LOG = AuditEntry.metadata.tables["audit_log"]  # Core statements: half the ORM's cost per append
 
 
 def canonical(value: Any) -> str:
@@ -60,13 +61,11 @@ def append(
     detail: Mapping[str, Any],
 ) -> None:
     """Add one row after the last, inside the caller's (write) transaction."""
-    last = session.execute(
-        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
+    last = session.execute(select(LOG.c.id, LOG.c.hash).order_by(LOG.c.id.desc()).limit(1)).first()
     prev_id, prev_hash = (last.id, last.hash) if last else (0, GENESIS)
     text = canonical(dict(detail))
     session.execute(
-        insert(AuditEntry).values(
+        insert(LOG).values(
             id=prev_id + 1,
             at=at,
             actor=actor,
@@ -90,18 +89,29 @@ class Verdict:
     problem: str | None = None
 
 
-def verify(session: Session) -> Verdict:
-    """Walk the chain from the first row; stop at the first row that does not hold."""
+def verify(ledger: sessionmaker[Session], batch: int = 10_000) -> Verdict:
+    """Walk the chain from the first row; stop at the first row that does not hold.
+
+    A transaction per ``batch`` rows: every transaction on SQLite holds the write lock
+    (store/db.py), and the daemon must not wait for the whole walk. Rows are only ever appended,
+    so the batches see one chain.
+    """
     prev_id, prev_hash, count = 0, GENESIS, 0
-    entries = session.scalars(
-        select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
-    )
-    for row in entries:
-        problem = _check(row, prev_id, prev_hash)
-        if problem is not None:
-            return Verdict(count, prev_id, prev_hash, row.id, problem)
-        prev_id, prev_hash, count = row.id, row.hash, count + 1
-    return Verdict(count, prev_id, prev_hash)
+    while True:
+        with ledger() as session:
+            rows = session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.id > prev_id)
+                .order_by(AuditEntry.id)
+                .limit(batch)
+            ).all()
+        for row in rows:
+            problem = _check(row, prev_id, prev_hash)
+            if problem is not None:
+                return Verdict(count, prev_id, prev_hash, row.id, problem)
+            prev_id, prev_hash, count = row.id, row.hash, count + 1
+        if len(rows) < batch:
+            return Verdict(count, prev_id, prev_hash)
 
 
 def _check(row: AuditEntry, prev_id: int, prev_hash: str) -> str | None:
