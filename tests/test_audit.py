@@ -212,6 +212,10 @@ def test_export_between_dates_writes_exactly_the_rows_in_range(
                     config=config_path)  # fmt: skip
     assert bad.returncode == 2
     assert "--from: invalid fromisoformat value: '10/03/2026'" in bad.stderr
+    backwards = publisher("audit", "export", "--from", "2026-03-11", "--to", "2026-03-10",
+                          config=config_path)  # fmt: skip
+    assert backwards.returncode == 1
+    assert "--to 2026-03-10 is before --from 2026-03-11" in backwards.stderr
 
 
 def test_verify_reads_the_chain_in_batches_across_their_boundaries(
