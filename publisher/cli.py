@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import getpass
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import IO
@@ -21,11 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from publisher import controls
 from publisher.adapters import adapter_classes, build
 from publisher.adapters.base import AccountCheck
 from publisher.amplify import amplify_plan
 from publisher.clock import system_clock
 from publisher.config import Settings, load_settings
+from publisher.controls import Scope, holds_text, operator
 from publisher.credentials import Credentials, RedactingFormatter
 from publisher.daemon import Daemon
 from publisher.engine import Engine
@@ -35,8 +36,16 @@ from publisher.postfile import parse_post
 from publisher.receipts import local
 from publisher.recurring import Recurring
 from publisher.render import Renderer
-from publisher.review import late_deliveries, parts_lines, queued, review_text, status_text
+from publisher.review import (
+    awaiting_text,
+    late_deliveries,
+    parts_lines,
+    queued,
+    review_text,
+    status_text,
+)
 from publisher.schedulefile import parse_schedule, preview
+from publisher.store import audit
 from publisher.store.db import open_ledger
 from publisher.store.ledger import resolve
 from publisher.store.models import Delivery
@@ -45,6 +54,7 @@ from publisher.tomlfile import parse_toml
 CONFIG_ENV = "PUBLISHER_CONFIG"
 _LOCKS: list[IO[str]] = []  # held open until the process ends
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # one line per event; journald adds the time
+WHY = "why: kept in the audit log with your name"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +90,53 @@ def _parser() -> argparse.ArgumentParser:
     accounts = commands.add_parser("accounts", help="the configured accounts")
     accounts.add_argument("action", choices=["check"], help="check: are the credentials valid")
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
+    _governance_commands(commands)
     return parser
+
+
+def _governance_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Operators' and reviewers' decisions (publisher.controls) and the audit log."""
+    for name, text in (
+        ("pause", "stop sending: everything, or one unit and/or platform"),
+        ("resume", "end a pause: what it held goes out, urgent first"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--unit", help="only this unit's accounts (default: all units)")
+        command.add_argument("--platform", help="only this platform (default: all platforms)")
+        command.add_argument("--reason", required=True, help=WHY)
+    commands.add_parser("pauses", help="what is paused or blacked out now, and upcoming blackouts")
+    approve = commands.add_parser("approve", help="release a post awaiting approval")
+    approve.add_argument("post", type=int, help="the post's number (shown by review)")
+    approve.add_argument("--reason", required=True, help=WHY)
+    retry = commands.add_parser("retry", help="send a failed delivery again, now")
+    retry.add_argument("delivery", type=int, help="the delivery's number (# in review)")
+    retry.add_argument("--reason", required=True, help=WHY)
+    cancel = commands.add_parser("cancel", help="withdraw a post or a delivery not yet sent")
+    target = cancel.add_mutually_exclusive_group(required=True)
+    target.add_argument("--post", type=int, help="every delivery of this post not yet sent")
+    target.add_argument("--delivery", type=int, help="this one delivery")
+    cancel.add_argument("--reason", required=True, help=WHY)
+    audits = commands.add_parser("audit", help="the hash-chained audit log").add_subparsers(
+        dest="audit", required=True
+    )
+    audits.add_parser("verify", help="prove the chain is intact; exit 1 naming the first break")
+    export = audits.add_parser("export", help="write the rows between two dates")
+    export.add_argument(
+        "--from",
+        dest="start",
+        type=date.fromisoformat,
+        required=True,
+        help="first day, YYYY-MM-DD (local)",
+    )
+    export.add_argument(
+        "--to",
+        dest="end",
+        type=date.fromisoformat,
+        required=True,
+        help="last day, YYYY-MM-DD (local), included",
+    )
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("--output", type=Path, help="a file (default: standard output)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,13 +163,15 @@ def _command(args: argparse.Namespace) -> int:
         return _run(args.config, settings, dry_run=args.dry_run, once=args.once)
     if args.command == "accounts":
         return _check_accounts(settings)
+    if args.command in GOVERNANCE:
+        return _govern(args, settings)
     if args.command == "resolve":
         with open_ledger(settings.database_url).begin() as session:
             delivery = resolve(
                 session,
                 args.delivery,
                 published=args.outcome == "sent",
-                who=getpass.getuser(),
+                who=operator(),
                 reason=args.reason,
                 now=system_clock(),
                 remote_id=args.remote_id,
@@ -125,11 +183,80 @@ def _command(args: argparse.Namespace) -> int:
     with ledger() as session:
         if args.command == "status":
             print(status_text(session, settings, system_clock()), end="")
+            print(holds_text(session, settings, system_clock()), end="")
         else:
-            print(review_text(queued(session), settings), end="")
+            waiting = queued(session)
+            print(awaiting_text(waiting, settings), end="")
+            print(review_text(waiting, settings), end="")
             _print_late(late_deliveries(session, system_clock()), settings)
     if args.command == "status":  # its own session: each one holds SQLite's write lock
         print(_rules_status(settings, ledger))
+    return 0
+
+
+GOVERNANCE = ("pause", "resume", "pauses", "approve", "retry", "cancel", "audit")
+
+
+def _govern(args: argparse.Namespace, settings: Settings) -> int:
+    """The commands of publisher.controls and the audit log; each decision in one transaction."""
+    ledger = open_ledger(settings.database_url)
+    if args.command == "audit":
+        return _audit(args, settings, ledger)
+    if args.command == "pauses":
+        with ledger() as session:
+            print(holds_text(session, settings, system_clock()), end="")
+        return 0
+    now, who = system_clock(), operator()
+    with ledger.begin() as session:
+        if args.command in ("pause", "resume"):
+            scope = Scope.checked(settings, args.unit, args.platform)
+            act = controls.pause if args.command == "pause" else controls.resume
+            act(session, scope, reason=args.reason, who=who, now=now)
+            print(f"{scope}: {args.command}d by {who}")
+        elif args.command == "approve":
+            released = controls.approve(session, args.post, reason=args.reason, who=who, now=now)
+            print(f"post {args.post} approved by {who}: {len(released)} deliveries released")
+        elif args.command == "retry":
+            delivery = controls.retry(session, args.delivery, reason=args.reason, who=who, now=now)
+            print(f"delivery {delivery.id} to {delivery.account} will be sent again at once")
+        elif args.delivery is not None:
+            controls.cancel_delivery(session, args.delivery, reason=args.reason, who=who, now=now)
+            print(f"delivery {args.delivery} cancelled by {who}")
+        else:
+            gone = controls.cancel_post(session, args.post, reason=args.reason, who=who, now=now)
+            print(f"post {args.post}: {len(gone)} deliveries cancelled by {who}")
+    return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings, ledger: sessionmaker[Session]) -> int:
+    if args.audit == "verify":
+        verdict = audit.verify(ledger)
+        if verdict.problem is not None:
+            print(
+                f"publisher: the audit log is broken at row {verdict.broken_row}: "
+                f"{verdict.problem}",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"the audit log is intact: {verdict.rows} rows; the last, row "
+            f"{verdict.head_id}, has the hash {verdict.head_hash}"
+        )
+        return 0
+    if args.end < args.start:
+        msg = f"--to {args.end} is before --from {args.start}; give the first day first"
+        raise PublisherError(msg)
+    with ledger() as session:
+        zone = settings.zone
+        start = datetime.combine(args.start, time(), zone)
+        end = datetime.combine(args.end + timedelta(days=1), time(), zone)
+        rows = audit.between(session, start, end)
+        if args.output is None:
+            audit.write_export(rows, sys.stdout, args.format)
+            return 0
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            count = audit.write_export(rows, out, args.format)
+        print(f"{count} audit rows from {args.start} to {args.end} written to {args.output}")
     return 0
 
 
@@ -195,6 +322,7 @@ def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
         if sent:
             print(review_text(sent, settings))
         print(f"{len(waiting)} deliveries scheduled for later.\n")
+        print(awaiting_text(waiting, settings), end="")
         if waiting:
             print(review_text(waiting, settings))
     return 0

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from publisher.errors import ConfigError, Problem
 from publisher.plugins import platform_names
@@ -69,10 +77,32 @@ def _installed_platform(value: str) -> str:
     return value
 
 
+def _local_time(value: object) -> object:
+    """A quoted "2026-12-01 10:00", as in post files; TOML's own date-times pass through."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M")  # noqa: DTZ007 - zoned later
+    except ValueError:
+        msg = (
+            f"'{value}' is not a date and time this engine can read; write it as "
+            '"2026-12-01 10:00" (year-month-day hour:minute, the organisation\'s local time)'
+        )
+        raise ValueError(msg) from None
+
+
+def _said(value: str) -> str:
+    if not value.strip():
+        msg = "it is blank; say why, in words the operators and the audit log will keep"
+        raise ValueError(msg)
+    return value
+
+
 LocaleCode = Annotated[str, AfterValidator(_known_locale)]
 Handle = Annotated[str, AfterValidator(_handle)]
 Platform = Annotated[str, AfterValidator(_installed_platform)]
 """x, facebook, instagram, email, or a platform a third-party package registers (README)."""
+LocalTime = Annotated[datetime, BeforeValidator(_local_time)]
 
 
 class Strict(BaseModel):
@@ -110,6 +140,7 @@ class Unit(Strict):
     name: str
     nodal_officer: NodalOfficer
     accounts: list[Account] = Field(default_factory=list)
+    approval: bool = False  # its new posts wait for `publisher approve` (see controls.py)
 
 
 class Organisation(Strict):
@@ -282,6 +313,18 @@ class Platforms(Strict):
         return found if isinstance(found, PlatformOptions) else PlatformOptions()
 
 
+class Blackout(Strict):
+    """A window in which nothing matching goes out (an election's silent period, a day of
+    mourning): deliveries due in it wait until it ends. Times are the organisation's local time
+    unless written with an offset; no ``units`` or ``platforms`` means all of them."""
+
+    start: LocalTime
+    end: LocalTime
+    reason: Annotated[str, AfterValidator(_said)]
+    units: list[str] = Field(default_factory=list)
+    platforms: list[Platform] = Field(default_factory=list)
+
+
 class CredentialsFile(Strict):
     file: Path | None = Field(
         default=None, strict=False
@@ -301,6 +344,7 @@ class Settings(Strict):
     platforms: Platforms = Platforms()
     credentials: CredentialsFile = CredentialsFile()
     amplify: list[AmplifyRule] = Field(default_factory=list)
+    blackouts: list[Blackout] = Field(default_factory=list)
 
     def accounts(self) -> list[tuple[str, Account]]:
         """Every account with the id of its unit, in config order."""
@@ -375,6 +419,7 @@ def _cross_references(settings: Settings) -> list[Problem]:
     )
     problems.extend(_amplify_problems(settings))
     problems.extend(_quota_problems(settings))
+    problems.extend(_blackout_problems(settings))
     if settings.freshness.warn_after_days >= settings.freshness.max_silence_days:
         problems.append(
             Problem(
@@ -431,6 +476,33 @@ def _quota_problems(settings: Settings) -> list[Problem]:
     return problems
 
 
+def _blackout_problems(settings: Settings) -> list[Problem]:
+    units, problems = sorted(settings.units), []
+    for n, window in enumerate(settings.blackouts):
+        start, end = (_zoned(t, settings.zone) for t in (window.start, window.end))
+        if end <= start:
+            problems.append(
+                Problem(
+                    f"blackouts[{n}].end",
+                    f"the window ends ({window.end}) before it starts ({window.start})",
+                    "Give an end later than the start",
+                )
+            )
+        problems.extend(
+            Problem(
+                f"blackouts[{n}].units", f"'{u}' is not a unit", f"Name one of: {', '.join(units)}"
+            )
+            for u in window.units
+            if u not in settings.units
+        )
+    return problems
+
+
+def _zoned(when: datetime, zone: tzinfo) -> datetime:
+    """A local time in ``zone``; a time written with its own offset keeps it."""
+    return when if when.tzinfo else when.replace(tzinfo=zone)
+
+
 def load_settings(path: Path) -> Settings:
     """Read and validate config.toml; relative paths are taken from the config file's folder.
 
@@ -453,6 +525,17 @@ def load_settings(path: Path) -> Settings:
     if email.ca_file is not None:
         email = email.model_copy(update={"ca_file": base / email.ca_file})
     platforms = settings.platforms.model_copy(update={"email": email})
+    blackouts = [
+        b.model_copy(
+            update={"start": _zoned(b.start, settings.zone), "end": _zoned(b.end, settings.zone)}
+        )
+        for b in settings.blackouts
+    ]
     return settings.model_copy(
-        update={"paths": paths, "credentials": credentials, "platforms": platforms}
+        update={
+            "paths": paths,
+            "credentials": credentials,
+            "platforms": platforms,
+            "blackouts": blackouts,
+        }
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.adapters.base import Adapter, Media, Outgoing
 from publisher.amplify import AmplifyPlan
 from publisher.clock import Clock
-from publisher.config import Dispatch
+from publisher.config import Blackout, Dispatch
+from publisher.controls import held
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -84,6 +85,7 @@ class Dispatcher:
     redact: Callable[[str], str] = field(default=str)  # masks secrets in errors kept in the ledger
     amplify: AmplifyPlan = field(default_factory=dict)  # what a post sent is retweeted/shared by
     quotas: Mapping[str, Quotas] = field(default_factory=dict)  # by platform
+    blackouts: Sequence[Blackout] = ()  # config.toml's windows in which nothing goes out
 
     @property
     def lease(self) -> timedelta:
@@ -133,7 +135,8 @@ class Dispatcher:
         with self.ledger.begin() as session:
             while True:
                 savepoint = session.begin_nested()
-                claims = claim_due(session, now, self.lease, 1, platform=platform)
+                hold = held(session, self.clock(), self.blackouts)
+                claims = claim_due(session, now, self.lease, 1, platform=platform, held=hold)
                 free_at = self._free_at(session, claims[0], now) if claims else None
                 if free_at is None:
                     savepoint.commit()

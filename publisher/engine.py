@@ -75,6 +75,7 @@ class Engine:
             redact=self.credentials.redact,
             amplify=amplify_plan(settings),
             quotas=platform_quotas(settings, adapters),
+            blackouts=settings.blackouts,
         )
         self._files = threading.Lock()  # the officers' files: one writer at a time
         self.intake.prepare()

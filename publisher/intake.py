@@ -23,6 +23,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from publisher.clock import Clock
 from publisher.config import Settings
+from publisher.controls import hold_for_approval
 from publisher.errors import MediaNotReadyError, PostFileError, Problem
 from publisher.plan import plan
 from publisher.postfile import PostRequest, parse_post
@@ -235,6 +236,7 @@ class Intake:
                 recorded_id = record_post(
                     session, request, planned, [f"{folder}/{m.name}" for m in media], folder, now
                 )
+                hold_for_approval(session, self.settings.units[unit], unit, recorded_id, now)
                 outcome = Outcome.ACCEPTED
         else:
             # Recorded before: the same file again, or a pass a crash cut short (its archive

@@ -6,6 +6,7 @@ re-renders, so what is approved is what goes out.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -18,7 +19,15 @@ from publisher.fit import Part
 from publisher.receipts import local
 from publisher.store.models import Delivery, DeliveryKind, DeliveryStatus, Post, Priority
 
-OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.UNCERTAIN)
+OPEN = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.UNCERTAIN,
+    DeliveryStatus.AWAITING,
+)
+SHOWN_AS: dict[str, str] = {
+    DeliveryStatus.AWAITING: "AWAITING APPROVAL"
+}  # what a status means, said plainly
 LATE_SHOWN = timedelta(days=7)  # review lists late deliveries this long, then only status counts
 
 
@@ -96,7 +105,8 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
             for d in by_account:
                 urgent = " URGENT" if d.priority >= Priority.URGENT else ""
                 lines.append(
-                    f"    #{d.id} {d.locale} {local(d.not_before, zone)} {d.status}{urgent}"
+                    f"    #{d.id} {d.locale} {local(d.not_before, zone)} "
+                    f"{SHOWN_AS.get(d.status, d.status)}{urgent}"
                     f"  post {d.post.key} ({d.post.source_name})"
                 )
                 if d.kind != DeliveryKind.POST:
@@ -108,6 +118,25 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
                     lines.append(f"      last error: {d.last_error}")
         lines.append("")
     return "\n".join(lines) if lines else "Nothing to show.\n"
+
+
+def awaiting_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
+    """The posts awaiting approval, each with its number and the commands a reviewer needs; the
+    exact texts follow in the review, per account, marked AWAITING APPROVAL."""
+    waiting = [d for d in deliveries if d.status == DeliveryStatus.AWAITING]
+    if not waiting:
+        return ""
+    posts = {d.post_id: d.post for d in waiting}
+    count = Counter(d.post_id for d in waiting)
+    lines = [f"{len(posts)} post(s) awaiting approval (nothing of them goes out until approved):"]
+    for pid, post in sorted(posts.items()):
+        lines += [
+            f"  post {pid}: {post.key} ({post.source_name}), {count[pid]} deliveries, "
+            f"received {local(post.received_at, settings.zone)}",
+            f'    approve: publisher approve {pid} --reason "…"'
+            f'    refuse: publisher cancel --post {pid} --reason "…"',
+        ]
+    return "\n".join(lines) + "\n\n"
 
 
 def status_text(session: Session, settings: Settings, now: datetime) -> str:

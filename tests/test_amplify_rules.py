@@ -247,11 +247,8 @@ def test_existing_deliveries_become_posts_that_count_for_freshness(tmp_path: Pat
 
 
 def test_the_rules_the_readme_and_config_toml_show_are_valid(config_path: Path) -> None:
-    commented = [
-        line.removeprefix("# ")
-        for line in EXAMPLE.splitlines()
-        if line.startswith(("# [[amplify]]", "# sources", "# targets", "# platforms", "# counts"))
-    ]
+    block = EXAMPLE[EXAMPLE.index("# [[amplify]]") :].split("\n\n")[0]
+    commented = [line.removeprefix("# ") for line in block.splitlines()]
     path = config_path.parent / "uncommented.toml"
     path.write_text(config_path.read_text(encoding="utf-8") + "\n".join(commented), "utf-8")
     assert len(amplify_plan(load_settings(path))["x:IndiaPostOffice"]) == 4

@@ -23,7 +23,10 @@ from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
 from publisher.quota import Send
+from publisher.store.audit import append
 from publisher.store.models import Attempt, Delivery, DeliveryKind, DeliveryStatus, Post, Priority
+
+DISPATCH = "dispatch"  # the audit log's actor for what the dispatcher records
 
 
 def find_post(session: Session, key: str) -> Post | None:
@@ -89,6 +92,14 @@ def record_post(
             for d in planned
         ],
     )
+    append(
+        session,
+        now,
+        f"queue/{request.unit}",
+        "post.accept",
+        f"post {post_id}",
+        {"key": request.key, "file": request.source_name, "deliveries": len(planned)},
+    )
     return post_id
 
 
@@ -116,10 +127,17 @@ class Claim:
 
 
 def claim_due(
-    session: Session, now: datetime, lease: timedelta, limit: int, *, platform: str | None = None
+    session: Session,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    *,
+    platform: str | None = None,
+    held: ColumnElement[bool] | None = None,
 ) -> list[Claim]:
     """Lease up to ``limit`` due deliveries, urgent first, then oldest; each gets an attempt row.
-    ``platform`` keeps to one platform's deliveries (its dispatch worker's).
+    ``platform`` keeps to one platform's deliveries (its dispatch worker's). Those ``held``
+    matches (paused, blacked out: publisher.controls.held) wait where they are.
 
     The caller must commit before calling any platform: from then on a crash leaves the delivery
     ``sending`` with a lease that expires, which marks it as uncertain rather than unsent.
@@ -127,6 +145,8 @@ def claim_due(
     due = (Delivery.status == DeliveryStatus.PENDING) & (Delivery.not_before <= now)
     if platform is not None:
         due &= Delivery.platform == platform
+    if held is not None:
+        due &= ~held
     return _lease(session, due, now, lease, limit, attempt=True)
 
 
@@ -349,6 +369,22 @@ def record_outcome(
         ]
     if amplify and status in (DeliveryStatus.SENT, DeliveryStatus.DRY_RUN):
         record_amplifications(session, delivery, amplify)
+    append(
+        session,
+        now,
+        DISPATCH,
+        f"delivery.{status}",
+        f"delivery {delivery.id}",
+        {
+            "account": delivery.account,
+            "locale": delivery.locale,
+            "outcome": attempt.outcome,
+            "attempts": delivery.attempts,
+            "remote_id": delivery.remote_id,
+            "error": error,
+            "retry_at": retry_at.isoformat() if retry_at else None,
+        },
+    )
     return True
 
 
@@ -448,6 +484,14 @@ def resolve(
             record_amplifications(session, delivery, amplify)
     else:
         delivery.not_before = now
+    append(
+        session,
+        now,
+        who,
+        "delivery.resolve",
+        f"delivery {delivery_id}",
+        {"as": "sent" if published else "unsent", "remote_id": remote_id, "reason": reason},
+    )
     return delivery
 
 

@@ -54,6 +54,9 @@ class DeliveryStatus(enum.StrEnum):
     # decides with `publisher resolve`
     LATE = "late"  # due more than dispatch.late_after_hours before it could be taken (the engine
     # was down): never sent, reported to the nodal officer instead
+    AWAITING = "awaiting"  # its unit needs approval: waits for `publisher approve` (review says
+    # "awaiting approval"); the dispatcher takes only pending ones, so its claim needs no join
+    CANCELLED = "cancelled"  # an operator withdrew it (`publisher cancel`) before it was sent
 
 
 class DeliveryKind(enum.StrEnum):
@@ -167,3 +170,35 @@ class Attempt(Base):
     finished_at: Mapped[datetime | None] = mapped_column(index=True)  # quotas count recent ones
     outcome: Mapped[str | None] = mapped_column(String(32))  # sent, retry, reconcile:sent, …
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Pause(Base):
+    """An operator's "nothing goes out" for everything, one unit, one platform, or one unit on one
+    platform (a null column matches all). Kept in the ledger, not config, so a running daemon obeys
+    at its next claim. Resuming deletes the row; the audit log keeps the history."""
+
+    __tablename__ = "pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit: Mapped[str | None] = mapped_column(String(64))
+    platform: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    paused_by: Mapped[str] = mapped_column(String(128))
+    paused_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """One line of the hash-chained audit log (publisher/store/audit.py). ``id`` is given by the
+    writer (the previous row's plus one) and ``prev_hash`` is unique, so two writers that read the
+    same last row cannot both append: the chain can fail a write, never fork."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(128))  # an operator's login, queue/<unit>, dispatch
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly the bytes that are hashed
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
