@@ -8,30 +8,35 @@ from __future__ import annotations
 import argparse
 import fcntl
 import getpass
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from publisher.adapters import adapter_classes, build
-from publisher.adapters.base import AccountCheck
+from publisher.adapters.base import AccountCheck, Adapter
 from publisher.clock import system_clock
 from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials, RedactingFormatter
 from publisher.daemon import Daemon
 from publisher.engine import Engine
 from publisher.errors import InputError, NoAdapterError, PublisherError
+from publisher.metrics import collect
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
+from publisher.report import as_dict, build_report, report_csv
+from publisher.report_html import render_report
 from publisher.review import parts_lines, queued, review_text, status_text
+from publisher.roster import roster_csv, roster_html
 from publisher.store.db import open_ledger
 from publisher.store.ledger import resolve
 from publisher.store.models import Delivery
@@ -75,7 +80,32 @@ def _parser() -> argparse.ArgumentParser:
     accounts = commands.add_parser("accounts", help="the configured accounts")
     accounts.add_argument("action", choices=["check"], help="check: are the credentials valid")
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
+    _report_commands(commands)
     return parser
+
+
+def _report_commands(commands: Any) -> None:
+    metrics = commands.add_parser("metrics", help="likes, shares, comments of published posts")
+    metrics.add_argument("action", choices=["collect"], help="collect: one collection now")
+    report = commands.add_parser(
+        "report", help="per unit and account: posts, silences, tags, KPIs, failures"
+    )
+    report.add_argument("--from", dest="first", type=_date, help="first local day (YYYY-MM-DD)")
+    report.add_argument("--to", dest="last", type=_date, help="last local day (default: today)")
+    report.add_argument("--unit", help="one unit only")
+    report.add_argument("--format", choices=["csv", "json", "html"], default="csv")
+    report.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    roster = commands.add_parser("roster", help="nodal officers and their accounts, per unit")
+    roster.add_argument("--format", choices=["csv", "html"], default="csv")
+    roster.add_argument("--output", type=Path, help="write to this file instead of stdout")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        msg = f"'{text}' is not a date; write it as YYYY-MM-DD, e.g. 2026-11-23"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +132,8 @@ def _command(args: argparse.Namespace) -> int:
         return _run(args.config, settings, dry_run=args.dry_run, once=args.once)
     if args.command == "accounts":
         return _check_accounts(settings)
+    if args.command in ("metrics", "report", "roster"):
+        return _reporting(settings, args)
     if args.command == "resolve":
         with open_ledger(settings.database_url).begin() as session:
             delivery = resolve(
@@ -264,3 +296,62 @@ def _check_accounts(settings: Settings) -> int:
         line = f"{account.key:<36} {valid:<6} {expires:<17} {check.detail}{missing}"
         print(credentials.redact(line))
     return 1 if failed else 0
+
+
+def _reporting(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "metrics":
+        return _collect_metrics(settings)
+    if args.command == "report":
+        _write(args.output, _report(settings, args))
+    else:
+        _write(
+            args.output, roster_html(settings) if args.format == "html" else roster_csv(settings)
+        )
+    return 0
+
+
+def _collect_metrics(settings: Settings) -> int:
+    """One collection, as the daemon runs every ``[metrics] interval_minutes``; exit 1 if a
+    platform failed, or an account with posts to measure has no working adapter."""
+    credentials = Credentials(settings.credentials.file)
+    _redact_logs(credentials)
+    classes = adapter_classes()
+    accounts = {account.key: account for _, account in settings.accounts()}
+    broken: list[str] = []
+
+    def adapter_for(key: str) -> Adapter[Any] | None:
+        account = accounts.get(key)
+        try:
+            if account is None:
+                raise PublisherError("it is no longer in config.toml")
+            if account.platform not in classes:
+                raise NoAdapterError(f"no adapter is installed for {account.platform}")
+            return build(account, settings, credentials, classes, dry_run=False, clock=system_clock)
+        except PublisherError as exc:
+            broken.append(key)
+            logging.getLogger(__name__).warning("%s is not measured: %s", key, exc)
+            return None
+
+    done = collect(open_ledger(settings.database_url), adapter_for, settings.metrics, system_clock)
+    print(credentials.redact(done.summary()))
+    return 1 if done.failed or broken else 0
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> str:
+    now = system_clock()
+    last = args.last or now.astimezone(settings.zone).date()
+    first = args.first or last - timedelta(days=6)
+    with open_ledger(settings.database_url)() as session:
+        report = build_report(session, settings, first, last, now, args.unit)
+    if args.format == "json":
+        return json.dumps(as_dict(report), ensure_ascii=False, indent=2) + "\n"
+    if args.format == "html":
+        return render_report(report, settings.freshness.max_silence_days)
+    return report_csv(report)
+
+
+def _write(output: Path | None, text: str) -> None:
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")

@@ -16,16 +16,21 @@ from collections.abc import Callable
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from watchdog.observers import Observer
 
 from publisher.engine import Engine
 from publisher.errors import PublisherError
 from publisher.intake import Watcher
+from publisher.metrics import collect
 from publisher.notify import notify, watchdog_seconds
+from publisher.weekly import CRON_DAYS, send_weekly
 
 logger = logging.getLogger(__name__)
 
 JOB = "tick"
+METRICS_JOB = "metrics"
+WEEKLY_JOB = "weekly-report"
 
 
 class Daemon:
@@ -51,6 +56,7 @@ class Daemon:
             max_instances=1,
             next_run_time=self.engine.clock(),
         )
+        self._add_report_jobs()
         self._watch()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
@@ -83,6 +89,56 @@ class Daemon:
                 notify("WATCHDOG=1", f"STATUS={tick.summary()}")
             if not self._arrived.is_set():
                 return
+
+    def _add_report_jobs(self) -> None:
+        """Metrics every ``[metrics] interval_minutes``; the weekly report at its day and time,
+        when ``[reports] weekly`` is configured. Both run beside the ticks, never in their way."""
+        settings = self.engine.settings
+        self._scheduler.add_job(
+            self._collect_metrics,
+            "interval",
+            minutes=settings.metrics.interval_minutes,
+            id=METRICS_JOB,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=self.engine.clock(),
+        )
+        weekly = settings.reports.weekly
+        if weekly is not None:
+            hour, minute = weekly.time.split(":")
+            self._scheduler.add_job(
+                self._send_weekly_report,
+                CronTrigger(
+                    day_of_week=CRON_DAYS[weekly.day],
+                    hour=int(hour),
+                    minute=int(minute),
+                    timezone=settings.zone,
+                ),
+                id=WEEKLY_JOB,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
+
+    def _collect_metrics(self) -> None:
+        engine = self.engine
+        try:
+            adapters = engine.dispatcher.adapters
+            collect(engine.ledger, adapters.get, engine.settings.metrics, engine.clock)
+        except Exception:
+            logger.exception("collecting metrics failed; the next collection will try again")
+
+    def _send_weekly_report(self) -> None:
+        engine = self.engine
+        try:
+            message = send_weekly(
+                engine.settings, engine.ledger, engine.credentials, engine.clock()
+            )
+        except Exception:
+            logger.exception("the weekly report was not sent")
+        else:
+            logger.info("weekly report sent to %s", message["To"])
 
     def _wake(self) -> None:
         self._arrived.set()

@@ -137,3 +137,19 @@ class Attempt(Base):
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))  # sent, retry, reconcile:sent, …
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class MetricSnapshot(Base):
+    """A published delivery's engagement as its platform showed it at ``taken_at``; one row per
+    collection, so growth over time can be read back. None where the platform gives no figure."""
+
+    __tablename__ = "metric_snapshots"
+    __table_args__ = (Index("ix_metric_snapshots_delivery", "delivery_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    taken_at: Mapped[datetime]
+    likes: Mapped[int | None]
+    shares: Mapped[int | None]
+    comments: Mapped[int | None]
+    views: Mapped[int | None]
