@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 VERSION = re.compile(r"v\d+\.\d+")
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
+IDS_MAX = 50  # objects in one GET /?ids=
 # Graph's error code -> (HTTP status, message); the type is always OAuthException.
 ERRORS: dict[int, tuple[int, str]] = {
     1: (500, "An unknown error occurred"),
@@ -463,7 +464,11 @@ class FakeGraph:
     # -- the API ----------------------------------------------------------------------------
     def _answer(self, req: GraphRequest, seg: list[str]) -> dict[str, Any]:
         if seg in ([], [""]) and "ids" in req.query:  # GET /?ids=a,b: several objects at once
-            return {i: self._dispatch(req, [i]) for i in req.query["ids"].split(",")}
+            ids = req.query["ids"].split(",")
+            if len(ids) > IDS_MAX:
+                text = f"(#100) Too many IDs. Maximum: {IDS_MAX}. Provided: {len(ids)}."
+                raise GraphError(100, message=text)
+            return {i: self._dispatch(req, [i]) for i in ids}
         return self._dispatch(req, seg)
 
     def _dispatch(self, req: GraphRequest, seg: list[str]) -> dict[str, Any]:
