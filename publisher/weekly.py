@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.adapters.email import connect
+from publisher.adapters.email import classify, connect
 from publisher.config import Settings, WeeklyReport
 from publisher.credentials import Credentials
 from publisher.errors import PublisherError, TransientError
@@ -102,6 +102,8 @@ def send_weekly(
     with connect(settings.platforms.email, secrets) as smtp:
         try:
             smtp.send_message(message)
+        except smtplib.SMTPResponseException as exc:
+            raise classify(exc, f"{settings.platforms.email.host}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             msg = f"the weekly report was not sent: {exc}"
             raise TransientError(msg) from exc

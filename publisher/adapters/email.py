@@ -38,7 +38,7 @@ class EmailAdapter(Adapter[EmailOptions]):
                 msg = f"every recipient was refused: {_replies(exc.recipients)}"
                 raise PermanentError(msg) from exc
             except smtplib.SMTPResponseException as exc:
-                raise _classify(exc, self._server) from exc
+                raise classify(exc, self._server) from exc
             except OSError as exc:  # smtplib's disconnects included: the data may be queued
                 msg = f"the connection to {self._server} dropped while sending: {exc}"
                 raise UncertainError(msg) from exc
@@ -124,14 +124,14 @@ def connect(options: EmailOptions, secrets: Mapping[str, str]) -> smtplib.SMTP:
         msg = f"{server} refused the login ({exc.smtp_code}); renew the credential"
         raise AuthError(msg) from exc
     except smtplib.SMTPResponseException as exc:
-        raise _classify(exc, server) from exc
+        raise classify(exc, server) from exc
     except (OSError, smtplib.SMTPException) as exc:
         msg = f"cannot reach {server}: {exc}"
         raise TransientError(msg) from exc
     return smtp
 
 
-def _classify(exc: smtplib.SMTPResponseException, server: str) -> TransientError | PermanentError:
+def classify(exc: smtplib.SMTPResponseException, server: str) -> TransientError | PermanentError:
     """4xx is "try later", 5xx is "no", as SMTP defines them."""
     reply = exc.smtp_error
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
