@@ -7,12 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from publisher.engine import Engine
 from publisher.metrics import Collection, collect
 from publisher.store.models import Delivery, MetricSnapshot
 from tests.conftest import Drop, FakeClock
 from tests.live import Live, live
+from tests.test_cli import publisher, running, wait_for_line
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 POST = """\
@@ -141,3 +143,31 @@ def test_a_failing_platform_does_not_stop_the_others_and_is_asked_again(
         "x:HaryanaPostal": 2,
         "facebook:HaryanaPostalCircle": 1,
     }
+
+
+def test_the_daemon_collects_metrics_on_its_interval(config_path: Path) -> None:
+    """A collection at start, then every [metrics] interval_minutes (here one minute)."""
+    text = config_path.read_text(encoding="utf-8").replace(
+        "interval_minutes = 60 ", "interval_minutes = 1 "
+    )
+    config_path.write_text(text, encoding="utf-8")
+    with running(config_path) as daemon:
+        wait_for_line(daemon, "metrics collected: 0 snapshots of 0 deliveries")
+        assert daemon.poll() is None
+
+
+def test_metrics_collect_by_hand_names_accounts_it_cannot_measure(
+    config_path: Path, engine: Engine, drop: Drop
+) -> None:
+    """Only accounts with posts to measure need a credential; here one is missing."""
+    drop("haryana", "p.toml", post(1, '["x"]'))
+    engine.intake.scan()
+    with engine.ledger.begin() as session:  # as if it had been sent for real
+        session.execute(
+            update(Delivery).values(status="sent", remote_id="1", finished_at=engine.clock())
+        )
+    run = publisher("metrics", "collect", config=config_path)
+    assert run.returncode == 1
+    assert "x:HaryanaPostal is not measured: credential 'x-haryana' is not set" in run.stderr
+    assert "metrics collected: 0 snapshots of 0 deliveries" in run.stdout
+    assert "x:IndiaPostOffice" not in run.stderr  # nothing of its to measure
