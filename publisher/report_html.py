@@ -76,7 +76,7 @@ class Chart:
 def chart(report: Report) -> Chart:
     days = report.days
     most = max([u.per_day[d] for u in report.units for d in days] + [1])
-    plot_w, plot_h = WIDTH - LEFT - 10, HEIGHT - BOTTOM - TOP
+    plot_w, plot_h = WIDTH - LEFT - 30, HEIGHT - BOTTOM - TOP  # room for the last label
     step = plot_w / max(len(days) - 1, 1)
 
     def x(i: int) -> float:

@@ -55,10 +55,16 @@ def test_roster_html_is_one_page_per_unit_section(config_path: Path, tmp_path: P
     assert "<script" not in page and "<link" not in page
 
 
-WEEKLY = (
-    '\n[reports]\nweekly = {{ day = "monday", time = "09:00", to = [{to}], '
-    'credential = "smtp-report" }}\n'
+EXAMPLE = (
+    '# weekly = { day = "monday", time = "09:00", to = ["socialmedia.cell@indiapost.gov.in"] }'
 )
+
+
+def set_weekly(config_path: Path, weekly: str) -> None:
+    """The example config's commented weekly report line, set to ``weekly``."""
+    text = config_path.read_text(encoding="utf-8")
+    assert EXAMPLE in text
+    config_path.write_text(text.replace(EXAMPLE, f"weekly = {weekly}"), encoding="utf-8")
 
 
 def test_weekly_report_reaches_the_directorates_cell(
@@ -67,9 +73,13 @@ def test_weekly_report_reaches_the_directorates_cell(
     login = '{"username": "publisher", "password": "smtp-pass"}'
     monkeypatch.setenv("PUBLISHER_CREDENTIAL_SMTP_REPORT", login)
     with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        set_weekly(
+            config_path,
+            '{ day = "monday", time = "09:00", to = ["cell@indiapost.gov.in", '
+            '"ddg@indiapost.gov.in"], credential = "smtp-report" }',
+        )
         config_path.write_text(
             config_path.read_text(encoding="utf-8")
-            + WEEKLY.format(to='"cell@indiapost.gov.in", "ddg@indiapost.gov.in"')
             + f'[platforms.email]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
             + f'sender = "social@indiapost.gov.in"\nca_file = "{smtp.cert_path}"\n',
             encoding="utf-8",
@@ -114,10 +124,7 @@ def test_weekly_report_reaches_the_directorates_cell(
 def test_a_bad_weekly_setting_stops_start_up_naming_the_key(
     config_path: Path, weekly: str, where: str, says: str
 ) -> None:
-    config_path.write_text(
-        config_path.read_text(encoding="utf-8") + f"\n[reports]\nweekly = {weekly}\n",
-        encoding="utf-8",
-    )
+    set_weekly(config_path, weekly)
     with pytest.raises(ConfigError) as caught:
         load_settings(config_path)
     [problem] = caught.value.problems
