@@ -79,7 +79,7 @@ def test_two_collections_store_two_growing_snapshots_per_post(
     harness.x.set_metrics(tweet, like_count=5, retweet_count=2, quote_count=1, reply_count=3,
                           impression_count=120)  # fmt: skip
     harness.graph.set_metrics(page_post, reactions=7, shares=2, comments=1)
-    harness.graph.set_metrics(media, like_count=11, comments_count=4)
+    harness.graph.set_metrics(media, like_count=11, comments_count=4, views=250)
 
     clock.advance(hours=1)
     first = run_collection(harness, clock)
@@ -98,7 +98,24 @@ def test_two_collections_store_two_growing_snapshots_per_post(
     f1, f2 = taken["facebook:HaryanaPostalCircle"]
     assert (f1.likes, f1.shares, f1.comments, f2.likes) == (7, 2, 1, 10)
     i1, i2 = taken["instagram:haryanapostalcircle"]
-    assert (i1.likes, i1.comments, i2.likes) == (11, 4, 15)
+    assert (i1.likes, i1.comments, i1.views, i2.likes) == (11, 4, 250, 15)
+
+
+def test_instagram_without_the_insights_permission_still_gets_likes(
+    harness: Live, drop: Drop, clock: FakeClock
+) -> None:
+    drop("haryana", "cover.png", PNG)
+    drop("haryana", "cover.toml", post(2, '["instagram"]', photo="cover.png"))
+    harness.engine.tick()
+    media = sent(harness)["instagram:haryanapostalcircle"].remote_id
+    assert media is not None
+    harness.graph.set_metrics(media, like_count=3, views=40)
+    [token] = [t for t, ids in harness.graph.tokens.items() if "17841400000000003" in ids]
+    harness.graph.scopes[token].remove("instagram_manage_insights")
+    done = run_collection(harness, clock)
+    assert done.failed == {}
+    [snapshot] = snapshots(harness)["instagram:haryanapostalcircle"]
+    assert (snapshot.likes, snapshot.views) == (3, None)
 
 
 def test_posts_older_than_the_window_are_no_longer_asked_about(
