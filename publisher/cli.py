@@ -22,14 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from publisher.adapters import adapter_classes, build
-from publisher.adapters.base import AccountCheck, Adapter
+from publisher.adapters.base import AccountCheck
 from publisher.clock import system_clock
 from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials, RedactingFormatter
 from publisher.daemon import Daemon
 from publisher.engine import Engine
 from publisher.errors import InputError, NoAdapterError, PublisherError
-from publisher.metrics import collect
+from publisher.metrics import MeasuringAdapters, collect
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
@@ -41,6 +41,7 @@ from publisher.store.db import open_ledger
 from publisher.store.ledger import resolve
 from publisher.store.models import Delivery
 from publisher.tomlfile import parse_toml
+from publisher.weekly import send_report
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
 _LOCKS: list[IO[str]] = []  # held open until the process ends
@@ -95,6 +96,11 @@ def _report_commands(commands: Any) -> None:
     report.add_argument("--unit", help="one unit only")
     report.add_argument("--format", choices=["csv", "json", "html"], default="csv")
     report.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    report.add_argument(
+        "--email",
+        action="store_true",
+        help="mail the HTML report to [reports] weekly's recipients instead",
+    )
     roster = commands.add_parser("roster", help="nodal officers and their accounts, per unit")
     roster.add_argument("--format", choices=["csv", "html"], default="csv")
     roster.add_argument("--output", type=Path, help="write to this file instead of stdout")
@@ -301,12 +307,27 @@ def _check_accounts(settings: Settings) -> int:
 def _reporting(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "metrics":
         return _collect_metrics(settings)
-    if args.command == "report":
-        _write(args.output, _report(settings, args))
-    else:
+    if args.command == "roster":
         _write(
             args.output, roster_html(settings) if args.format == "html" else roster_csv(settings)
         )
+        return 0
+    now = system_clock()
+    last = args.last or now.astimezone(settings.zone).date()
+    first = args.first or last - timedelta(days=6)
+    with open_ledger(settings.database_url)() as session:
+        report = build_report(session, settings, first, last, now, args.unit)
+    if args.email:
+        credentials = Credentials(settings.credentials.file)
+        _redact_logs(credentials)
+        message = send_report(report, settings, credentials)
+        print(f"report {first} to {last} sent to {message['To']}")
+    elif args.format == "json":
+        _write(args.output, json.dumps(as_dict(report), ensure_ascii=False, indent=2) + "\n")
+    elif args.format == "html":
+        _write(args.output, render_report(report, settings.freshness.max_silence_days))
+    else:
+        _write(args.output, report_csv(report))
     return 0
 
 
@@ -315,39 +336,10 @@ def _collect_metrics(settings: Settings) -> int:
     platform failed, or an account with posts to measure has no working adapter."""
     credentials = Credentials(settings.credentials.file)
     _redact_logs(credentials)
-    classes = adapter_classes()
-    accounts = {account.key: account for _, account in settings.accounts()}
-    broken: list[str] = []
-
-    def adapter_for(key: str) -> Adapter[Any] | None:
-        account = accounts.get(key)
-        try:
-            if account is None:
-                raise PublisherError("it is no longer in config.toml")
-            if account.platform not in classes:
-                raise NoAdapterError(f"no adapter is installed for {account.platform}")
-            return build(account, settings, credentials, classes, dry_run=False, clock=system_clock)
-        except PublisherError as exc:
-            broken.append(key)
-            logging.getLogger(__name__).warning("%s is not measured: %s", key, exc)
-            return None
-
-    done = collect(open_ledger(settings.database_url), adapter_for, settings.metrics, system_clock)
+    adapters = MeasuringAdapters(settings, credentials, system_clock)
+    done = collect(open_ledger(settings.database_url), adapters, settings.metrics, system_clock)
     print(credentials.redact(done.summary()))
-    return 1 if done.failed or broken else 0
-
-
-def _report(settings: Settings, args: argparse.Namespace) -> str:
-    now = system_clock()
-    last = args.last or now.astimezone(settings.zone).date()
-    first = args.first or last - timedelta(days=6)
-    with open_ledger(settings.database_url)() as session:
-        report = build_report(session, settings, first, last, now, args.unit)
-    if args.format == "json":
-        return json.dumps(as_dict(report), ensure_ascii=False, indent=2) + "\n"
-    if args.format == "html":
-        return render_report(report, settings.freshness.max_silence_days)
-    return report_csv(report)
+    return 1 if done.failed or adapters.broken else 0
 
 
 def _write(output: Path | None, text: str) -> None:

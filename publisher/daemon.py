@@ -13,16 +13,19 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from watchdog.observers import Observer
 
+from publisher.adapters.base import Adapter
 from publisher.engine import Engine
-from publisher.errors import PublisherError
+from publisher.errors import PublisherError, TransientError
 from publisher.intake import Watcher
-from publisher.metrics import collect
+from publisher.metrics import MeasuringAdapters, collect
 from publisher.notify import notify, watchdog_seconds
 from publisher.weekly import CRON_DAYS, send_weekly
 
@@ -31,6 +34,8 @@ logger = logging.getLogger(__name__)
 JOB = "tick"
 METRICS_JOB = "metrics"
 WEEKLY_JOB = "weekly-report"
+WEEKLY_RETRY_JOB = "weekly-report-retry"
+WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES = 6, 30
 
 
 class Daemon:
@@ -123,17 +128,42 @@ class Daemon:
 
     def _collect_metrics(self) -> None:
         engine = self.engine
+        sending = engine.dispatcher.adapters
+        fresh = MeasuringAdapters(engine.settings, engine.credentials, engine.clock)
+
+        def adapter_for(key: str) -> Adapter[Any] | None:
+            """A dry run's accounts have nothing on the platforms to measure."""
+            return None if key not in sending or sending[key].dry_run else fresh(key)
+
         try:
-            adapters = engine.dispatcher.adapters
-            collect(engine.ledger, adapters.get, engine.settings.metrics, engine.clock)
+            collect(engine.ledger, adapter_for, engine.settings.metrics, engine.clock)
         except Exception:
             logger.exception("collecting metrics failed; the next collection will try again")
 
-    def _send_weekly_report(self) -> None:
+    def _send_weekly_report(self, tries_left: int = WEEKLY_RETRIES) -> None:
+        """A failure the mail server may get over (down, busy) is tried again every
+        WEEKLY_RETRY_MINUTES, a few times; after that, ``publisher report --email`` sends it."""
         engine = self.engine
         try:
             message = send_weekly(
                 engine.settings, engine.ledger, engine.credentials, engine.clock()
+            )
+        except TransientError as exc:
+            if not tries_left:
+                logger.error("the weekly report was not sent, and will not be tried again: %s", exc)
+                return
+            logger.warning(
+                "the weekly report was not sent; trying again in %d minutes: %s",
+                WEEKLY_RETRY_MINUTES,
+                exc,
+            )
+            self._scheduler.add_job(
+                self._send_weekly_report,
+                "date",
+                run_date=engine.clock() + timedelta(minutes=WEEKLY_RETRY_MINUTES),
+                args=[tries_left - 1],
+                id=WEEKLY_RETRY_JOB,
+                replace_existing=True,
             )
         except Exception:
             logger.exception("the weekly report was not sent")

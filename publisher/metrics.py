@@ -20,10 +20,12 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.adapters import adapter_classes, build
 from publisher.adapters.base import Adapter, Receipt
 from publisher.clock import Clock
-from publisher.config import MetricsPolicy
-from publisher.errors import PublisherError
+from publisher.config import MetricsPolicy, Settings
+from publisher.credentials import Credentials
+from publisher.errors import NoAdapterError, PublisherError
 from publisher.store.models import Delivery, DeliveryStatus, MetricSnapshot
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,46 @@ class Collection:
         return (
             f"metrics collected: {self.snapshots} snapshots of {self.deliveries} deliveries{failed}"
         )
+
+
+class MeasuringAdapters:
+    """Adapters for a collection, made on first use from config.toml and the credentials.
+
+    They are instances of their own, not the dispatcher's: the daemon collects in a thread of its
+    own, and sharing a client (its HTTP session, the last rate-limit headers it saw) with sending
+    would mix the two. An account whose adapter cannot be made is logged and listed in
+    ``broken``; it is simply not measured this time.
+    """
+
+    def __init__(self, settings: Settings, credentials: Credentials, clock: Clock) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.clock = clock
+        self.classes = adapter_classes()
+        self.accounts = {account.key: account for _, account in settings.accounts()}
+        self.broken: list[str] = []
+        self._made: dict[str, Adapter[Any] | None] = {}
+
+    def __call__(self, key: str) -> Adapter[Any] | None:
+        if key not in self._made:
+            self._made[key] = self._make(key)
+        return self._made[key]
+
+    def _make(self, key: str) -> Adapter[Any] | None:
+        account = self.accounts.get(key)
+        try:
+            if account is None:
+                raise PublisherError("it is no longer in config.toml")
+            if account.platform not in self.classes:
+                raise NoAdapterError(f"no adapter is installed for {account.platform}")
+            return build(
+                account, self.settings, self.credentials, self.classes, dry_run=False,
+                clock=self.clock,
+            )  # fmt: skip
+        except PublisherError as exc:
+            self.broken.append(key)
+            logger.warning("%s is not measured: %s", key, exc)
+            return None
 
 
 def collect(

@@ -37,9 +37,8 @@ def weekly_message(report: Report, settings: Settings, policy: WeeklyReport) -> 
     message = EmailMessage()
     message["From"] = settings.platforms.email.sender
     message["To"] = ", ".join(policy.to)
-    message["Subject"] = (
-        f"{report.organisation}: weekly compliance report, {report.first} to {report.last}"
-    )
+    kind = "weekly compliance report" if (report.last - report.first).days == DAYS - 1 else "report"
+    message["Subject"] = f"{report.organisation}: {kind}, {report.first} to {report.last}"
     message["Date"] = formatdate(report.generated_at.timestamp())
     message["Message-ID"] = make_msgid("weekly-report")
     message.set_content(summary(report, settings.freshness.max_silence_days))
@@ -90,13 +89,23 @@ def send_weekly(
         AdapterError: the mail server refused or could not be reached (TransientError, AuthError,
             PermanentError as for the e-mail adapter).
     """
+    first, last = last_week(now, settings)
+    with ledger() as session:
+        report = build_report(session, settings, first, last, now)
+    return send_report(report, settings, credentials)
+
+
+def send_report(report: Report, settings: Settings, credentials: Credentials) -> EmailMessage:
+    """Mail ``report`` to the weekly report's recipients (also ``publisher report --email``).
+
+    Raises:
+        PublisherError: ``[reports] weekly`` is not configured.
+        AdapterError: as the e-mail adapter's, from the mail server.
+    """
     policy = settings.reports.weekly
     if policy is None:
         msg = "no weekly report is configured: add [reports] weekly = {...} to config.toml"
         raise PublisherError(msg)
-    first, last = last_week(now, settings)
-    with ledger() as session:
-        report = build_report(session, settings, first, last, now)
     message = weekly_message(report, settings, policy)
     secrets = credentials.get(policy.credential) if policy.credential else {}
     with connect(settings.platforms.email, secrets) as smtp:

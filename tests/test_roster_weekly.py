@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from publisher.config import load_settings
 from publisher.credentials import Credentials
+from publisher.daemon import WEEKLY_JOB, WEEKLY_RETRY_JOB, WEEKLY_RETRY_MINUTES, Daemon
 from publisher.engine import Engine
 from publisher.errors import ConfigError
 from publisher.weekly import send_weekly
@@ -130,3 +131,60 @@ def test_a_bad_weekly_setting_stops_start_up_naming_the_key(
     [problem] = caught.value.problems
     assert problem.where.startswith(where)
     assert says in str(problem)
+
+
+def with_mail(config_path: Path, smtp: FakeSMTP, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "PUBLISHER_CREDENTIAL_SMTP_REPORT", '{"username": "publisher", "password": "smtp-pass"}'
+    )
+    set_weekly(
+        config_path,
+        '{ day = "monday", time = "09:00", to = ["cell@indiapost.gov.in"], '
+        'credential = "smtp-report" }',
+    )
+    config_path.write_text(
+        config_path.read_text(encoding="utf-8")
+        + f'[platforms.email]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
+        + f'sender = "social@indiapost.gov.in"\nca_file = "{smtp.cert_path}"\n',
+        encoding="utf-8",
+    )
+
+
+def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server_is_busy(
+    config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        with_mail(config_path, smtp, monkeypatch)
+        settings = load_settings(config_path)
+        engine = Engine(settings, dry_run=True, clock=clock)
+        daemon = Daemon(engine, reload=lambda: engine)
+        daemon._add_report_jobs()
+        job = daemon._scheduler.get_job(WEEKLY_JOB)
+        monday = datetime(2026, 11, 30, 9, 0, tzinfo=settings.zone)  # a Monday
+        assert job.trigger.get_next_fire_time(None, monday - timedelta(days=2)) == monday
+        assert job.trigger.get_next_fire_time(None, monday + timedelta(minutes=1)) == monday + (
+            timedelta(days=7)
+        )
+
+        smtp.fail_next(451, stage="MAIL")  # busy: try later
+        daemon._send_weekly_report()
+        assert smtp.messages == []
+        retry = daemon._scheduler.get_job(WEEKLY_RETRY_JOB)
+        assert retry.trigger.run_date == clock() + timedelta(minutes=WEEKLY_RETRY_MINUTES)
+        retry.func(*retry.args)  # what the scheduler does at that time
+        [received] = smtp.messages
+    assert "weekly compliance report" in received.message["Subject"]
+
+
+def test_report_email_sends_any_window_by_hand(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        with_mail(config_path, smtp, monkeypatch)
+        run = publisher("report", "--from", "2026-11-01", "--to", "2026-11-30", "--email",
+                        config=config_path)  # fmt: skip
+        [received] = smtp.messages
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "report 2026-11-01 to 2026-11-30 sent to cell@indiapost.gov.in\n"
+    subject = received.message["Subject"].strip()
+    assert subject == "Department of Posts: report, 2026-11-01 to 2026-11-30"
