@@ -29,12 +29,12 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.orm import Session
 
 from publisher.config import Settings
 from publisher.errors import PublisherError
-from publisher.store.models import Delivery, DeliveryStatus, MetricSnapshot
+from publisher.store.models import Delivery, DeliveryStatus, MetricSnapshot, Post
 
 PUBLISHED = (DeliveryStatus.SENT, DeliveryStatus.DRY_RUN)
 KPIS = ("likes", "shares", "comments", "views")
@@ -51,8 +51,8 @@ class Kpis:
     comments: int | None = None
     views: int | None = None
 
-    def add(self, other: Kpis | MetricSnapshot) -> None:
-        self.measured += other.measured if isinstance(other, Kpis) else 1
+    def add(self, other: Kpis) -> None:
+        self.measured += other.measured
         for name in KPIS:
             value = getattr(other, name)
             if value is not None:
@@ -180,25 +180,38 @@ def build_report(
         for account in settings.units[uid].accounts:
             lines[account.key] = AccountLine(uid, account.key, account.platform, account.handle)
     in_units = Delivery.unit.in_(units)
-    published = list(
-        session.scalars(
-            select(Delivery)
-            .where(
-                in_units,
-                Delivery.status.in_(PUBLISHED),
-                Delivery.finished_at >= start,
-                Delivery.finished_at < end,
-            )
-            .order_by(Delivery.finished_at, Delivery.id)
-            .options(selectinload(Delivery.post))
-        )
+    in_window = (
+        in_units,
+        Delivery.status.in_(PUBLISHED),
+        Delivery.finished_at >= start,
+        Delivery.finished_at < end,
     )
-    snapshots = _latest_snapshots(session, [d.id for d in published])
-    for delivery in published:
-        line = _line(lines, delivery.unit, delivery.account)
-        post = _post_line(delivery, snapshots.get(delivery.id))
+    # Plain rows, not ORM objects: a quarter's report reads tens of thousands of deliveries.
+    published = session.execute(
+        select(
+            Delivery.id,
+            Delivery.unit,
+            Delivery.account,
+            Delivery.platform,
+            Delivery.locale,
+            Delivery.status,
+            Delivery.finished_at,
+            Delivery.remote_url,
+            Delivery.parts,
+            Delivery.tags,
+            Post.key.label("post_key"),
+            Post.request["tags"].label("own_tags"),
+        )
+        .join(Post, Post.id == Delivery.post_id)
+        .where(*in_window)
+        .order_by(Delivery.finished_at, Delivery.id)
+    ).all()
+    snapshots = _latest_snapshots(session, in_window)
+    for row in published:
+        line = _line(lines, row.unit, row.account)
+        post = _post_line(row, snapshots.get(row.id))
         line.posts += 1
-        line.by_language[delivery.locale] += 1
+        line.by_language[row.locale] += 1
         line.lines.append(post)
         if post.compliant is not None:
             line.tag_checked += 1
@@ -277,53 +290,63 @@ def _line(lines: dict[str, AccountLine], unit: str, account: str) -> AccountLine
     return lines[account]
 
 
-def _latest_snapshots(session: Session, ids: Sequence[int]) -> dict[int, MetricSnapshot]:
+def _latest_snapshots(
+    session: Session, in_window: Sequence[ColumnElement[bool]]
+) -> dict[int, Kpis]:
+    """The latest snapshot of each delivery the window holds, by delivery id (a join, not a
+    list of ids: a year of posts is more ids than SQLite takes in one statement)."""
     latest = (
         select(MetricSnapshot.delivery_id, func.max(MetricSnapshot.taken_at).label("taken_at"))
-        .where(MetricSnapshot.delivery_id.in_(ids))
+        .join(Delivery, Delivery.id == MetricSnapshot.delivery_id)
+        .where(*in_window)
         .group_by(MetricSnapshot.delivery_id)
         .subquery()
     )
-    rows = session.scalars(
-        select(MetricSnapshot).join(
+    rows = session.execute(
+        select(
+            MetricSnapshot.delivery_id,
+            MetricSnapshot.likes,
+            MetricSnapshot.shares,
+            MetricSnapshot.comments,
+            MetricSnapshot.views,
+        ).join(
             latest,
             (MetricSnapshot.delivery_id == latest.c.delivery_id)
             & (MetricSnapshot.taken_at == latest.c.taken_at),
         )
     )
-    return {s.delivery_id: s for s in rows}
+    return {
+        row.delivery_id: Kpis(1, row.likes, row.shares, row.comments, row.views) for row in rows
+    }
 
 
-def required_tags(delivery: Delivery) -> list[str]:
-    """The tags the policy required when the delivery was planned: its planned tags less the
+def required_tags(planned: Sequence[str], own: Sequence[str] | None) -> list[str]:
+    """The tags the policy required when a delivery was planned: its planned tags less the
     post file's own ``tags`` (a handle both in the policy and in the post counts as the post's)."""
-    own = {str(t).lower().removeprefix("@") for t in delivery.post.request.get("tags") or []}
-    return [t for t in delivery.tags if t.lower() not in own]
+    theirs = {str(t).lower().removeprefix("@") for t in own or []}
+    return [t for t in planned if t.lower() not in theirs]
 
 
-def _post_line(delivery: Delivery, snapshot: MetricSnapshot | None) -> PostLine:
-    dry = delivery.status == DeliveryStatus.DRY_RUN
+def _post_line(row: Row[Any], kpis: Kpis | None) -> PostLine:
+    """One published delivery (a row of build_report's query) and its latest figures."""
+    dry = row.status == DeliveryStatus.DRY_RUN
     carried = {
         tag.lower()
-        for n, part in enumerate(delivery.parts)
+        for n, part in enumerate(row.parts)
         if dry or n == 0 or part.get("remote_id")
         for tag in part.get("tags", [])
     }
-    required = required_tags(delivery)
-    missing = [t for t in required if t.lower() not in carried]
-    kpis = Kpis()
-    if snapshot is not None:
-        kpis.add(snapshot)
+    missing = [t for t in required_tags(row.tags, row.own_tags) if t.lower() not in carried]
     return PostLine(
-        delivery.id,
-        delivery.post.key,
-        delivery.account,
-        delivery.locale,
-        delivery.finished_at or delivery.not_before,  # a published delivery has finished_at
-        delivery.remote_url,
-        None if delivery.platform == "email" else not missing,
+        row.id,
+        row.post_key,
+        row.account,
+        row.locale,
+        row.finished_at,
+        row.remote_url,
+        None if row.platform == "email" else not missing,
         missing,
-        kpis,
+        kpis or Kpis(),
     )
 
 
