@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,11 +32,14 @@ from publisher.credentials import Credentials, RedactingFormatter
 from publisher.daemon import Daemon
 from publisher.engine import Engine
 from publisher.errors import InputError, NoAdapterError, PublisherError
+from publisher.metrics import MeasuringAdapters, collect
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.receipts import local
 from publisher.recurring import Recurring
 from publisher.render import Renderer
+from publisher.report import as_dict, build_report, report_csv
+from publisher.report_html import render_report
 from publisher.review import (
     awaiting_text,
     late_deliveries,
@@ -44,12 +48,14 @@ from publisher.review import (
     review_text,
     status_text,
 )
+from publisher.roster import roster_csv, roster_html
 from publisher.schedulefile import parse_schedule, preview
 from publisher.store import audit
 from publisher.store.db import open_ledger
 from publisher.store.ledger import resolve
 from publisher.store.models import Delivery
 from publisher.tomlfile import parse_toml
+from publisher.weekly import send_report
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
 _LOCKS: list[IO[str]] = []  # held open until the process ends
@@ -91,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     accounts.add_argument("action", choices=["check"], help="check: are the credentials valid")
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
     _governance_commands(commands)
+    _report_commands(commands)
     return parser
 
 
@@ -139,6 +146,35 @@ def _governance_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     export.add_argument("--output", type=Path, help="a file (default: standard output)")
 
 
+def _report_commands(commands: Any) -> None:
+    metrics = commands.add_parser("metrics", help="likes, shares, comments of published posts")
+    metrics.add_argument("action", choices=["collect"], help="collect: one collection now")
+    report = commands.add_parser(
+        "report", help="per unit and account: posts, silences, tags, KPIs, failures"
+    )
+    report.add_argument("--from", dest="first", type=_date, help="first local day (YYYY-MM-DD)")
+    report.add_argument("--to", dest="last", type=_date, help="last local day (default: today)")
+    report.add_argument("--unit", help="one unit only")
+    report.add_argument("--format", choices=["csv", "json", "html"], default="csv")
+    report.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    report.add_argument(
+        "--email",
+        action="store_true",
+        help="mail the HTML report to [reports] weekly's recipients instead",
+    )
+    roster = commands.add_parser("roster", help="nodal officers and their accounts, per unit")
+    roster.add_argument("--format", choices=["csv", "html"], default="csv")
+    roster.add_argument("--output", type=Path, help="write to this file instead of stdout")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        msg = f"'{text}' is not a date; write it as YYYY-MM-DD, e.g. 2026-11-23"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -159,26 +195,36 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return _validate(args.config, args.paths, args.unit)
     settings = load_settings(args.config)
-    if args.command == "run":
-        return _run(args.config, settings, dry_run=args.dry_run, once=args.once)
-    if args.command == "accounts":
-        return _check_accounts(settings)
-    if args.command in GOVERNANCE:
-        return _govern(args, settings)
-    if args.command == "resolve":
-        with open_ledger(settings.database_url).begin() as session:
-            delivery = resolve(
-                session,
-                args.delivery,
-                published=args.outcome == "sent",
-                who=operator(),
-                reason=args.reason,
-                now=system_clock(),
-                remote_id=args.remote_id,
-                amplify=amplify_plan(settings),
-            )
-            print(f"delivery {delivery.id} to {delivery.account} is now {delivery.status}")
-        return 0
+    handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+        "run": lambda a, s: _run(a.config, s, dry_run=a.dry_run, once=a.once),
+        "accounts": lambda _, s: _check_accounts(s),
+        "resolve": _resolve,
+        "status": _show,
+        "review": _show,
+        **dict.fromkeys(GOVERNANCE, _govern),
+        **dict.fromkeys(("metrics", "report", "roster"), _reporting),
+    }
+    return handlers[args.command](args, settings)
+
+
+def _resolve(args: argparse.Namespace, settings: Settings) -> int:
+    with open_ledger(settings.database_url).begin() as session:
+        delivery = resolve(
+            session,
+            args.delivery,
+            published=args.outcome == "sent",
+            who=operator(),
+            reason=args.reason,
+            now=system_clock(),
+            remote_id=args.remote_id,
+            amplify=amplify_plan(settings),
+        )
+        print(f"delivery {delivery.id} to {delivery.account} is now {delivery.status}")
+    return 0
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    """``status`` or ``review``: read the ledger, change nothing."""
     ledger = open_ledger(settings.database_url)
     with ledger() as session:
         if args.command == "status":
@@ -450,3 +496,48 @@ def _check_accounts(settings: Settings) -> int:
         line = f"{account.key:<36} {valid:<6} {expires:<17} {check.detail}{missing}"
         print(credentials.redact(line))
     return 1 if failed else 0
+
+
+def _reporting(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "metrics":
+        return _collect_metrics(settings)
+    if args.command == "roster":
+        _write(
+            args.output, roster_html(settings) if args.format == "html" else roster_csv(settings)
+        )
+        return 0
+    now = system_clock()
+    last = args.last or now.astimezone(settings.zone).date()
+    first = args.first or last - timedelta(days=6)
+    with open_ledger(settings.database_url)() as session:
+        report = build_report(session, settings, first, last, now, args.unit)
+    if args.email:
+        credentials = Credentials(settings.credentials.file)
+        _redact_logs(credentials)
+        message = send_report(report, settings, credentials)
+        print(f"report {first} to {last} sent to {message['To']}")
+    elif args.format == "json":
+        _write(args.output, json.dumps(as_dict(report), ensure_ascii=False, indent=2) + "\n")
+    elif args.format == "html":
+        _write(args.output, render_report(report, settings.freshness.max_silence_days))
+    else:
+        _write(args.output, report_csv(report))
+    return 0
+
+
+def _collect_metrics(settings: Settings) -> int:
+    """One collection, as the daemon runs every ``[metrics] interval_minutes``; exit 1 if a
+    platform failed, or an account with posts to measure has no working adapter."""
+    credentials = Credentials(settings.credentials.file)
+    _redact_logs(credentials)
+    adapters = MeasuringAdapters(settings, credentials, system_clock)
+    done = collect(open_ledger(settings.database_url), adapters, settings.metrics, system_clock)
+    print(credentials.redact(done.summary()))
+    return 1 if done.failed or adapters.broken else 0
+
+
+def _write(output: Path | None, text: str) -> None:
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")

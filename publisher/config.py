@@ -325,6 +325,32 @@ class Blackout(Strict):
     platforms: list[Platform] = Field(default_factory=list)
 
 
+class MetricsPolicy(Strict):
+    """How long after publication a post's likes, shares and comments are still collected, and
+    how often: most engagement comes in the first days, and every collection spends API calls."""
+
+    window_days: float = Field(default=14.0, gt=0, le=365)
+    interval_minutes: float = Field(default=60.0, ge=1, le=7 * 24 * 60)
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class WeeklyReport(Strict):
+    """The compliance report e-mailed to the directorate's cell every week, at ``day`` and
+    ``time`` (the organisation's local time), covering the seven days before that day. It goes
+    through ``[platforms.email]``; ``credential`` names the SMTP login, if the server wants one."""
+
+    day: Weekday
+    time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    to: list[Annotated[str, Field(pattern=EMAIL)]] = Field(min_length=1)
+    credential: str | None = None
+
+
+class Reports(Strict):
+    weekly: WeeklyReport | None = None
+
+
 class CredentialsFile(Strict):
     file: Path | None = Field(
         default=None, strict=False
@@ -345,6 +371,8 @@ class Settings(Strict):
     credentials: CredentialsFile = CredentialsFile()
     amplify: list[AmplifyRule] = Field(default_factory=list)
     blackouts: list[Blackout] = Field(default_factory=list)
+    metrics: MetricsPolicy = MetricsPolicy()
+    reports: Reports = Reports()
 
     def accounts(self) -> list[tuple[str, Account]]:
         """Every account with the id of its unit, in config order."""

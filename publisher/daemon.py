@@ -21,23 +21,32 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
+from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from watchdog.observers import Observer
 
+from publisher.adapters.base import Adapter
 from publisher.engine import Engine, Tick
-from publisher.errors import PublisherError
+from publisher.errors import PublisherError, TransientError
 from publisher.intake import Watcher
+from publisher.metrics import MeasuringAdapters, collect
 from publisher.notify import notify, watchdog_seconds
 from publisher.store.ledger import Claim
+from publisher.weekly import CRON_DAYS, send_weekly
 from publisher.workers import Workers
 
 logger = logging.getLogger(__name__)
 
 JOB = "tick"
 RULE_JOB = "rule:"  # + the rule's name: one cron job per recurring post
+METRICS_JOB = "metrics"
+WEEKLY_JOB = "weekly-report"
+WEEKLY_RETRY_JOB = "weekly-report-retry"
+WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES = 6, 30
 
 
 class Daemon:
@@ -67,6 +76,7 @@ class Daemon:
             max_instances=1,
             next_run_time=self.engine.clock(),
         )
+        self._add_report_jobs()
         self._watch()
         self._schedule_rules()
         signal.signal(signal.SIGTERM, self._stop)
@@ -123,6 +133,81 @@ class Daemon:
                 notify("WATCHDOG=1", f"STATUS={tick.summary()}")
             if not self._arrived.is_set():
                 return
+
+    def _add_report_jobs(self) -> None:
+        """Metrics every ``[metrics] interval_minutes``; the weekly report at its day and time,
+        when ``[reports] weekly`` is configured. Both run beside the ticks, never in their way."""
+        settings = self.engine.settings
+        self._scheduler.add_job(
+            self._collect_metrics,
+            "interval",
+            minutes=settings.metrics.interval_minutes,
+            id=METRICS_JOB,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=self.engine.clock(),
+        )
+        weekly = settings.reports.weekly
+        if weekly is not None:
+            hour, minute = weekly.time.split(":")
+            self._scheduler.add_job(
+                self._send_weekly_report,
+                CronTrigger(
+                    day_of_week=CRON_DAYS[weekly.day],
+                    hour=int(hour),
+                    minute=int(minute),
+                    timezone=settings.zone,
+                ),
+                id=WEEKLY_JOB,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
+
+    def _collect_metrics(self) -> None:
+        engine = self.engine
+        sending = engine.dispatcher.adapters
+        fresh = MeasuringAdapters(engine.settings, engine.credentials, engine.clock)
+
+        def adapter_for(key: str) -> Adapter[Any] | None:
+            """A dry run's accounts have nothing on the platforms to measure."""
+            return None if key not in sending or sending[key].dry_run else fresh(key)
+
+        try:
+            collect(engine.ledger, adapter_for, engine.settings.metrics, engine.clock)
+        except Exception:
+            logger.exception("collecting metrics failed; the next collection will try again")
+
+    def _send_weekly_report(self, tries_left: int = WEEKLY_RETRIES) -> None:
+        """A failure the mail server may get over (down, busy) is tried again every
+        WEEKLY_RETRY_MINUTES, a few times; after that, ``publisher report --email`` sends it."""
+        engine = self.engine
+        try:
+            message = send_weekly(
+                engine.settings, engine.ledger, engine.credentials, engine.clock()
+            )
+        except TransientError as exc:
+            if not tries_left:
+                logger.error("the weekly report was not sent, and will not be tried again: %s", exc)
+                return
+            logger.warning(
+                "the weekly report was not sent; trying again in %d minutes: %s",
+                WEEKLY_RETRY_MINUTES,
+                exc,
+            )
+            self._scheduler.add_job(
+                self._send_weekly_report,
+                "date",
+                run_date=engine.clock() + timedelta(minutes=WEEKLY_RETRY_MINUTES),
+                args=[tries_left - 1],
+                id=WEEKLY_RETRY_JOB,
+                replace_existing=True,
+            )
+        except Exception:
+            logger.exception("the weekly report was not sent")
+        else:
+            logger.info("weekly report sent to %s", message["To"])
 
     def _wake(self) -> None:
         self._arrived.set()

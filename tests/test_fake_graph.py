@@ -291,3 +291,30 @@ def test_drops_and_timeouts(fake: FakeGraph, page: facebook.GraphAPI) -> None:
 
     with pytest.raises(ValueError, match="unknown fault"):
         fake.fail_next("explode")
+
+
+def test_ids_lookups_take_50_and_insights_need_a_metric_and_the_permission(
+    fake: FakeGraph, ig: facebook.GraphAPI
+) -> None:
+    fake.container_polls = 1
+    container = ig.put_object(IG, "media", image_url="https://cdn.example/a.jpg", caption="x")
+    assert ig.get_object(container["id"], fields="status_code")["status_code"] == "FINISHED"
+    media_id = ig.put_object(IG, "media_publish", creation_id=container["id"])["id"]
+    fake.set_metrics(media_id, like_count=3, views=75)
+    found = ig.get_objects([media_id], fields="like_count,insights.metric(views)")
+    [views] = found[media_id]["insights"]["data"]
+    assert (found[media_id]["like_count"], views["name"], views["values"]) == (
+        3,
+        "views",
+        [{"value": 75}],
+    )
+    with pytest.raises(facebook.GraphAPIError) as no_metric:
+        ig.get_objects([media_id], fields="insights")
+    assert "The parameter metric is required" in no_metric.value.message
+    with pytest.raises(facebook.GraphAPIError) as too_many:
+        ig.get_objects([media_id] * 51, fields="like_count")
+    assert too_many.value.message == "(#100) Too many IDs. Maximum: 50. Provided: 51."
+    fake.scopes[IG_TOKEN].remove("instagram_manage_insights")
+    with pytest.raises(facebook.GraphAPIError) as refused:
+        ig.get_objects([media_id], fields="insights.metric(views)")
+    assert refused.value.code == 10

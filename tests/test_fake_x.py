@@ -263,3 +263,12 @@ def test_unknown_replies_and_routes_are_refused_in_xs_shapes(fake: FakeX) -> Non
     with pytest.raises(tweepy.Forbidden, match="deleted or not visible"):
         api.create_tweet(text="reply to a deleted tweet", in_reply_to_tweet_id=gone)
     assert session(fake).get("https://api.twitter.com/2/spaces", timeout=5).status_code == 404
+
+
+def test_a_lookup_of_more_than_100_ids_is_refused_as_x_does(fake: FakeX) -> None:
+    api = client(fake)
+    with pytest.raises(tweepy.BadRequest) as refused:
+        api.get_tweets([str(n) for n in range(1, 102)], user_auth=True)
+    assert "is not between 1 and 100" in refused.value.api_messages[0]
+    found = api.get_tweets([str(n) for n in range(1, 101)], user_auth=True)
+    assert len(found.errors) == 100  # 100 is accepted: none of these ids exists

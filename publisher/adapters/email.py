@@ -13,7 +13,7 @@ import hashlib
 import mimetypes
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import ClassVar
@@ -38,7 +38,7 @@ class EmailAdapter(Adapter[EmailOptions]):
                 msg = f"every recipient was refused: {_replies(exc.recipients)}"
                 raise PermanentError(msg) from exc
             except smtplib.SMTPResponseException as exc:
-                raise _classify(exc, self._server) from exc
+                raise classify(exc, self._server) from exc
             except OSError as exc:  # smtplib's disconnects included: the data may be queued
                 msg = f"the connection to {self._server} dropped while sending: {exc}"
                 raise UncertainError(msg) from exc
@@ -95,33 +95,43 @@ class EmailAdapter(Adapter[EmailOptions]):
         return message
 
     def _connect(self) -> smtplib.SMTP:
-        """An open, secured and logged-in connection; failures before any data is sent are
-        transient (or auth) errors."""
-        options = self.options
-        context = ssl.create_default_context(cafile=options.ca_file)
-        try:
-            if options.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    options.host, options.port, timeout=options.timeout_seconds, context=context
-                )
-            else:
-                smtp = smtplib.SMTP(options.host, options.port, timeout=options.timeout_seconds)
-                if options.security == "starttls":
-                    smtp.starttls(context=context)
-            if self._secrets:
-                smtp.login(self._secrets["username"], self._secrets["password"])
-        except smtplib.SMTPAuthenticationError as exc:
-            msg = f"{self._server} refused the login ({exc.smtp_code}); renew the credential"
-            raise AuthError(msg) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise _classify(exc, self._server) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            msg = f"cannot reach {self._server}: {exc}"
-            raise TransientError(msg) from exc
-        return smtp
+        return connect(self.options, self._secrets)
 
 
-def _classify(exc: smtplib.SMTPResponseException, server: str) -> TransientError | PermanentError:
+def connect(options: EmailOptions, secrets: Mapping[str, str]) -> smtplib.SMTP:
+    """An open, secured and logged-in connection (a login when ``secrets`` has one); failures
+    before any data is sent are transient (or auth) errors. The weekly report uses it too.
+
+    Raises:
+        AuthError: the server refused the login.
+        TransientError: the server cannot be reached or refused for now.
+        PermanentError: the server refused with a 5xx reply.
+    """
+    server = f"{options.host}:{options.port}"
+    context = ssl.create_default_context(cafile=options.ca_file)
+    try:
+        if options.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                options.host, options.port, timeout=options.timeout_seconds, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(options.host, options.port, timeout=options.timeout_seconds)
+            if options.security == "starttls":
+                smtp.starttls(context=context)
+        if secrets:
+            smtp.login(secrets["username"], secrets["password"])
+    except smtplib.SMTPAuthenticationError as exc:
+        msg = f"{server} refused the login ({exc.smtp_code}); renew the credential"
+        raise AuthError(msg) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise classify(exc, server) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        msg = f"cannot reach {server}: {exc}"
+        raise TransientError(msg) from exc
+    return smtp
+
+
+def classify(exc: smtplib.SMTPResponseException, server: str) -> TransientError | PermanentError:
     """4xx is "try later", 5xx is "no", as SMTP defines them."""
     reply = exc.smtp_error
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)

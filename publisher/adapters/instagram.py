@@ -222,11 +222,33 @@ class InstagramAdapter(Adapter[InstagramOptions]):
                 partial(self.graph.api.get_objects, batch, fields="like_count,comments_count"),
                 writes=False,
             )
+            views = self._views(batch)
             for remote_id, media in found.items():
                 out[remote_id] = Metrics(
-                    likes=media.get("like_count"), comments=media.get("comments_count")
+                    likes=media.get("like_count"),
+                    comments=media.get("comments_count"),
+                    views=views.get(remote_id),
                 )
         return out
+
+    def _views(self, batch: list[str]) -> dict[str, int]:
+        """Views from the media's insights, in a request of their own: insights need the
+        ``instagram_manage_insights`` permission and Graph refuses them for some media (too
+        few viewers, an album's items), which must not cost the likes and comments."""
+        try:
+            found = self.graph.call(
+                partial(self.graph.api.get_objects, batch, fields="insights.metric(views)"),
+                writes=False,
+            )
+        except AdapterError as exc:
+            logger.warning("instagram:%s: views not collected: %s", self.account.handle, exc)
+            return {}
+        return {
+            remote_id: int(row["values"][0]["value"])
+            for remote_id, media in found.items()
+            for row in media.get("insights", {}).get("data", [])
+            if row.get("name") == "views" and row.get("values")
+        }
 
     def check(self) -> AccountCheck:
         try:

@@ -202,3 +202,19 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly the bytes that are hashed
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class MetricSnapshot(Base):
+    """A published delivery's engagement as its platform showed it at ``taken_at``; one row per
+    collection, so growth over time can be read back. None where the platform gives no figure."""
+
+    __tablename__ = "metric_snapshots"
+    __table_args__ = (Index("ix_metric_snapshots_delivery", "delivery_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    taken_at: Mapped[datetime]
+    likes: Mapped[int | None]
+    shares: Mapped[int | None]
+    comments: Mapped[int | None]
+    views: Mapped[int | None]

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 VERSION = re.compile(r"v\d+\.\d+")
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
+IDS_MAX = 50  # objects in one GET /?ids=
 # Graph's error code -> (HTTP status, message); the type is always OAuthException.
 ERRORS: dict[int, tuple[int, str]] = {
     1: (500, "An unknown error occurred"),
@@ -75,7 +76,9 @@ CONTAINER_STATUS = {
 DEFAULT_FIELDS = {"PagePost": "id,message,created_time", "Photo": "id,name,created_time"}
 FAULT_KINDS = ("timeout", "drop_after_store", "drop_before_store", "html")
 PAGE_SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
-IG_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_read_engagement")
+IG_SCOPES = ("instagram_basic", "instagram_content_publish", "instagram_manage_insights",
+             "pages_read_engagement")  # fmt: skip
+INSIGHTS = re.compile(r"insights\.metric\(([a-z_,]*)\)")
 
 
 class GraphError(Exception):
@@ -464,7 +467,11 @@ class FakeGraph:
     # -- the API ----------------------------------------------------------------------------
     def _answer(self, req: GraphRequest, seg: list[str]) -> dict[str, Any]:
         if seg in ([], [""]) and "ids" in req.query:  # GET /?ids=a,b: several objects at once
-            return {i: self._dispatch(req, [i]) for i in req.query["ids"].split(",")}
+            ids = req.query["ids"].split(",")
+            if len(ids) > IDS_MAX:
+                text = f"(#100) Too many IDs. Maximum: {IDS_MAX}. Provided: {len(ids)}."
+                raise GraphError(100, message=text)
+            return {i: self._dispatch(req, [i]) for i in ids}
         return self._dispatch(req, seg)
 
     def _dispatch(self, req: GraphRequest, seg: list[str]) -> dict[str, Any]:
@@ -482,6 +489,8 @@ class FakeGraph:
             wrong = f"Error validating access token: not a token of object {obj} (FakeGraph)"
             raise GraphError(190, subcode=None, message=wrong)
         if edge == ("GET", ""):
+            if "insights" in _field_names(query.get("fields") or ""):
+                self._check_insights(token, query.get("fields") or "")
             return self._view(obj, query.get("fields"))
         if edge == ("POST", "comments"):
             return {"id": self._comment(obj, form.get("message", ""))}
@@ -497,6 +506,16 @@ class FakeGraph:
         if obj in self.instagram:
             return self._instagram_edge(obj, edge, req)
         raise self._unsupported(req.method, obj)
+
+    def _check_insights(self, token: str, fields: str) -> None:
+        """Insights through field expansion (``insights.metric(views)``) need a metric and the
+        insights permission, as Graph's do."""
+        if "instagram_manage_insights" not in self.scopes.get(token, []):
+            raise GraphError(10)
+        if not INSIGHTS.search(fields):
+            raise GraphError(
+                100, message="(#100) For field 'insights': The parameter metric is required"
+            )
 
     @staticmethod
     def _unsupported(method: str, obj: str) -> GraphError:
@@ -696,8 +715,20 @@ class FakeGraph:
             view["children"] = {"data": children} if children else None
             view["like_count"] = counts.get("like_count", 0)
             view["comments_count"] = counts.get("comments_count", comments)
+            view["insights"] = self._insights(obj)
             return "IGMedia", view
         return "Comment", dict(vars(self.comments[obj]))
+
+    def _insights(self, obj: str) -> dict[str, Any]:
+        """Every metric set on the media, as field expansion returns them (the request's
+        ``metric(...)`` list is checked, not used to filter)."""
+        counts = self.metrics.get(obj, {})
+        rows = [
+            {"name": n, "period": "lifetime", "values": [{"value": v}], "title": n.title(),
+             "id": f"{obj}/insights/{n}/lifetime"}
+            for n, v in counts.items() if n not in ("like_count", "comments_count")
+        ]  # fmt: skip
+        return {"data": rows}
 
     def _listing(self, req: GraphRequest, ids: list[str], default: str) -> dict[str, Any]:
         start, limit = int(req.query.get("after") or 0), int(req.query.get("limit") or 25)

@@ -7,9 +7,9 @@ It speaks X's wire format closely enough that ``tweepy.Client`` and ``requests``
   access token given to ``add_user``, signed (as the client did, before the redirect) over
   ``https://api.twitter.com`` or ``https://api.x.com`` + path. Anything else is 401.
 - ``POST /2/tweets`` (text, reply, media ids; duplicate text is 403), ``GET /2/tweets/:id``,
-  ``GET /2/tweets?ids=``, ``DELETE /2/tweets/:id``, ``GET /2/users/me``, ``GET /2/users/:id/tweets``
-  (paged, newest first), ``POST /2/users/:id/retweets``, ``GET /2/tweets/:id/retweeted_by``
-  (paged, most recent retweeter first), the one-shot multipart
+  ``GET /2/tweets?ids=`` (100 ids at most, else 400), ``DELETE /2/tweets/:id``, ``GET /2/users/me``,
+  ``GET /2/users/:id/tweets`` (paged, newest first), ``POST /2/users/:id/retweets``,
+  ``GET /2/tweets/:id/retweeted_by`` (paged, most recent retweeter first), the one-shot multipart
   ``POST /2/media/upload`` and ``POST /2/media/metadata`` (alt text).
 - X's bodies: ``data``/``meta``; problem details for 401/403/404/429/5xx; ``errors`` with "Invalid
   Request" for 400; 200 with ``errors`` for unknown ids. ``x-rate-limit-*`` headers count each
@@ -57,6 +57,7 @@ METRICS = ("retweet_count", "reply_count", "like_count", "quote_count", "bookmar
            "impression_count")  # fmt: skip
 FAULTS = ("rate_limit", "server_error", "timeout", "hang", "drop_after_store", "drop_before_store")
 WINDOW_LIMIT, WINDOW_SECONDS, DAY_SECONDS = 100, 900, 86400
+LOOKUP_MAX = 100  # ids in one GET /2/tweets?ids=
 INVALID = "https://api.twitter.com/2/problems/invalid-request"
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 MEDIA_KEY_PREFIX = {"tweet_video": "7", "amplify_video": "13", "tweet_gif": "16"}  # else photo: 3
@@ -549,6 +550,12 @@ class FakeX:
         ids = [i for i in request.query.get("ids", "").split(",") if i]
         if not ids:
             raise _invalid("The `ids` query parameter can not be empty", {"ids": []})
+        if len(ids) > LOOKUP_MAX:
+            text = (
+                f"The number of values in the `ids` query parameter list [{len(ids)}] is not "
+                f"between 1 and {LOOKUP_MAX}"
+            )
+            raise _invalid(text, {"ids": [",".join(ids)]})
         found = [self._tweet_json(self._tweets[i], request) for i in ids if i in self._tweets]
         missing = [_not_found("tweet", "ids", i) for i in ids if i not in self._tweets]
         return 200, {k: v for k, v in (("data", found), ("errors", missing)) if v}

@@ -1,0 +1,119 @@
+"""The weekly compliance report, e-mailed to the directorate's cell (``[reports] weekly``).
+
+It covers the seven local days before the day it is sent, as ``publisher report`` would, with the
+HTML report attached and a plain-text summary in the body: per unit the posts, tag compliance and
+failures, and the accounts silent for ``freshness.max_silence_days`` or more. It goes out through
+``[platforms.email]`` with the e-mail adapter's own connection code.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.adapters.email import classify, connect
+from publisher.config import Settings, WeeklyReport
+from publisher.credentials import Credentials
+from publisher.errors import PublisherError, TransientError
+from publisher.report import Report, build_report
+from publisher.report_html import render_report
+
+DAYS = 7
+CRON_DAYS = {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
+             "friday": "fri", "saturday": "sat", "sunday": "sun"}  # fmt: skip
+
+
+def last_week(now: datetime, settings: Settings) -> tuple[date, date]:
+    """The seven local days that ended at the start of today."""
+    today = now.astimezone(settings.zone).date()
+    return today - timedelta(days=DAYS), today - timedelta(days=1)
+
+
+def weekly_message(report: Report, settings: Settings, policy: WeeklyReport) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.platforms.email.sender
+    message["To"] = ", ".join(policy.to)
+    kind = "weekly compliance report" if (report.last - report.first).days == DAYS - 1 else "report"
+    message["Subject"] = f"{report.organisation}: {kind}, {report.first} to {report.last}"
+    message["Date"] = formatdate(report.generated_at.timestamp())
+    message["Message-ID"] = make_msgid("weekly-report")
+    message.set_content(summary(report, settings.freshness.max_silence_days))
+    message.add_attachment(
+        render_report(report, settings.freshness.max_silence_days).encode(),
+        maintype="text",
+        subtype="html",
+        filename=f"report-{report.first}-{report.last}.html",
+    )
+    return message
+
+
+def summary(report: Report, silent_days: float) -> str:
+    """The body: what a reader should see before opening the attachment."""
+    lines = [
+        f"Posts from {report.first} to {report.last} ({report.zone.key}).",
+        "The full report, with every account's figures, is attached (open it in a browser).",
+        "",
+    ]
+    for unit in report.units:
+        lines.append(
+            f"{unit.name} ({unit.unit}): {unit.posts} posts, tags complete on "
+            f"{unit.tag_compliant} of {unit.tag_checked}, {unit.failures} failures"
+        )
+        lines += [
+            f"  silent: {a.account}, "
+            + (
+                "no post at all"
+                if a.days_since_last_post is None
+                else f"{a.days_since_last_post:g} days since its last post"
+            )
+            for a in unit.accounts
+            if a.days_since_last_post is None or a.days_since_last_post >= silent_days
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def send_weekly(
+    settings: Settings,
+    ledger: sessionmaker[Session],
+    credentials: Credentials,
+    now: datetime,
+) -> EmailMessage:
+    """Build last week's report and send it; returns the message sent.
+
+    Raises:
+        PublisherError: ``[reports] weekly`` is not configured.
+        AdapterError: the mail server refused or could not be reached (TransientError, AuthError,
+            PermanentError as for the e-mail adapter).
+    """
+    first, last = last_week(now, settings)
+    with ledger() as session:
+        report = build_report(session, settings, first, last, now)
+    return send_report(report, settings, credentials)
+
+
+def send_report(report: Report, settings: Settings, credentials: Credentials) -> EmailMessage:
+    """Mail ``report`` to the weekly report's recipients (also ``publisher report --email``).
+
+    Raises:
+        PublisherError: ``[reports] weekly`` is not configured.
+        AdapterError: as the e-mail adapter's, from the mail server.
+    """
+    policy = settings.reports.weekly
+    if policy is None:
+        msg = "no weekly report is configured: add [reports] weekly = {...} to config.toml"
+        raise PublisherError(msg)
+    message = weekly_message(report, settings, policy)
+    secrets = credentials.get(policy.credential) if policy.credential else {}
+    with connect(settings.platforms.email, secrets) as smtp:
+        try:
+            smtp.send_message(message)
+        except smtplib.SMTPResponseException as exc:
+            raise classify(exc, f"{settings.platforms.email.host}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            msg = f"the weekly report was not sent: {exc}"
+            raise TransientError(msg) from exc
+    return message

@@ -1,0 +1,190 @@
+"""The roster from the example config, and the weekly compliance report received by a mail
+server; its configuration refused clearly when wrong."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from publisher.config import load_settings
+from publisher.credentials import Credentials
+from publisher.daemon import WEEKLY_JOB, WEEKLY_RETRY_JOB, WEEKLY_RETRY_MINUTES, Daemon
+from publisher.engine import Engine
+from publisher.errors import ConfigError
+from publisher.weekly import send_weekly
+from tests.conftest import Drop, FakeClock
+from tests.fakes.smtp import FakeSMTP
+from tests.test_cli import publisher
+
+
+def test_roster_csv_lists_every_officer_and_account(config_path: Path) -> None:
+    run = publisher("roster", "--format", "csv", config=config_path)
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    settings = load_settings(config_path)
+    assert len(rows) == len(settings.accounts()) == 15
+    haryana = [r for r in rows if r["unit"] == "haryana"]
+    assert {r["platform"]: r["account"] for r in haryana} == {
+        "x": "@HaryanaPostal",
+        "facebook": "@HaryanaPostalCircle",
+        "instagram": "@haryanapostalcircle",
+    }
+    first = haryana[0]
+    assert (first["officer"], first["designation"], first["email"], first["phone"]) == (
+        "R. K. Yadav",
+        "Assistant Director (Marketing)",
+        "marketing.hr@indiapost.gov.in",
+        "+91-172-270-0000",
+    )
+    assert haryana[1]["url"] == "https://www.facebook.com/HaryanaPostalCircle"
+    assert haryana[2]["languages"] == "hi"
+
+
+def test_roster_html_is_one_page_per_unit_section(config_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "roster.html"
+    run = publisher("roster", "--format", "html", "--output", str(out), config=config_path)
+    assert run.returncode == 0, run.stderr
+    page = out.read_text(encoding="utf-8")
+    assert page.count("<section data-unit=") == 5
+    assert '<span class="name">K. Meenakshi</span>' in page
+    assert "bd.tn@indiapost.gov.in" in page
+    assert '<tr data-account="instagram:tnpostalcircle">' in page
+    assert "<script" not in page and "<link" not in page
+
+
+EXAMPLE = (
+    '# weekly = { day = "monday", time = "09:00", to = ["socialmedia.cell@indiapost.gov.in"] }'
+)
+
+
+def set_weekly(config_path: Path, weekly: str) -> None:
+    """The example config's commented weekly report line, set to ``weekly``."""
+    text = config_path.read_text(encoding="utf-8")
+    assert EXAMPLE in text
+    config_path.write_text(text.replace(EXAMPLE, f"weekly = {weekly}"), encoding="utf-8")
+
+
+def test_weekly_report_reaches_the_directorates_cell(
+    config_path: Path, drop: Drop, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    login = '{"username": "publisher", "password": "smtp-pass"}'
+    monkeypatch.setenv("PUBLISHER_CREDENTIAL_SMTP_REPORT", login)
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        set_weekly(
+            config_path,
+            '{ day = "monday", time = "09:00", to = ["cell@indiapost.gov.in", '
+            '"ddg@indiapost.gov.in"], credential = "smtp-report" }',
+        )
+        config_path.write_text(
+            config_path.read_text(encoding="utf-8")
+            + f'[platforms.email]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
+            + f'sender = "social@indiapost.gov.in"\nca_file = "{smtp.cert_path}"\n',
+            encoding="utf-8",
+        )
+        settings = load_settings(config_path)
+        engine = Engine(settings, dry_run=True, clock=clock)
+        drop("haryana", "p.toml", '[text]\nhi = "नए डाक टिकट"\nen = "New stamps"\n')
+        engine.tick()  # 5 dry-run deliveries: x and facebook in hi and en, instagram in hi
+        clock.advance(days=1)
+        message = send_weekly(settings, engine.ledger, Credentials(None), clock())
+        [received] = smtp.messages
+    assert received.rcpt_tos == ["cell@indiapost.gov.in", "ddg@indiapost.gov.in"]
+    assert (received.tls, received.login) == (True, "publisher")
+    got = received.message
+    yesterday = (clock() - timedelta(days=1)).astimezone(settings.zone).date()
+    assert got["Subject"].strip() == (  # a long subject is folded
+        f"Department of Posts: weekly compliance report, {yesterday - timedelta(days=6)} "
+        f"to {yesterday}"
+    )
+    body = got.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Haryana Postal Circle (haryana): 5 posts, tags complete on 5 of 5, 0 failures" in text
+    assert "silent: x:IndiaPostOffice, no post at all" in text
+    [attachment] = list(got.iter_attachments())
+    assert attachment.get_filename() == f"report-{yesterday - timedelta(days=6)}-{yesterday}.html"
+    html = attachment.get_content()
+    assert '<tr data-unit="haryana">' in html
+    assert '<td class="n" data-field="posts">5</td>' in html
+    assert message["Message-ID"] == got["Message-ID"]
+
+
+@pytest.mark.parametrize(
+    ("weekly", "where", "says"),
+    [
+        ('{ day = "mon", time = "09:00", to = ["a@b.in"] }', "reports.weekly.day", "monday"),
+        ('{ day = "monday", time = "9am", to = ["a@b.in"] }', "reports.weekly.time", "pattern"),
+        ('{ day = "monday", time = "09:00", to = [] }', "reports.weekly.to", "at least 1"),
+        ('{ day = "monday", time = "09:00", to = ["cell"] }', "reports.weekly.to", "pattern"),
+    ],
+)
+def test_a_bad_weekly_setting_stops_start_up_naming_the_key(
+    config_path: Path, weekly: str, where: str, says: str
+) -> None:
+    set_weekly(config_path, weekly)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config_path)
+    [problem] = caught.value.problems
+    assert problem.where.startswith(where)
+    assert says in str(problem)
+
+
+def with_mail(config_path: Path, smtp: FakeSMTP, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "PUBLISHER_CREDENTIAL_SMTP_REPORT", '{"username": "publisher", "password": "smtp-pass"}'
+    )
+    set_weekly(
+        config_path,
+        '{ day = "monday", time = "09:00", to = ["cell@indiapost.gov.in"], '
+        'credential = "smtp-report" }',
+    )
+    config_path.write_text(
+        config_path.read_text(encoding="utf-8")
+        + f'[platforms.email]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
+        + f'sender = "social@indiapost.gov.in"\nca_file = "{smtp.cert_path}"\n',
+        encoding="utf-8",
+    )
+
+
+def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server_is_busy(
+    config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        with_mail(config_path, smtp, monkeypatch)
+        settings = load_settings(config_path)
+        engine = Engine(settings, dry_run=True, clock=clock)
+        daemon = Daemon(engine, reload=lambda: engine)
+        daemon._add_report_jobs()
+        job = daemon._scheduler.get_job(WEEKLY_JOB)
+        monday = datetime(2026, 11, 30, 9, 0, tzinfo=settings.zone)  # a Monday
+        assert job.trigger.get_next_fire_time(None, monday - timedelta(days=2)) == monday
+        assert job.trigger.get_next_fire_time(None, monday + timedelta(minutes=1)) == monday + (
+            timedelta(days=7)
+        )
+
+        smtp.fail_next(451, stage="MAIL")  # busy: try later
+        daemon._send_weekly_report()
+        assert smtp.messages == []
+        retry = daemon._scheduler.get_job(WEEKLY_RETRY_JOB)
+        assert retry.trigger.run_date == clock() + timedelta(minutes=WEEKLY_RETRY_MINUTES)
+        retry.func(*retry.args)  # what the scheduler does at that time
+        [received] = smtp.messages
+    assert "weekly compliance report" in received.message["Subject"]
+
+
+def test_report_email_sends_any_window_by_hand(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        with_mail(config_path, smtp, monkeypatch)
+        run = publisher("report", "--from", "2026-11-01", "--to", "2026-11-30", "--email",
+                        config=config_path)  # fmt: skip
+        [received] = smtp.messages
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "report 2026-11-01 to 2026-11-30 sent to cell@indiapost.gov.in\n"
+    subject = received.message["Subject"].strip()
+    assert subject == "Department of Posts: report, 2026-11-01 to 2026-11-30"
