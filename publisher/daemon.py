@@ -26,6 +26,7 @@ from publisher.notify import notify, watchdog_seconds
 logger = logging.getLogger(__name__)
 
 JOB = "tick"
+SWEEP = "freshness"
 
 
 class Daemon:
@@ -46,6 +47,16 @@ class Daemon:
             "interval",
             seconds=min(poll, watchdog / 2) if watchdog else poll,
             id=JOB,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=self.engine.clock(),
+        )
+        self._scheduler.add_job(
+            self._sweep,
+            "interval",
+            minutes=self.engine.settings.freshness.sweep_minutes,
+            id=SWEEP,
             replace_existing=True,
             coalesce=True,
             max_instances=1,
@@ -83,6 +94,13 @@ class Daemon:
                 notify("WATCHDOG=1", f"STATUS={tick.summary()}")
             if not self._arrived.is_set():
                 return
+
+    def _sweep(self) -> None:
+        """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes."""
+        try:
+            self.engine.sweep_freshness()
+        except Exception:
+            logger.exception("freshness sweep failed; the next one will try again")
 
     def _wake(self) -> None:
         self._arrived.set()

@@ -19,6 +19,8 @@ from publisher.clock import Clock
 from publisher.config import Settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
+from publisher.evergreen import load_pools
+from publisher.freshness import Freshness, Sweep, mailer
 from publisher.intake import Intake, Result
 from publisher.receipts import refresh
 from publisher.render import Renderer
@@ -56,6 +58,15 @@ class Engine:
             redact=self.credentials.redact,
         )
         self.intake.prepare()
+        self.freshness = Freshness(
+            settings,
+            renderer,
+            self.ledger,
+            clock,
+            load_pools(settings, renderer, clock()),
+            mailer(settings, self.credentials, clock),
+            dry_run=dry_run,
+        )
 
     def tick(self) -> Tick:
         taken = self.intake.scan()
@@ -68,6 +79,10 @@ class Engine:
             self.clock(),
         )
         return Tick(taken, sent)
+
+    def sweep_freshness(self) -> Sweep:
+        """Warn, publish from the evergreen pools, alert: the 7-day guarantee (freshness.py)."""
+        return self.freshness.sweep()
 
     def run_once(self) -> Tick:
         """One pass for ``--once``; files still settling (just copied in) are waited for once."""

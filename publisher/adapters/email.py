@@ -1,5 +1,6 @@
 """E-mail through SMTP (smtplib): the circulars' photographs-with-descriptions to the Marketing
-Division, and later the alerts to nodal officers.
+Division; and the freshness sweep's warnings, alerts and digests (``send_mail``), over the same
+connection code.
 
 An e-mail "account" is a list of recipients; its credential, if any, is the SMTP login
 (``username``, ``password``). The Message-ID is derived from the delivery's idempotency key, so a
@@ -13,7 +14,9 @@ import hashlib
 import mimetypes
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import ClassVar
@@ -95,30 +98,78 @@ class EmailAdapter(Adapter[EmailOptions]):
         return message
 
     def _connect(self) -> smtplib.SMTP:
-        """An open, secured and logged-in connection; failures before any data is sent are
-        transient (or auth) errors."""
-        options = self.options
-        context = ssl.create_default_context(cafile=options.ca_file)
+        return connect(self.options, self._secrets)
+
+
+def connect(options: EmailOptions, secrets: Mapping[str, str]) -> smtplib.SMTP:
+    """An open, secured and logged-in connection; failures before any data is sent are
+    transient (or auth) errors."""
+    server = f"{options.host}:{options.port}"
+    context = ssl.create_default_context(cafile=options.ca_file)
+    try:
+        if options.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                options.host, options.port, timeout=options.timeout_seconds, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(options.host, options.port, timeout=options.timeout_seconds)
+            if options.security == "starttls":
+                smtp.starttls(context=context)
+        if secrets:
+            smtp.login(secrets["username"], secrets["password"])
+    except smtplib.SMTPAuthenticationError as exc:
+        msg = f"{server} refused the login ({exc.smtp_code}); renew the credential"
+        raise AuthError(msg) from exc
+    except smtplib.SMTPResponseException as exc:
+        raise _classify(exc, server) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        msg = f"cannot reach {server}: {exc}"
+        raise TransientError(msg) from exc
+    return smtp
+
+
+def send_mail(
+    options: EmailOptions,
+    secrets: Mapping[str, str],
+    mail: Mail,
+    when: datetime,
+) -> None:
+    """E-mail a message the engine itself writes (a warning, an alert, a digest) over the same
+    connection code as the adapter. Its Message-ID comes from the key, so a message sent
+    again after a crash is recognisable as the same one.
+
+    Raises:
+        TransientError, AuthError, PermanentError: as for a delivery, with the server's answer.
+    """
+    message = EmailMessage()
+    message["From"] = options.sender
+    message["To"] = ", ".join(mail.to)
+    message["Subject"] = mail.subject
+    message["Date"] = formatdate(when.timestamp())
+    message["Message-ID"] = f"<{hashlib.sha256(mail.key.encode()).hexdigest()[:32]}@publisher>"
+    message.set_content(mail.body)
+    server = f"{options.host}:{options.port}"
+    with connect(options, secrets) as smtp:
         try:
-            if options.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    options.host, options.port, timeout=options.timeout_seconds, context=context
-                )
-            else:
-                smtp = smtplib.SMTP(options.host, options.port, timeout=options.timeout_seconds)
-                if options.security == "starttls":
-                    smtp.starttls(context=context)
-            if self._secrets:
-                smtp.login(self._secrets["username"], self._secrets["password"])
-        except smtplib.SMTPAuthenticationError as exc:
-            msg = f"{self._server} refused the login ({exc.smtp_code}); renew the credential"
-            raise AuthError(msg) from exc
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            msg = f"every recipient was refused: {_replies(exc.recipients)}"
+            raise PermanentError(msg) from exc
         except smtplib.SMTPResponseException as exc:
-            raise _classify(exc, self._server) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            msg = f"cannot reach {self._server}: {exc}"
+            raise _classify(exc, server) from exc
+        except OSError as exc:
+            msg = f"the connection to {server} dropped while sending: {exc}"
             raise TransientError(msg) from exc
-        return smtp
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message from the engine to people (not a post): its identity, recipients and text."""
+
+    key: str
+    to: list[str]
+    subject: str
+    body: str
 
 
 def _classify(exc: smtplib.SMTPResponseException, server: str) -> TransientError | PermanentError:
