@@ -28,6 +28,7 @@ from publisher.credentials import Credentials, RedactingFormatter
 from publisher.daemon import Daemon
 from publisher.engine import Engine
 from publisher.errors import InputError, NoAdapterError, PublisherError
+from publisher.freshness import account_standings, standings_text
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
@@ -75,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     accounts = commands.add_parser("accounts", help="the configured accounts")
     accounts.add_argument("action", choices=["check"], help="check: are the credentials valid")
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
+    freshness = commands.add_parser(
+        "freshness", help="per account: days since its last content, and its deadline"
+    )
+    freshness.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="count dry-run deliveries as content, as a rehearsal does",
+    )
     return parser
 
 
@@ -116,8 +125,12 @@ def _command(args: argparse.Namespace) -> int:
             print(f"delivery {delivery.id} to {delivery.account} is now {delivery.status}")
         return 0
     ledger = open_ledger(settings.database_url)
-    with ledger() as session:
-        if args.command == "status":
+    with ledger() as session:  # never committed: accounts not yet counted are not recorded here
+        if args.command == "freshness":
+            now = system_clock()
+            standings = account_standings(session, settings, now, dry_run=args.dry_run)
+            print(standings_text(standings, settings, now), end="")
+        elif args.command == "status":
             print(status_text(session, settings, system_clock()), end="")
         else:
             print(review_text(queued(session), settings), end="")

@@ -3,14 +3,16 @@
 ``schedules/evergreen/<unit>/*.toml`` (``[paths] evergreen``): each file is a post file, with the
 same keys and the same checks (publisher.postfile, publisher.plan), less what only a dropped post
 can have: no ``id`` (the file's name is the item's name), no ``publish_at`` (the sweep decides
-when), no ``units`` (a pool serves its own unit) and no ``[[media]]`` (photos live beside queued
-posts, not here). Every item is planned for every account it targets when the pool is loaded, so
-a bad item stops start-up with the file, the key and the fix, instead of failing at a deadline.
+when) and no ``units`` (a pool serves its own unit). Photos lie beside the item; each use copies
+them into the unit's archive in the queue folder, where every post's photos are published from.
+Every item is planned for every account it targets when the pool is loaded, so a bad item stops
+start-up with the file, the key and the fix, instead of failing at a deadline.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +28,6 @@ NOT_IN_POOL = {
     "id": "the file's name is the item's name",
     "publish_at": "the engine publishes an item when an account needs it",
     "units": "a pool serves its own unit: put the file in that unit's folder",
-    "media": "photos are not supported in evergreen items yet",
 }
 
 
@@ -42,6 +43,18 @@ class Item:
     name: str  # the file's name, e.g. "savings-habit.toml"
     request: PostRequest
     accounts: frozenset[str]  # account keys it was planned for
+    media: tuple[Path, ...] = ()  # its photos, beside the file, in the item's order
+
+    def copy_media(self, queue_root: Path, folder: str) -> list[str]:
+        """Copy the item's photos into ``folder`` (relative to the queue folder), where the
+        dispatcher, and Instagram through the public media URL, find a post's photos; returns
+        their paths relative to the queue folder."""
+        if not self.media:
+            return []
+        (queue_root / folder).mkdir(parents=True, exist_ok=True)
+        for photo in self.media:
+            shutil.copyfile(photo, queue_root / folder / photo.name)
+        return [f"{folder}/{photo.name}" for photo in self.media]
 
     def for_account(self, account: Account, key: str, when: datetime) -> PostRequest:
         """This item as a post for one account only, under ``key`` (unique per account and
@@ -101,10 +114,30 @@ def _item(settings: Settings, renderer: Renderer, unit: str, path: Path, now: da
         for key, why in NOT_IN_POOL.items()
         if key in data
     ]
+    media = []
+    for i, medium in enumerate(request.body.media):
+        photo = path.parent / medium.file
+        if (
+            photo.is_file()
+            and not photo.is_symlink()
+            and photo.resolve().parent == path.parent.resolve()
+        ):
+            media.append(photo)
+            continue
+        problems.append(
+            Problem(
+                f"media[{i}].file",
+                f"'{medium.file}' is not a file beside this item",
+                f"Put the photo in schedules/evergreen/{unit}/ with the item, under that name",
+                line_of(request.source, ("media", i, "file")),
+            )
+        )
     if problems:
         raise PostFileError(path.name, problems)
     planned: list[PlannedDelivery] = plan(request, settings, renderer)
-    return Item(unit, path.name, request, frozenset(d.account.key for d in planned))
+    # Instagram publishes nothing without a photo: a text-only item is not for its accounts.
+    fitting = {d.account.key for d in planned if d.account.platform != "instagram" or media}
+    return Item(unit, path.name, request, frozenset(fitting), tuple(media))
 
 
 def least_recently_used(items: list[Item], account: str, uses: dict[str, datetime]) -> list[Item]:

@@ -29,8 +29,19 @@ from publisher.config import Settings
 from publisher.credentials import Credentials
 from publisher.errors import AdapterError, PostFileError
 from publisher.evergreen import Item, least_recently_used
-from publisher.notices import Reason, Standing, alert, digest, local_day, warning
+from publisher.notices import (
+    Reason,
+    Standing,
+    alert,
+    alert_key,
+    digest,
+    digest_key,
+    local_day,
+    warning,
+    warning_key,
+)
 from publisher.plan import plan
+from publisher.receipts import local
 from publisher.render import Renderer
 from publisher.store import activity as store
 from publisher.store.ledger import record_post
@@ -74,6 +85,74 @@ class Sweep:
     evergreen: list[int] = field(default_factory=list)  # post ids
     at_risk: list[tuple[Standing, str]] = field(default_factory=list)
     digest: bool = False
+    standings: list[Standing] = field(default_factory=list)  # every account, as the sweep found it
+
+
+def account_standings(
+    session: Session, settings: Settings, now: datetime, *, dry_run: bool
+) -> list[Standing]:
+    """Every configured account's silence and deadline, in config order. Accounts never seen
+    before are added to the session, counted from ``now``: commit it to start counting. In
+    dry-run, dry-run deliveries count as content (a rehearsal keeps its own accounts fresh);
+    live, only sent ones do."""
+    accounts = settings.accounts()
+    rows = store.activity(session, [a.key for _, a in accounts], now)
+    scheduled = store.next_scheduled(session)
+    policy = settings.freshness
+    out = []
+    for unit, account in accounts:
+        row = rows[account.key]
+        last = row.last_sent_at
+        if dry_run and row.last_dry_run_at and (not last or row.last_dry_run_at > last):
+            last = row.last_dry_run_at
+        since = last or row.tracked_since
+        out.append(
+            Standing(
+                unit=unit,
+                account=account,
+                since=since,
+                last_content=last,
+                warn_at=since + timedelta(days=policy.warn_after_days),
+                deadline=since + timedelta(days=policy.max_silence_days),
+                next_scheduled=scheduled.get(account.key),
+                failing=row.last_error if row.failing_since else None,
+            )
+        )
+    return out
+
+
+def standings_text(standings: list[Standing], settings: Settings, now: datetime) -> str:
+    """``publisher freshness``: per account, days since its last content and its deadline."""
+    zone = settings.zone
+    header = (
+        f"{'unit':<14} {'account':<34} {'last content':<22} {'days':>5} {'deadline':<22} "
+        "next scheduled"
+    )
+    lines = [f"Freshness at {local(now, zone)}", header, "-" * len(header)]
+    for s in standings:
+        last = local(s.last_content, zone) if s.last_content else "never"
+        after = local(s.next_scheduled, zone) if s.next_scheduled else "-"
+        flag = "  FAILING" if s.failing else ""
+        late = "  LATE" if now >= s.deadline else ""
+        lines.append(
+            f"{s.unit:<14} {s.account.key:<34} {last:<22} {s.days_silent(now):>5.1f} "
+            f"{local(s.deadline, zone):<22} {after}{late}{flag}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _on_its_way(earlier: list[tuple[str, str, datetime | None]], now: datetime) -> str | None:
+    """Why no new evergreen post is made for this silence yet, given the deliveries of the ones
+    made before (post key, status, finished): one still on its way, or one that failed lately."""
+    statuses = {status for _, status, _ in earlier}
+    if DeliveryStatus.UNCERTAIN in statuses:
+        return "its evergreen post is uncertain: resolve it (publisher review)"
+    if statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
+        return "its evergreen post is waiting to be retried"
+    failed_at = max((f for _, _, f in earlier if f is not None), default=None)
+    if failed_at is not None and now - failed_at < RETRY_FAILED_EVERGREEN:
+        return f"its evergreen post failed; another after {failed_at + RETRY_FAILED_EVERGREEN}"
+    return None
 
 
 class Freshness:
@@ -100,50 +179,19 @@ class Freshness:
         self.interval = timedelta(minutes=settings.freshness.sweep_minutes)
         self._sent: set[str] = set()  # notice keys already sent, read at each sweep
 
-    def standings(self, session: Session, now: datetime) -> list[Standing]:
-        """Every configured account's silence and deadline, in config order. Accounts never seen
-        before are added to the session, counted from ``now``: commit it to start counting."""
-        accounts = self.settings.accounts()
-        rows = store.activity(session, [a.key for _, a in accounts], now)
-        scheduled = store.next_scheduled(session)
-        policy = self.settings.freshness
-        out = []
-        for unit, account in accounts:
-            row = rows[account.key]
-            last = row.last_sent_at
-            if self.dry_run and row.last_dry_run_at and (not last or row.last_dry_run_at > last):
-                last = row.last_dry_run_at
-            since = last or row.tracked_since
-            out.append(
-                Standing(
-                    unit=unit,
-                    account=account,
-                    since=since,
-                    last_content=last,
-                    warn_at=since + timedelta(days=policy.warn_after_days),
-                    deadline=since + timedelta(days=policy.max_silence_days),
-                    next_scheduled=scheduled.get(account.key),
-                )
-            )
-        return out
-
     def sweep(self) -> Sweep:
         now = self.clock()
         result = Sweep()
         with self.ledger.begin() as session:
-            standings = self.standings(session, now)
+            standings = account_standings(session, self.settings, now, dry_run=self.dry_run)
+            result.standings = standings
             due = [s for s in standings if now >= s.warn_at]
-            candidates = [f"digest|{local_day(now, self.settings.zone)}"]
+            candidates = [digest_key(local_day(now, self.settings.zone))]
             for s in due:
-                candidates += [f"warning|{s.episode}"] + [f"alert|{r}|{s.episode}" for r in Reason]
+                candidates += [warning_key(s)] + [alert_key(s, r) for r in Reason]
             self._sent = store.notice_keys(session, candidates)
-            errors = {
-                s.account.key: store.failing(session, s.account.key)
-                for s in due
-                if now >= s.deadline - 2 * self.interval
-            }
         for standing in due:
-            self._account(standing, errors.get(standing.account.key), now, result)
+            self._account(standing, now, result)
         self._digest(result, now)
         if result.warned or result.alerted or result.evergreen:
             logger.info(
@@ -155,18 +203,22 @@ class Freshness:
             )
         return result
 
-    def _account(self, s: Standing, error: str | None, now: datetime, result: Sweep) -> None:
+    def _account(self, s: Standing, now: datetime, result: Sweep) -> None:
         key = s.account.key
         near = now >= s.deadline - 2 * self.interval
         covered_until = max(s.deadline, now + self.interval)
         covered = s.next_scheduled is not None and s.next_scheduled <= covered_until
-        if error is not None and near:
-            self._alert(s, Reason.FAILING, now, result, error)
-            result.at_risk.append((s, f"failing: {error}"))
+        if s.failing is not None and near:
+            self._alert(s, Reason.FAILING, now, result, s.failing)
+            result.at_risk.append((s, f"failing: {s.failing}"))
         if covered:
             return
         paused = self.paused(key)
-        if not paused and self._notify(warning(self.settings, s, now), "warning", s, None, now):
+        if (
+            not paused
+            and warning_key(s) not in self._sent
+            and self._notify(warning(self.settings, s, now), "warning", s, None, now)
+        ):
             result.warned.append(key)
         if not near:
             result.at_risk.append((s, "paused" if paused else "nothing scheduled"))
@@ -182,25 +234,26 @@ class Freshness:
     def _alert(
         self, s: Standing, reason: Reason, now: datetime, result: Sweep, error: str = ""
     ) -> None:
+        if alert_key(s, reason) in self._sent:
+            return
         if self._notify(alert(self.settings, s, reason, now, error), "alert", s, reason, now):
             result.alerted.append((s.account.key, reason))
 
     def _evergreen(self, s: Standing, now: datetime, result: Sweep) -> str | None:
         """Record an evergreen post for the account, unless one of this silence is still on its
         way, or failed too recently to try again; returns what the digest should say."""
+        pool = [item for item in self.pools.get(s.unit, []) if s.account.key in item.accounts]
+        if not pool:
+            self._alert(s, Reason.EMPTY_POOL, now, result)
+            return "the evergreen pool has nothing for it"
         prefix = f"{s.unit}/evergreen/{s.account.key}/{s.deadline:%Y-%m-%dT%H:%MZ}/"
         with self.ledger() as session:
             earlier = store.evergreen_posts(session, prefix)
             uses = store.last_uses(session, s.account.key)
-        statuses = {status for _, status, _ in earlier}
-        if DeliveryStatus.UNCERTAIN in statuses:
-            return "its evergreen post is uncertain: resolve it (publisher review)"
-        if statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
-            return "its evergreen post is waiting to be retried"
-        failed_at = max((f for _, _, f in earlier if f is not None), default=None)
-        if failed_at is not None and now - failed_at < RETRY_FAILED_EVERGREEN:
-            return f"evergreen post failed; another at {failed_at + RETRY_FAILED_EVERGREEN:%H:%M}"
-        items = least_recently_used(self.pools.get(s.unit, []), s.account.key, uses)
+        waiting = _on_its_way(earlier, now)
+        if waiting:
+            return waiting
+        items = least_recently_used(pool, s.account.key, uses)
         when = max(now, s.deadline - self.interval)
         post_key = f"{prefix.partition('/')[2]}{len({k for k, _, _ in earlier})}"
         for item in items:
@@ -216,13 +269,21 @@ class Freshness:
                     exc,
                 )
                 continue
+            folder = f"{s.unit}/archive/{post_key.replace(':', '_').replace('/', '_')}"
             try:
+                media = item.copy_media(self.settings.paths.queue, folder)
                 with self.ledger.begin() as session:
-                    post_id = record_post(session, request, planned, [], "", now)
+                    archive = folder if media else ""
+                    post_id = record_post(session, request, planned, media, archive, now)
                     store.note_use(session, s.account.key, item.name, post_id, now)
             except IntegrityError:
                 logger.info("evergreen post %s was recorded by another sweep", request.key)
                 return None
+            except OSError as exc:
+                logger.error(
+                    "evergreen item %s/%s: its photos cannot be copied: %s", s.unit, item.name, exc
+                )
+                continue
             logger.warning(
                 "%s silent since %s: evergreen item %s/%s recorded as post %d, due %s",
                 s.account.key, s.since.isoformat(), s.unit, item.name, post_id, when.isoformat(),
@@ -230,15 +291,13 @@ class Freshness:
             result.evergreen.append(post_id)
             return None
         self._alert(s, Reason.EMPTY_POOL, now, result)
-        return "the evergreen pool has nothing for it"
+        return "no evergreen item could be planned for it (see the log)"
 
     def _notify(
         self, mail: Mail, kind: str, s: Standing | None, reason: Reason | None, now: datetime
     ) -> bool:
-        """E-mail (in dry-run: only log) a notice not sent before, and keep it; False if it was
-        sent before or the mail server did not take it (the next sweep tries again)."""
-        if mail.key in self._sent:
-            return False
+        """E-mail (in dry-run: only log) a notice and keep it; False if the mail server did not
+        take it (the next sweep tries again)."""
         logger.warning("%s to %s: %s", kind, ", ".join(mail.to), mail.subject)
         if not self.dry_run:
             try:
@@ -268,9 +327,11 @@ class Freshness:
 
     def _digest(self, result: Sweep, now: datetime) -> None:
         local_now = now.astimezone(self.settings.zone)
+        day = local_day(now, self.settings.zone)
         if local_now.hour < self.settings.freshness.digest_hour or not result.at_risk:
             return
-        day = local_day(now, self.settings.zone)
+        if digest_key(day) in self._sent:
+            return
         result.digest = self._notify(
             digest(self.settings, result.at_risk, now, day), "digest", None, None, now
         )

@@ -49,6 +49,7 @@ class Standing:
     warn_at: datetime
     deadline: datetime
     next_scheduled: datetime | None
+    failing: str | None = None  # its platform's latest refusal, while nothing has gone out since
 
     def days_silent(self, now: datetime) -> float:
         return (now - self.since).total_seconds() / 86400
@@ -57,6 +58,18 @@ class Standing:
     def episode(self) -> str:
         """Names this silence: it ends when content goes out and ``since`` moves."""
         return f"{self.account.key}|{self.since:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def warning_key(standing: Standing) -> str:
+    return f"warning|{standing.episode}"
+
+
+def alert_key(standing: Standing, reason: Reason) -> str:
+    return f"alert|{reason}|{standing.episode}"
+
+
+def digest_key(day: str) -> str:
+    return f"digest|{day}"
 
 
 def recipients(settings: Settings) -> list[str]:
@@ -83,10 +96,10 @@ To post something of your own, drop a post file into the "{standing.unit}" folde
 before the deadline.
 """
     return Mail(
-        key=f"warning|{standing.episode}",
+        key=warning_key(standing),
         to=[unit.nodal_officer.email],
-        subject=f"@{account.handle} ({account.platform}) silent for "
-        f"{standing.days_silent(now):.0f} days: deadline {local(standing.deadline, zone)}",
+        subject=f"Silent for {standing.days_silent(now):.0f} days: @{account.handle} "
+        f"({account.platform}), deadline {local(standing.deadline, zone)}",
         body=body,
     )
 
@@ -115,7 +128,7 @@ Nodal officer: {unit.nodal_officer.name}, {unit.nodal_officer.designation}, \
 What to do: {WHAT_TO_DO[reason].format(unit=standing.unit, error=error or "no detail")}
 """
     return Mail(
-        key=f"alert|{reason}|{standing.episode}",
+        key=alert_key(standing, reason),
         to=recipients(settings),
         subject=f"Freshness alert: @{account.handle} ({account.platform}) {titles[reason]}",
         body=body,
@@ -140,7 +153,7 @@ def digest(
             f"{state}"
         )
     return Mail(
-        key=f"digest|{day}",
+        key=digest_key(day),
         to=recipients(settings),
         subject=f"Freshness digest {day}: {len(at_risk)} account(s) at risk",
         body="\n".join(lines) + "\n",

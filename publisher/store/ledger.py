@@ -19,7 +19,7 @@ from publisher.errors import PublisherError
 from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
-from publisher.store.activity import note_content
+from publisher.store.activity import note_outcome
 from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post
 
 
@@ -207,8 +207,7 @@ def record_outcome(
         delivery.not_before = retry_at
     if status is not DeliveryStatus.PENDING:
         delivery.finished_at = now
-    if status in (DeliveryStatus.SENT, DeliveryStatus.DRY_RUN):
-        note_content(session, delivery.account, status, now)
+    note_outcome(session, delivery.account, status, now, None if refund else error)
     if receipt is not None:
         delivery.remote_id = receipt.remote_id
         delivery.remote_url = receipt.url
@@ -262,7 +261,7 @@ def resolve(
     if published:
         delivery.finished_at = now
         delivery.remote_id = remote_id
-        note_content(session, delivery.account, DeliveryStatus.SENT, now)
+        note_outcome(session, delivery.account, DeliveryStatus.SENT, now, None)
     else:
         delivery.not_before = now
     return delivery

@@ -141,9 +141,9 @@ class Attempt(Base):
 
 class AccountActivity(Base):
     """Per account, when content last went out: kept up to date in the same transaction as the
-    outcome that makes it true (store.activity.note_content), so the freshness sweep never scans
-    the deliveries. Sent and dry-run content are kept apart: a rehearsal must not make a live
-    account look fresh."""
+    outcome that makes it true (store.activity.note_outcome), so the freshness sweep never scans
+    the deliveries or the attempts. Sent and dry-run content are kept apart: a rehearsal must not
+    make a live account look fresh."""
 
     __tablename__ = "account_activity"
 
@@ -151,6 +151,8 @@ class AccountActivity(Base):
     tracked_since: Mapped[datetime]  # silence is counted from here until the first content
     last_sent_at: Mapped[datetime | None] = mapped_column(index=True)
     last_dry_run_at: Mapped[datetime | None] = mapped_column(index=True)
+    failing_since: Mapped[datetime | None]  # its platform refused every attempt since then
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Notice(Base):

@@ -4,7 +4,8 @@ Revision ID: 0009
 Revises: 0005
 
 ``account_activity`` is backfilled from the deliveries already in the ledger, so an upgraded
-ledger knows at once how long each account has been silent.
+ledger knows at once how long each account has been silent; whether an account is failing is
+learnt from its next attempt.
 """
 
 import sqlalchemy as sa
@@ -23,6 +24,8 @@ def upgrade() -> None:
         sa.Column("tracked_since", sa.DateTime(), nullable=False),
         sa.Column("last_sent_at", sa.DateTime(), nullable=True),
         sa.Column("last_dry_run_at", sa.DateTime(), nullable=True),
+        sa.Column("failing_since", sa.DateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("account"),
     )
     with op.batch_alter_table("account_activity", schema=None) as batch_op:
