@@ -249,10 +249,10 @@ class Freshness:
         prefix = f"{s.unit}/evergreen/{s.account.key}/{s.deadline:%Y-%m-%dT%H:%MZ}/"
         with self.ledger() as session:
             earlier = store.evergreen_posts(session, prefix)
+            waiting = _on_its_way(earlier, now)
+            if waiting:
+                return waiting
             uses = store.last_uses(session, s.account.key)
-        waiting = _on_its_way(earlier, now)
-        if waiting:
-            return waiting
         items = least_recently_used(pool, s.account.key, uses)
         when = max(now, s.deadline - self.interval)
         post_key = f"{prefix.partition('/')[2]}{len({k for k, _, _ in earlier})}"

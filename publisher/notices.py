@@ -146,16 +146,19 @@ def digest(
         f"and nothing scheduled; its deadline is {settings.freshness.max_silence_days:g} days.",
         "",
     ]
-    for standing, state in at_risk:
+    states: dict[str, tuple[Standing, list[str]]] = {}
+    for standing, state in at_risk:  # an account failing and unscheduled is one line
+        states.setdefault(standing.account.key, (standing, []))[1].append(state)
+    for standing, said in states.values():
         lines.append(
             f"- {standing.unit}: {standing.account.key}, silent "
             f"{standing.days_silent(now):.1f} days, deadline {local(standing.deadline, zone)}: "
-            f"{state}"
+            f"{'; '.join(said)}"
         )
     return Mail(
         key=digest_key(day),
         to=recipients(settings),
-        subject=f"Freshness digest {day}: {len(at_risk)} account(s) at risk",
+        subject=f"Freshness digest {day}: {len(states)} account(s) at risk",
         body="\n".join(lines) + "\n",
     )
 

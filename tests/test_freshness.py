@@ -29,6 +29,7 @@ from publisher.store.db import make_engine, open_ledger
 from publisher.store.models import AccountActivity, Delivery, DeliveryStatus, Post
 from tests.conftest import REPO, Drop, FakeClock
 from tests.fakes.smtp import FakeSMTP, ReceivedMessage
+from tests.test_cli import running, wait_for_line
 
 TN_X = "x:TNPostalCircle"
 OFFICER_TN = "bd.tn@indiapost.gov.in"
@@ -426,3 +427,22 @@ def test_freshness_command_shows_days_silent_and_deadline(
     assert "tamil-nadu" in out
     assert "x:TNPostalCircle" in out
     assert "never" in out
+
+
+def test_the_daemon_sweeps_at_start_and_publishes_from_the_pool(
+    config_path: Path, settings: Settings
+) -> None:
+    """A dry-run daemon started eight days after the account's last (dry-run) content: its first
+    sweep records the evergreen post at once, and its next tick publishes it."""
+    shutil.copytree(REPO / "schedules", config_path.parent / "schedules")
+    ledger = open_ledger(settings.database_url)
+    long_ago = FakeClock()() - timedelta(days=8)
+    with ledger.begin() as session:
+        session.add(AccountActivity(account=TN_X, tracked_since=long_ago, last_dry_run_at=long_ago))
+    with running(config_path) as daemon:
+        wait_for_line(daemon, f"{TN_X} silent since")
+        wait_for_line(daemon, f"dry_run to {TN_X} (ta)")
+    with ledger() as session:
+        row = session.get_one(AccountActivity, TN_X)
+        assert row.last_dry_run_at is not None
+        assert row.last_dry_run_at > long_ago
