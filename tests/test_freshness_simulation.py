@@ -4,7 +4,8 @@ pauses. No account that is active, unpaused and healthy at its deadline ever goe
 without content, and every account that does was the subject of an alert saying why.
 
 Seeded: the same year every run. Time moves an hour a step; each step the officers post what they
-post, the dispatcher sends what is due, and the sweep runs (``sweep_minutes`` = 60).
+post, the dispatcher sends what is due, and the sweep (``sweep_minutes`` = 60) runs where it is
+needed: after anything happened, and when one of its own thresholds falls due.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
 from publisher.errors import TransientError
 from publisher.evergreen import load_pools
-from publisher.freshness import Freshness, mailer
+from publisher.freshness import RETRY_FAILED_EVERGREEN, Freshness, mailer
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
@@ -64,6 +65,11 @@ class Clock:
 Window = tuple[datetime, datetime]
 
 
+def ceil_hour(when: datetime) -> datetime:
+    hour = when.replace(minute=0, second=0, microsecond=0)
+    return hour if hour == when else hour + timedelta(hours=1)
+
+
 def overlaps(windows: Sequence[Window], start: datetime, end: datetime) -> bool:
     return any(a <= end and start <= b for a, b in windows)
 
@@ -94,6 +100,12 @@ class World:
         days = self.rng.uniform(8, 25) if self.rng.random() < 1 / 6 else self.rng.expovariate(1 / 3)
         return timedelta(hours=max(1, round(days * 24)))
 
+    def boundaries(self) -> Iterator[datetime]:
+        for windows in [*self.outages.values(), *self.pauses.values()]:
+            for start, end in windows:
+                yield start
+                yield end
+
     def down(self, account: str, when: datetime) -> bool:
         return overlaps(self.outages[account], when, when)
 
@@ -116,9 +128,11 @@ class Platform(Adapter[PlatformOptions]):
     def __init__(self, world: World, key: str, clock: Clock) -> None:
         self.world, self.key, self.clock = world, key, clock
         self.published = 0
+        self.refused_at: datetime | None = None
 
     def publish(self, delivery: Outgoing) -> Receipt:
         if self.world.down(self.key, self.clock()):
+            self.refused_at = self.clock()
             raise TransientError("503 Service Unavailable: over capacity")
         self.published += 1
         return Receipt(remote_id=f"{self.key}/{self.published}", url=None, at=self.clock())
@@ -222,11 +236,15 @@ def year() -> Iterator[Year]:
             rand=random.Random(SEED).random,
         )
         accounts = {a.key: (unit, a) for unit, a in settings.accounts()}
+        interval = timedelta(minutes=settings.freshness.sweep_minutes)
         next_due = START
+        timers: dict[str, datetime] = {}  # the sweep's own next threshold, per account
+        wake = {ceil_hour(t) for t in world.boundaries()}  # pauses and outages begin or end
         for hour in range(DAYS * 24):
             clock.now = START + timedelta(hours=hour)
+            needed = clock.now in wake or clock.now.astimezone(settings.zone).hour == 9
             for key in world.posts_due(clock.now):
-                next_due = clock.now
+                next_due, needed = clock.now, True
                 unit, account = accounts[key]
                 source = (
                     f'id = "p{hour}-{account.handle}"\naccounts = ["{account.handle}"]\n'
@@ -240,8 +258,20 @@ def year() -> Iterator[Year]:
                         session, request, plan(request, settings, renderer), [], "", clock()
                     )
             if next_due <= clock.now:  # the dispatcher's ticks between are passes with nothing due
-                dispatcher.run_due()
+                needed = bool(dispatcher.run_due()) or needed
+                for adapter in adapters.values():  # the sweep's timer after a failed evergreen
+                    if adapter.refused_at == clock.now:
+                        wake.add(ceil_hour(clock.now + RETRY_FAILED_EVERGREEN))
+            # Hourly sweeps where needed: where something happened, or a threshold of the
+            # sweep's own (a warning, a deadline's window, the digest, a retry) falls due. In
+            # the other hours a sweep finds what the last one found.
+            if not (needed or any(t <= clock.now for t in timers.values())):
+                continue
             swept = freshness.sweep()
+            timers = {s.account.key: min(
+                (t for t in (s.warn_at, s.deadline - 2 * interval, s.deadline) if t > clock.now),
+                default=clock.now + timedelta(days=DAYS),  # past its deadline: events decide
+            ) for s in swept.standings}  # fmt: skip
             next_due = min(
                 (s.next_scheduled for s in swept.standings if s.next_scheduled),
                 default=clock.now + timedelta(days=DAYS),
