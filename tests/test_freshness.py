@@ -446,3 +446,16 @@ def test_the_daemon_sweeps_at_start_and_publishes_from_the_pool(
         row = session.get_one(AccountActivity, TN_X)
         assert row.last_dry_run_at is not None
         assert row.last_dry_run_at > long_ago
+
+
+def test_a_notice_the_mail_server_refuses_goes_at_the_next_sweep(
+    world: World, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.freshness.sweep()
+    clock.advance(days=5)
+    world.smtp.fail_next(451, stage="DATA", count=15)  # every warning of this sweep
+    assert world.freshness.sweep().warned == []
+    assert "could not be e-mailed, trying again at the next sweep" in caplog.text
+    clock.advance(hours=1)
+    assert len(world.freshness.sweep().warned) == 15
+    assert len(world.mails(OFFICER_TN)) == 3
