@@ -32,6 +32,7 @@ from publisher.credentials import Credentials, RedactingFormatter
 from publisher.daemon import Daemon
 from publisher.engine import Engine
 from publisher.errors import InputError, NoAdapterError, PublisherError
+from publisher.freshness import account_standings, standings_text
 from publisher.metrics import MeasuringAdapters, collect
 from publisher.plan import plan
 from publisher.postfile import parse_post
@@ -98,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
     _governance_commands(commands)
     _report_commands(commands)
+    freshness = commands.add_parser(
+        "freshness", help="per account: days since its last content, and its deadline"
+    )
+    freshness.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="count dry-run deliveries as content, as a rehearsal does",
+    )
     return parser
 
 
@@ -201,6 +210,7 @@ def _command(args: argparse.Namespace) -> int:
         "resolve": _resolve,
         "status": _show,
         "review": _show,
+        "freshness": _show,
         **dict.fromkeys(GOVERNANCE, _govern),
         **dict.fromkeys(("metrics", "report", "roster"), _reporting),
     }
@@ -224,10 +234,14 @@ def _resolve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
-    """``status`` or ``review``: read the ledger, change nothing."""
+    """``status``, ``review`` or ``freshness``: read the ledger, change nothing."""
     ledger = open_ledger(settings.database_url)
-    with ledger() as session:
-        if args.command == "status":
+    with ledger() as session:  # never committed: accounts not yet counted are not recorded here
+        if args.command == "freshness":
+            now = system_clock()
+            standings = account_standings(session, settings, now, dry_run=args.dry_run)
+            print(standings_text(standings, settings, now), end="")
+        elif args.command == "status":
             print(status_text(session, settings, system_clock()), end="")
             print(holds_text(session, settings, system_clock()), end="")
         else:

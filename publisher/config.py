@@ -157,6 +157,7 @@ class Paths(Strict):
     state: Path = Field(default=Path("state"), strict=False)
     templates: Path = Field(default=Path("templates"), strict=False)
     schedules: Path = Field(default=Path("schedules"), strict=False)  # recurring posts: *.toml
+    evergreen: Path = Field(default=Path("schedules/evergreen"), strict=False)
 
 
 class Database(Strict):
@@ -185,8 +186,16 @@ class Dispatch(Strict):
 
 
 class Freshness(Strict):
+    """The 7-day guarantee (publisher.freshness): when to warn, when to publish from the pool,
+    and who hears about accounts at risk."""
+
     max_silence_days: float = Field(default=7.0, gt=0)
     warn_after_days: float = Field(default=5.0, gt=0)
+    sweep_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    alert_to: list[Annotated[str, Field(pattern=EMAIL)]] = Field(default_factory=list)
+    # empty: the directorate's nodal officer gets the alerts and the daily digest
+    digest_hour: int = Field(default=9, ge=0, le=23)  # local time of the daily digest
+    smtp_credential: str | None = None  # the SMTP login for warnings and alerts, if any
 
 
 class TagGroup(Strict):
@@ -448,6 +457,15 @@ def _cross_references(settings: Settings) -> list[Problem]:
     problems.extend(_amplify_problems(settings))
     problems.extend(_quota_problems(settings))
     problems.extend(_blackout_problems(settings))
+    freshness = settings.freshness
+    if freshness.sweep_minutes * 2 / (24 * 60) >= freshness.max_silence_days:
+        problems.append(
+            Problem(
+                "freshness.sweep_minutes",
+                "two sweeps take longer than max_silence_days, so a deadline could pass unseen",
+                "Sweep more often: the default, 60, is right for a deadline of days",
+            )
+        )
     if settings.freshness.warn_after_days >= settings.freshness.max_silence_days:
         problems.append(
             Problem(

@@ -136,19 +136,35 @@ def blacked_out(blackouts: Sequence[Blackout], now: datetime) -> list[Blackout]:
     return [b for b in blackouts if b.start <= now < b.end]
 
 
-def held(session: Session, now: datetime, blackouts: Sequence[Blackout]) -> ColumnElement[bool]:
-    """The deliveries that must not go out now: those a pause or a current blackout window
-    covers. (Posts awaiting approval need nothing here: their deliveries are not pending.)"""
+def _holds(session: Session, now: datetime, blackouts: Sequence[Blackout]) -> list[Scope]:
+    """What may not go out now: the pauses, and the blackout windows under way."""
     scopes = [Scope(p.unit, p.platform) for p in session.scalars(select(Pause))]
-    scopes += [
+    return scopes + [
         Scope(unit, platform)
         for window in blacked_out(blackouts, now)
         for unit in window.units or ANY
         for platform in window.platforms or ANY
     ]
+
+
+def held(session: Session, now: datetime, blackouts: Sequence[Blackout]) -> ColumnElement[bool]:
+    """The deliveries that must not go out now: those a pause or a current blackout window
+    covers. (Posts awaiting approval need nothing here: their deliveries are not pending.)"""
+    scopes = _holds(session, now, blackouts)
     if Scope() in scopes:  # everything: a constant, so the claim reads no row at all
         return true()
     return or_(false(), *(s.matches() for s in scopes))
+
+
+def held_accounts(session: Session, settings: Settings, now: datetime) -> set[str]:
+    """The keys of the accounts nothing may be published to now (for the freshness sweep,
+    which alerts the directorate about them instead of publishing)."""
+    scopes = _holds(session, now, settings.blackouts)
+    return {
+        account.key
+        for unit, account in settings.accounts()
+        if any(s.unit in (None, unit) and s.platform in (None, account.platform) for s in scopes)
+    }
 
 
 def hold_for_approval(

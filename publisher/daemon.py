@@ -47,6 +47,7 @@ METRICS_JOB = "metrics"
 WEEKLY_JOB = "weekly-report"
 WEEKLY_RETRY_JOB = "weekly-report-retry"
 WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES = 6, 30
+SWEEP = "freshness"
 
 
 class Daemon:
@@ -77,6 +78,16 @@ class Daemon:
             next_run_time=self.engine.clock(),
         )
         self._add_report_jobs()
+        self._scheduler.add_job(
+            self._sweep,
+            "interval",
+            minutes=self.engine.settings.freshness.sweep_minutes,
+            id=SWEEP,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=self.engine.clock(),
+        )
         self._watch()
         self._schedule_rules()
         signal.signal(signal.SIGTERM, self._stop)
@@ -208,6 +219,13 @@ class Daemon:
             logger.exception("the weekly report was not sent")
         else:
             logger.info("weekly report sent to %s", message["To"])
+
+    def _sweep(self) -> None:
+        """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes."""
+        try:
+            self.engine.sweep_freshness()
+        except Exception:
+            logger.exception("freshness sweep failed; the next one will try again")
 
     def _wake(self) -> None:
         self._arrived.set()

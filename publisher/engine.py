@@ -27,8 +27,11 @@ from publisher.adapters.base import Adapter
 from publisher.amplify import amplify_plan
 from publisher.clock import Clock
 from publisher.config import Settings
+from publisher.controls import held_accounts
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
+from publisher.evergreen import load_pools
+from publisher.freshness import Freshness, Sweep, mailer
 from publisher.intake import Intake, Result
 from publisher.quota import Quotas
 from publisher.receipts import local, refresh
@@ -79,6 +82,15 @@ class Engine:
         )
         self._files = threading.Lock()  # the officers' files: one writer at a time
         self.intake.prepare()
+        self.freshness = Freshness(
+            settings,
+            renderer,
+            self.ledger,
+            clock,
+            load_pools(settings, renderer, clock()),
+            mailer(settings, self.credentials, clock),
+            dry_run=dry_run,
+        )
 
     def platforms(self) -> list[str]:
         """Platforms to dispatch: those with accounts, and those with deliveries still at work
@@ -139,6 +151,14 @@ class Engine:
             )
         self.refresh(d.post_id for d in late)
         return late
+
+    def sweep_freshness(self) -> Sweep:
+        """Warn, publish from the evergreen pools, alert: the 7-day guarantee (freshness.py).
+        Accounts paused or blacked out now get an alert instead of an evergreen post."""
+        with self.ledger() as session:
+            held = held_accounts(session, self.settings, self.clock())
+        self.freshness.paused = held.__contains__
+        return self.freshness.sweep()
 
     def run_once(self) -> Tick:
         """One pass for ``--once``; files still settling (just copied in) are waited for once."""

@@ -17,10 +17,11 @@ from publisher.config import load_settings
 from publisher.controls import Scope, approve, held, holds_text, pause, resume, retry
 from publisher.engine import Engine
 from publisher.errors import PermanentError, PublisherError
+from publisher.freshness import Reason
 from publisher.review import awaiting_text, queued
 from publisher.store.ledger import claim_due
-from publisher.store.models import AuditEntry, DeliveryStatus
-from tests.conftest import Drop, FakeClock
+from publisher.store.models import AuditEntry, Delivery, DeliveryStatus
+from tests.conftest import REPO, Drop, FakeClock
 from tests.test_cli import publisher, running
 from tests.test_config import EXAMPLE, problems
 from tests.test_dispatch import POST, Scripted, one_delivery, rows
@@ -452,3 +453,24 @@ def test_a_running_daemon_obeys_a_pause_and_a_resume_without_a_restart(config_pa
                             config=config_path)  # fmt: skip
         assert resumed.returncode == 0, resumed.stderr
         wait_for("tamil-nadu", "5 dry_run")
+
+
+def test_the_freshness_sweep_alerts_about_a_paused_account_instead_of_publishing(
+    config_path: Path, clock: FakeClock
+) -> None:
+    """The 7-day guarantee reads the operators' pauses from the ledger: a paused account gets no
+    evergreen post at its deadline, and the directorate is told why; the others get theirs."""
+    pools = REPO / "schedules" / "evergreen"
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace('"schedules/evergreen"', f'"{pools}"'), encoding="utf-8")
+    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
+    engine.sweep_freshness()  # the accounts are tracked from now
+    with engine.ledger.begin() as s:
+        pause(s, Scope("tamil-nadu", "x"), reason="account under review", who="ops", now=clock())
+    clock.advance(days=engine.settings.freshness.max_silence_days)
+    sweep = engine.sweep_freshness()
+    assert [r for key, r in sweep.alerted if key == "x:TNPostalCircle"] == [Reason.PAUSED]
+    with engine.ledger() as s:
+        targets = {d.account for d in s.scalars(select(Delivery))}
+    assert "x:TNPostalCircle" not in targets  # no evergreen post for the paused account
+    assert "facebook:TamilNaduPostalCircle" in targets  # its unpaused neighbour got one

@@ -1,5 +1,6 @@
 """E-mail through SMTP (smtplib): the circulars' photographs-with-descriptions to the Marketing
-Division, and later the alerts to nodal officers.
+Division; and the freshness sweep's warnings, alerts and digests (``send_mail``), over the same
+connection code.
 
 An e-mail "account" is a list of recipients; its credential, if any, is the SMTP login
 (``username``, ``password``). The Message-ID is derived from the delivery's idempotency key, so a
@@ -14,6 +15,9 @@ import mimetypes
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import ClassVar
@@ -23,6 +27,9 @@ from publisher.config import EmailOptions
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
 
 SUBJECT_LENGTH = 78
+NOTICE_POLICY = policy.default.clone(max_line_length=998)
+"""SMTP's own line limit: a notice's subject ("Freshness alert: @handle (platform) is …") is not
+folded, which would start it with a space in some mail readers."""
 
 
 class EmailAdapter(Adapter[EmailOptions]):
@@ -98,6 +105,55 @@ class EmailAdapter(Adapter[EmailOptions]):
         return connect(self.options, self._secrets)
 
 
+def _tls(options: EmailOptions) -> ssl.SSLContext:
+    """Made only for a secured connection: loading the system's CA store takes ~40 ms."""
+    return ssl.create_default_context(cafile=options.ca_file)
+
+
+def send_mail(
+    options: EmailOptions,
+    secrets: Mapping[str, str],
+    mail: Mail,
+    when: datetime,
+) -> None:
+    """E-mail a message the engine itself writes (a warning, an alert, a digest) over the same
+    connection code as the adapter. Its Message-ID comes from the key, so a message sent
+    again after a crash is recognisable as the same one.
+
+    Raises:
+        TransientError, AuthError, PermanentError: as for a delivery, with the server's answer.
+    """
+    message = EmailMessage(policy=NOTICE_POLICY)
+    message["From"] = options.sender
+    message["To"] = ", ".join(mail.to)
+    message["Subject"] = mail.subject
+    message["Date"] = formatdate(when.timestamp(), usegmt=True)
+    message["Message-ID"] = f"<{hashlib.sha256(mail.key.encode()).hexdigest()[:32]}@publisher>"
+    message.set_content(mail.body)
+    server = f"{options.host}:{options.port}"
+    with connect(options, secrets) as smtp:
+        try:
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            msg = f"every recipient was refused: {_replies(exc.recipients)}"
+            raise PermanentError(msg) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise classify(exc, server) from exc
+        except OSError as exc:
+            msg = f"the connection to {server} dropped while sending: {exc}"
+            raise TransientError(msg) from exc
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message from the engine to people (not a post): its identity, recipients and text."""
+
+    key: str
+    to: list[str]
+    subject: str
+    body: str
+
+
 def connect(options: EmailOptions, secrets: Mapping[str, str]) -> smtplib.SMTP:
     """An open, secured and logged-in connection (a login when ``secrets`` has one); failures
     before any data is sent are transient (or auth) errors. The weekly report uses it too.
@@ -108,16 +164,15 @@ def connect(options: EmailOptions, secrets: Mapping[str, str]) -> smtplib.SMTP:
         PermanentError: the server refused with a 5xx reply.
     """
     server = f"{options.host}:{options.port}"
-    context = ssl.create_default_context(cafile=options.ca_file)
     try:
         if options.security == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                options.host, options.port, timeout=options.timeout_seconds, context=context
+                options.host, options.port, timeout=options.timeout_seconds, context=_tls(options)
             )
         else:
             smtp = smtplib.SMTP(options.host, options.port, timeout=options.timeout_seconds)
             if options.security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=_tls(options))
         if secrets:
             smtp.login(secrets["username"], secrets["password"])
     except smtplib.SMTPAuthenticationError as exc:

@@ -23,6 +23,7 @@ from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
 from publisher.quota import Send
+from publisher.store.activity import note_outcome
 from publisher.store.audit import append
 from publisher.store.models import Attempt, Delivery, DeliveryKind, DeliveryStatus, Post, Priority
 
@@ -359,6 +360,8 @@ def record_outcome(
         delivery.not_before = retry_at
     if status is not DeliveryStatus.PENDING:
         delivery.finished_at = now
+    if delivery.counts_for_freshness:  # a retweet keeps its account fresh only if config says
+        note_outcome(session, delivery.account, status, now, None if refund else error)
     if receipt is not None:
         delivery.remote_id = receipt.remote_id
         delivery.remote_url = receipt.url
@@ -482,6 +485,8 @@ def resolve(
         delivery.remote_id = remote_id
         if amplify:
             record_amplifications(session, delivery, amplify)
+        if delivery.counts_for_freshness:
+            note_outcome(session, delivery.account, DeliveryStatus.SENT, now, None)
     else:
         delivery.not_before = now
     append(

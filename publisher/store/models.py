@@ -218,3 +218,52 @@ class MetricSnapshot(Base):
     shares: Mapped[int | None]
     comments: Mapped[int | None]
     views: Mapped[int | None]
+
+
+class AccountActivity(Base):
+    """Per account, when content last went out: kept up to date in the same transaction as the
+    outcome that makes it true (store.activity.note_outcome), so the freshness sweep never scans
+    the deliveries or the attempts. Sent and dry-run content are kept apart: a rehearsal must not
+    make a live account look fresh."""
+
+    __tablename__ = "account_activity"
+
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)  # platform:handle
+    tracked_since: Mapped[datetime]  # silence is counted from here until the first content
+    last_sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_dry_run_at: Mapped[datetime | None] = mapped_column(index=True)
+    failing_since: Mapped[datetime | None]  # its platform refused every attempt since then
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Notice(Base):
+    """Every warning, alert and digest the freshness sweep e-mailed (or, in dry-run, logged).
+
+    The key says what it is about (``warning|x:TNPostalCircle|<silence start>``), so each is sent
+    once per silence episode however often the sweep runs, and an administrator can read who was
+    told what, and when.
+    """
+
+    __tablename__ = "freshness_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # warning, alert, digest
+    account: Mapped[str | None] = mapped_column(String(200), index=True)
+    reason: Mapped[str | None] = mapped_column(String(32))  # paused, empty-pool, failing
+    sent_at: Mapped[datetime]
+    recipients: Mapped[list[Any]]
+    subject: Mapped[str] = mapped_column(Text)
+    emailed: Mapped[bool]  # False in dry-run, where notices are only logged
+
+
+class EvergreenUse(Base):
+    """When an account last published each evergreen item: the pool is used least recently
+    first, so an account does not repeat itself while other items wait."""
+
+    __tablename__ = "evergreen_uses"
+
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    item: Mapped[str] = mapped_column(String(255), primary_key=True)  # the file's name
+    used_at: Mapped[datetime]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
