@@ -3,8 +3,9 @@
 One process, one temporary folder, one step after the other, each timed with perf_counter:
 
 1. engine plan+record: per post, what Intake._accept does, less its work in the queue folder
-   (reading the file, checking media, moving files, writing the receipt): parse_post on the
-   file's bytes, find_post, plan, record_post in a transaction of its own, then the receipt text;
+   (reading the file, checking media, naming the archive folder, moving files, writing the
+   receipt), through the same Intake methods: parse_post on the file's bytes, Intake.lookup,
+   Intake.record (plan, then record_post in a transaction of its own), then the receipt text;
 2. raw render: the same template (savings-scheme) with the same variables in the same locales,
    once per (post, locale) as plan() does, with a plain Jinja2 SandboxedEnvironment per locale, the
    same compiled catalogs and the same Babel formatting, each template looked up once;
@@ -39,25 +40,21 @@ from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
 from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters import load_adapters
 from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
-from publisher.plan import plan
+from publisher.intake import Intake
 from publisher.postfile import parse_post
 from publisher.receipts import receipt_text
 from publisher.render import Renderer
-from publisher.store.db import open_ledger
-from publisher.store.ledger import find_post, record_post
-from publisher.store.models import Post
+from publisher.store.db import Ledger, open_ledger
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 1, 4, 30, tzinfo=UTC)
 TEMPLATE = "savings-scheme"
 SCHEMA = "SELECT sql FROM sqlite_master WHERE tbl_name = 'deliveries' AND sql IS NOT NULL"
-Ledger = sessionmaker[Session]
 Rows = tuple[list[str], list[int], list[list[Any]]]
 
 
@@ -106,24 +103,20 @@ def post_file(i: int) -> bytes:
 
 
 def engine_plan_record(settings: Settings, ledger: Ledger, files: list[bytes]) -> float:
-    """Per post, what Intake._accept does, less its work in the queue folder: parse the bytes;
-    look the key up (read session); plan (outside the write lock); record the post and its
-    deliveries in a transaction of their own; reload the post for its receipt text."""
-    renderer = Renderer.from_settings(settings)  # compiles the catalogs, before timing
+    """Per post, what Intake._accept does, less its work in the queue folder, through the same
+    Intake methods: parse the bytes; ``lookup`` the key (a read session); ``record`` (plan
+    outside the write lock, then the post and its deliveries in a transaction of their own);
+    the receipt text from what was recorded."""
+    intake = Intake(settings, Renderer.from_settings(settings), ledger, fixed_clock)  # catalogs
     max_past = timedelta(hours=settings.intake.max_past_hours)
     start = time.perf_counter()
     for i, raw in enumerate(files):
         now, name = fixed_clock(), f"savings-{i:05d}.toml"
         request = parse_post(raw, "directorate", name, settings.zone, now, max_past)
-        with ledger() as session:
-            if find_post(session, request.key) is not None:
-                raise SystemExit(f"{request.key} is in the ledger already")
-        planned = plan(request, settings, renderer)
+        if intake.lookup(request) is not None:
+            raise SystemExit(f"{request.key} is in the ledger already")
         folder = f"directorate/archive/{now:%Y-%m-%d}_{Path(name).stem}"
-        with ledger.begin() as session:
-            post_id = record_post(session, request, planned, [], folder, now)
-        with ledger() as session:
-            receipt_text(session.get_one(Post, post_id), settings.zone)
+        receipt_text(intake.record(request, [], folder, now), settings.zone)
     return time.perf_counter() - start
 
 

@@ -11,15 +11,53 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from publisher.errors import Problem
-from publisher.store.models import Delivery, Post, Priority
+from publisher.store.models import Post, Priority
 
 STATUS_FILE = "STATUS.txt"
 STATUS_POSTS = 20
+
+
+class DeliveryLine(Protocol):
+    """What a receipt or status file shows of a delivery: a ``Delivery`` read from the ledger,
+    or one just recorded (``RecordedDelivery``), so intake need not read back what it wrote."""
+
+    @property
+    def account(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+
+
+class ReceiptPost(Protocol):
+    """What a receipt shows of a post: a ``Post`` read from the ledger, or a ``RecordedPost``."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def source_name(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def deliveries(self) -> Sequence[DeliveryLine]: ...
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -59,7 +97,7 @@ def rejection_text(source_name: str, unit: str, problems: Sequence[Problem], at:
     return "\n".join(lines)
 
 
-def _delivery_lines(deliveries: Iterable[Delivery], zone: tzinfo) -> list[str]:
+def _delivery_lines(deliveries: Iterable[DeliveryLine], zone: tzinfo) -> list[str]:
     lines = []
     for d in deliveries:
         when = d.finished_at or d.not_before
@@ -69,7 +107,7 @@ def _delivery_lines(deliveries: Iterable[Delivery], zone: tzinfo) -> list[str]:
     return lines
 
 
-def receipt_text(post: Post, zone: tzinfo, note: str | None = None) -> str:
+def receipt_text(post: ReceiptPost, zone: tzinfo, note: str | None = None) -> str:
     urgent = "  (urgent)" if post.priority >= Priority.URGENT else ""
     lines = [
         f'Receipt for "{post.source_name}" (folder "{post.unit}")',
