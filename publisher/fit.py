@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -92,6 +92,11 @@ def _tags_length(tags: Sequence[str], first: bool) -> int:
     return (len(SEPARATOR) if first else 1) + sum(len(t) + 1 for t in tags) + len(tags) - 1
 
 
+def _tag_length(tag: str, first: bool) -> int:
+    """``_tags_length([tag], first)``, for the loops that add tags one at a time."""
+    return (len(SEPARATOR) if first else 1) + len(tag) + 1
+
+
 def _too_long(platform: str, length: int, limit: int, required: Sequence[str], unit: str) -> str:
     tags = f" with its required tags ({' '.join('@' + t for t in required)})" if required else ""
     return (
@@ -101,14 +106,18 @@ def _too_long(platform: str, length: int, limit: int, required: Sequence[str], u
     )
 
 
-def _pack(tags: Sequence[str], limit: int, length: Callable[[str], int]) -> list[list[str]]:
-    """Tags into as few texts of at most ``limit`` as possible, keeping their order."""
+def _pack(tags: Sequence[str], limit: int) -> list[list[str]]:
+    """ASCII mentions into as few texts (``@a @b``) of at most ``limit`` characters as possible,
+    keeping their order."""
     groups: list[list[str]] = []
+    length = 0  # of the last group's text
     for tag in tags:
-        if groups and length(" ".join("@" + t for t in [*groups[-1], tag])) <= limit:
+        if groups and length + _tag_length(tag, first=False) <= limit:
             groups[-1].append(tag)
+            length += _tag_length(tag, first=False)
         else:
             groups.append([tag])
+            length = len(tag) + 1
     return groups
 
 
@@ -120,10 +129,10 @@ def fit_x(message: str, tags: Sequence[str], required: Sequence[str]) -> list[Pa
     main = list(required)
     rest = [t for t in tags if t not in required]
     length = need
-    while rest and length + _tags_length([rest[0]], first=not main) <= X_LIMIT:
-        length += _tags_length([rest[0]], first=not main)
+    while rest and length + _tag_length(rest[0], first=not main) <= X_LIMIT:
+        length += _tag_length(rest[0], first=not main)
         main.append(rest.pop(0))
-    replies = _pack(rest, X_LIMIT, len)  # mentions are ASCII: weight 1 per character
+    replies = _pack(rest, X_LIMIT)  # mentions are ASCII: weight 1 per character
     return [
         Part("post", _with_tags(message, main), main),
         *(Part("reply", " ".join("@" + t for t in group), group) for group in replies),
@@ -145,7 +154,7 @@ def fit_instagram(message: str, tags: Sequence[str], required: Sequence[str]) ->
     main = list(required)
     rest = [t for t in tags if t not in required]
     while rest and len(main) < room:
-        more = _tags_length([rest[0]], first=not main)
+        more = _tag_length(rest[0], first=not main)
         if length + more > INSTAGRAM_CAPTION:
             break
         length += more

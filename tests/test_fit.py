@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from itertools import pairwise
 
 import pytest
 from hypothesis import example, given, settings
@@ -88,6 +89,24 @@ def test_x_overflow_goes_into_a_reply_thread_in_order() -> None:
     for part in parts:
         assert x_length(part.text) <= 280
         assert part.text.split() == ["@" + t for t in part.tags] or part.kind == "post"
+
+
+handles = st.text("abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(handles, unique=True, max_size=60), st.integers(0, 250))
+def test_x_fills_the_post_then_each_reply_as_far_as_it_goes(tags: list[str], size: int) -> None:
+    """Every tag once, in order; no text over 280; a reply starts only where the tag would not
+    fit into the text before it."""
+    message = "क" * size
+    parts = fit("x", message, tags, [])
+    assert [t for p in parts for t in p.tags] == tags
+    for before, after in pairwise(parts):
+        assert x_length(f"{before.text} @{after.tags[0]}") > 280 or not before.tags
+    for part in parts:
+        assert x_length(part.text) <= 280
+        assert part.kind == "post" or part.text == " ".join("@" + t for t in part.tags)
 
 
 def test_required_tags_that_do_not_fit_are_a_clear_refusal() -> None:
