@@ -98,10 +98,12 @@ def rejection_text(source_name: str, unit: str, problems: Sequence[Problem], at:
 
 
 def _delivery_lines(deliveries: Iterable[DeliveryLine], zone: tzinfo) -> list[str]:
-    lines = []
+    lines, times = [], dict[datetime, str]()  # a post's deliveries mostly share one time
     for d in deliveries:
         when = d.finished_at or d.not_before
-        lines.append(f"  {d.account:<36} {d.locale:<5} {local(when, zone):<22} {d.status}")
+        if when not in times:
+            times[when] = local(when, zone)
+        lines.append(f"  {d.account:<36} {d.locale:<5} {times[when]:<22} {d.status}")
         if d.last_error:
             lines.append(f"      last error: {d.last_error}")
     return lines
