@@ -1,8 +1,9 @@
 """Plan and record N posts x 20 accounts in dry-run, next to the raw cost of the same work.
 
 One process, one temporary folder, one step after the other, each timed with perf_counter (wall
-time: the figures and the goal) and process_time (this process's CPU time, printed beside it: the
-machine is shared, and the difference is time spent waiting for the disk or for a core):
+time: the figures and the goal), with this process's CPU time (process_time) and, on Linux, the
+time it waited for a core (/proc/self/schedstat) beside it: the machine may be shared, and wall
+time less those two is time spent blocked, mostly on the disk (fsync):
 
 1. engine plan+record: per post, what Intake._accept does, less its work in the queue folder
    (reading the file, checking media, naming the archive folder, moving files, writing the
@@ -69,18 +70,27 @@ def fixed_clock() -> datetime:
 class Spent:
     wall: float  # perf_counter seconds
     cpu: float  # process_time seconds
+    queued: float  # seconds ready to run but waiting for a core (Linux schedstat; 0 elsewhere)
 
     def __add__(self, other: Spent) -> Spent:
-        return Spent(self.wall + other.wall, self.cpu + other.cpu)
+        return Spent(self.wall + other.wall, self.cpu + other.cpu, self.queued + other.queued)
 
 
-def clocks() -> tuple[float, float]:
-    return time.perf_counter(), time.process_time()
+def run_queue_seconds() -> float:
+    """Time this process has waited for a core so far: other processes' load, not its own."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
-def spent(start: tuple[float, float]) -> Spent:
-    wall, cpu = clocks()
-    return Spent(wall - start[0], cpu - start[1])
+def clocks() -> tuple[float, float, float]:
+    return time.perf_counter(), time.process_time(), run_queue_seconds()
+
+
+def spent(start: tuple[float, float, float]) -> Spent:
+    wall, cpu, queued = clocks()
+    return Spent(wall - start[0], cpu - start[1], queued - start[2])
 
 
 def write_config(folder: Path) -> Settings:
@@ -252,13 +262,15 @@ def main() -> None:
         print(f"{n} posts x {accounts} accounts; {n * len(locales)} renders in {locales}")
         print(
             f"{'':26}{'posts':>8}{'deliveries':>12}{'seconds':>10}{'deliveries/s':>14}"
-            f"{'CPU seconds':>13}"
+            f"{'CPU s':>8}{'queued s':>10}"
         )
 
         def line(what: str, count: int, time: Spent) -> None:
             rate = f"{count / time.wall:>14,.0f}" if time.wall else f"{'-':>14}"
             print(
-                f"{what:26}{n:>8}{count:>12}{time.wall:>10.2f}{rate}{time.cpu:>13.2f}", flush=True
+                f"{what:26}{n:>8}{count:>12}{time.wall:>10.2f}{rate}{time.cpu:>8.2f}"
+                f"{time.queued:>10.2f}",
+                flush=True,
             )
 
         record_s = engine_plan_record(settings, ledger, files)
