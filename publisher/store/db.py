@@ -61,7 +61,7 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the version this code expects (migrations, never create_all)."""
     config = Config()
     config.set_main_option("script_location", "publisher.store:migrations")
-    with engine.begin() as connection:
+    with engine.execution_options(**{WRITE: True}).begin() as connection:  # it writes
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
