@@ -2,7 +2,8 @@
 
 Each function runs inside a transaction its caller opens (``with ledger.begin() as session``), so
 the caller decides what must be atomic: a post and all its deliveries in one commit; a claim in a
-short commit of its own *before* any platform is called; each outcome in another.
+short commit of its own *before* any platform is called; each outcome in another. ``find_post``
+only reads, in a read session (``with ledger() as session``), which takes no write lock.
 """
 
 from __future__ import annotations
