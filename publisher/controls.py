@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from publisher.config import Blackout, Settings, Unit
+from publisher.config import Blackout, Settings
 from publisher.errors import PublisherError
 from publisher.receipts import local
 from publisher.store.audit import append
@@ -167,18 +167,10 @@ def held_accounts(session: Session, settings: Settings, now: datetime) -> set[st
     }
 
 
-def hold_for_approval(
-    session: Session, unit: Unit, unit_id: str, post_id: int, now: datetime
-) -> None:
-    """If the post's unit needs approval, its deliveries wait for ``approve`` (in the same
-    transaction that recorded them, so no dispatcher ever sees them pending)."""
-    if not unit.approval:
-        return
-    session.execute(
-        update(Delivery)
-        .where(Delivery.post_id == post_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.AWAITING)
-    )
+def hold_for_approval(session: Session, unit_id: str, post_id: int, now: datetime) -> None:
+    """Record in the audit log that the post waits for ``approve``: intake records the
+    deliveries of a unit with ``approval = true`` as awaiting, in the same transaction, so no
+    dispatcher ever sees them pending."""
     append(
         session,
         now,

@@ -6,20 +6,22 @@ platform allows it: X replies under the post, an Instagram first comment. A mess
 even with only its required tags is refused with the numbers needed to fix it.
 
 X counts characters with twitter-text's weights (NFC first; a URL is 23; CJK and emoji count 2;
-Indic scripts 1). Parsing is slow (~0.6 ms for a Hindi post), so the message is parsed once per text
-and each mention, plain ASCII, is added arithmetically.
+Indic scripts 1). Parsing is slow (0.6-1.3 ms for a post), so a text that can hold neither a URL nor
+an emoji is weighed character by character without it (see ``needs_parse``); any other text is
+parsed once. Each mention, plain ASCII, is added arithmetically.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from twitter_text import parse_tweet
+from twitter_text.regexp.emoji import emoji_list
 
 X_LIMIT = 280
 FACEBOOK_LIMIT = 63_206
@@ -46,10 +48,37 @@ class FitError(ValueError):
     """The message cannot go out on this platform as written; the text says by how much."""
 
 
+# twitter-text v3 (its config "defaults"): code points in these ranges weigh 1, any other 2.
+X_ONE_UNIT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+_X_HEAVY = re.compile("[^" + "".join(f"{chr(a)}-{chr(b)}" for a, b in X_ONE_UNIT) + "]")
+# Characters every emoji in twitter-text's list holds at least one of: all its code points but
+# the keycap bases, the zero-width joiner and the emoji variation selector, which also occur in
+# plain text (tests/test_fit.py checks each emoji of the package's list against this).
+X_EMOJI_PARTS = "#*0123456789\N{ZERO WIDTH JOINER}\N{VARIATION SELECTOR-16}"
+X_EMOJI = frozenset(chr(int(c, 16)) for e in emoji_list for c in e.codepoint.split()) - frozenset(
+    X_EMOJI_PARTS
+)
+_X_URL_OR_CR = re.compile(
+    r"\r"  # twitter-text counts \r\n as one character
+    r"|://|\.(?=[^\W\d_])"  # a URL: a scheme, or a dot before a letter (where a domain ends)
+)
+
+
+def needs_parse(text: str) -> bool:
+    """Whether X's weighted length of ``text`` (NFC) needs twitter-text's parse. It does not when
+    the text holds no emoji, no line end twitter-text rewrites and no URL (twitter-text finds a URL
+    only where a '.' is followed by a top-level domain, and every one starts with a letter): then
+    each code point weighs 1 or 2 by its range alone, as twitter-text weighs it."""
+    return not X_EMOJI.isdisjoint(text) or _X_URL_OR_CR.search(text) is not None
+
+
 @lru_cache(maxsize=4096)
 def x_length(text: str) -> int:
     """Weighted length of a text on X (twitter-text v3)."""
-    return int(parse_tweet(unicodedata.normalize("NFC", text)).weightedLength)
+    text = unicodedata.normalize("NFC", text)
+    if needs_parse(text):
+        return int(parse_tweet(text).weightedLength)
+    return len(text) + len(_X_HEAVY.findall(text))
 
 
 def _with_tags(message: str, tags: Sequence[str]) -> str:
@@ -63,6 +92,11 @@ def _tags_length(tags: Sequence[str], first: bool) -> int:
     return (len(SEPARATOR) if first else 1) + sum(len(t) + 1 for t in tags) + len(tags) - 1
 
 
+def _tag_length(tag: str, first: bool) -> int:
+    """``_tags_length([tag], first)``, for the loops that add tags one at a time."""
+    return (len(SEPARATOR) if first else 1) + len(tag) + 1
+
+
 def _too_long(platform: str, length: int, limit: int, required: Sequence[str], unit: str) -> str:
     tags = f" with its required tags ({' '.join('@' + t for t in required)})" if required else ""
     return (
@@ -72,14 +106,18 @@ def _too_long(platform: str, length: int, limit: int, required: Sequence[str], u
     )
 
 
-def _pack(tags: Sequence[str], limit: int, length: Callable[[str], int]) -> list[list[str]]:
-    """Tags into as few texts of at most ``limit`` as possible, keeping their order."""
+def _pack(tags: Sequence[str], limit: int) -> list[list[str]]:
+    """ASCII mentions into as few texts (``@a @b``) of at most ``limit`` characters as possible,
+    keeping their order."""
     groups: list[list[str]] = []
+    length = 0  # of the last group's text
     for tag in tags:
-        if groups and length(" ".join("@" + t for t in [*groups[-1], tag])) <= limit:
+        if groups and length + _tag_length(tag, first=False) <= limit:
             groups[-1].append(tag)
+            length += _tag_length(tag, first=False)
         else:
             groups.append([tag])
+            length = len(tag) + 1
     return groups
 
 
@@ -91,10 +129,10 @@ def fit_x(message: str, tags: Sequence[str], required: Sequence[str]) -> list[Pa
     main = list(required)
     rest = [t for t in tags if t not in required]
     length = need
-    while rest and length + _tags_length([rest[0]], first=not main) <= X_LIMIT:
-        length += _tags_length([rest[0]], first=not main)
+    while rest and length + _tag_length(rest[0], first=not main) <= X_LIMIT:
+        length += _tag_length(rest[0], first=not main)
         main.append(rest.pop(0))
-    replies = _pack(rest, X_LIMIT, len)  # mentions are ASCII: weight 1 per character
+    replies = _pack(rest, X_LIMIT)  # mentions are ASCII: weight 1 per character
     return [
         Part("post", _with_tags(message, main), main),
         *(Part("reply", " ".join("@" + t for t in group), group) for group in replies),
@@ -116,7 +154,7 @@ def fit_instagram(message: str, tags: Sequence[str], required: Sequence[str]) ->
     main = list(required)
     rest = [t for t in tags if t not in required]
     while rest and len(main) < room:
-        more = _tags_length([rest[0]], first=not main)
+        more = _tag_length(rest[0], first=not main)
         if length + more > INSTAGRAM_CAPTION:
             break
         length += more

@@ -274,7 +274,7 @@ class Freshness:
                 media = item.copy_media(self.settings.paths.queue, folder)
                 with self.ledger.begin() as session:
                     archive = folder if media else ""
-                    post_id = record_post(session, request, planned, media, archive, now)
+                    post_id = record_post(session, request, planned, media, archive, now).id
                     store.note_use(session, s.account.key, item.name, post_id, now)
             except IntegrityError:
                 logger.info("evergreen post %s was recorded by another sweep", request.key)

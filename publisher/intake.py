@@ -27,10 +27,17 @@ from publisher.controls import hold_for_approval
 from publisher.errors import MediaNotReadyError, PostFileError, Problem
 from publisher.plan import plan
 from publisher.postfile import PostRequest, parse_post
-from publisher.receipts import local, receipt_name, receipt_text, rejection_text, write_atomic
+from publisher.receipts import (
+    ReceiptPost,
+    local,
+    receipt_name,
+    receipt_text,
+    rejection_text,
+    write_atomic,
+)
 from publisher.render import Renderer
-from publisher.store.ledger import find_post, record_post
-from publisher.store.models import Post
+from publisher.store.ledger import RecordedPost, find_post, record_post
+from publisher.store.models import DeliveryStatus, Post
 
 logger = logging.getLogger(__name__)
 
@@ -223,25 +230,17 @@ class Intake:
             now,
             timedelta(hours=self.settings.intake.max_past_hours),
         )
-        with self.ledger() as session:
-            existing = find_post(session, request.key)
-            if existing is not None and existing.source_sha256 != request.sha256:
-                raise PostFileError(claimed.name, [_conflict(request, existing, self.settings)])
-            recorded = (existing.id, existing.archive_path) if existing else None
-        if recorded is None:
+        existing = self.lookup(request)
+        post: Post | RecordedPost
+        if existing is None:
             media = self._media(unit, request)
-            planned = plan(request, self.settings, self.renderer)  # outside the write lock
             folder = self._new_archive_folder(unit, claimed.name, now)
-            with self.ledger.begin() as session:
-                recorded_id = record_post(
-                    session, request, planned, [f"{folder}/{m.name}" for m in media], folder, now
-                )
-                hold_for_approval(session, self.settings.units[unit], unit, recorded_id, now)
-                outcome = Outcome.ACCEPTED
+            post = self.record(request, [f"{folder}/{m.name}" for m in media], folder, now)
+            outcome = Outcome.ACCEPTED
         else:
             # Recorded before: the same file again, or a pass a crash cut short (its archive
             # folder was never made). Whatever photos of it are still here go along.
-            recorded_id, folder_then = recorded
+            post, folder_then = existing, existing.archive_path
             finishing = folder_then is not None and not (self.root / folder_then).exists()
             folder = (
                 folder_then
@@ -252,29 +251,64 @@ class Intake:
             outcome = Outcome.ACCEPTED if finishing else Outcome.DUPLICATE
         # From here the post is in the ledger: whatever happens, the file is never "rejected".
         try:
-            self._archive(claimed, media, self.root / folder, recorded_id, outcome)
+            self._archive(claimed, media, self.root / folder, post, outcome)
         except OSError:
-            logger.exception(
-                "post %d is recorded, but %s could not be archived", recorded_id, claimed
-            )
-        logger.info("%s %s/%s as post %d", outcome.value, unit, claimed.name, recorded_id)
-        return Result(unit, claimed.name, outcome, recorded_id)
+            logger.exception("post %d is recorded, but %s could not be archived", post.id, claimed)
+        logger.info("%s %s/%s as post %d", outcome.value, unit, claimed.name, post.id)
+        return Result(unit, claimed.name, outcome, post.id)
+
+    def lookup(self, request: PostRequest) -> Post | None:
+        """The post already recorded under this file's key, with its deliveries, or None.
+
+        A read session: no write lock is taken, so a look-up never waits for the dispatcher.
+
+        Raises:
+            PostFileError: a different post (other content) was recorded under the same key.
+        """
+        with self.ledger() as session:
+            existing = find_post(session, request.key)
+        if existing is not None and existing.source_sha256 != request.sha256:
+            raise PostFileError(request.source_name, [_conflict(request, existing, self.settings)])
+        return existing
+
+    def record(
+        self, request: PostRequest, media: list[str], folder: str, now: datetime
+    ) -> RecordedPost:
+        """Plan a new post, outside the write lock, then record it and all its deliveries in one
+        transaction of its own. ``media`` and ``folder`` are where its files will be archived,
+        relative to the queue folder.
+
+        Raises:
+            PostFileError: every problem planning found, each with its line and fix.
+        """
+        planned = plan(request, self.settings, self.renderer)
+        held = self.settings.units[request.unit].approval
+        status = DeliveryStatus.AWAITING if held else DeliveryStatus.PENDING
+        with self.ledger.begin() as session:
+            recorded = record_post(session, request, planned, media, folder, now, status=status)
+            if held:
+                hold_for_approval(session, request.unit, recorded.id, now)
+            return recorded
 
     def _archive(
-        self, claimed: Path, media: list[Path], target: Path, post_id: int, outcome: Outcome
+        self,
+        claimed: Path,
+        media: list[Path],
+        target: Path,
+        post: ReceiptPost,
+        outcome: Outcome,
     ) -> None:
         target.mkdir(parents=True, exist_ok=True)
         for m in media:
             m.rename(free_path(target / m.name))
         claimed.rename(free_path(target / claimed.name))
-        with self.ledger() as session:
-            post = session.get_one(Post, post_id)
-            note = None
-            if outcome is Outcome.DUPLICATE:
-                when = local(post.received_at, self.settings.zone)
-                note = f"This file was received before, on {when}; it was not published again."
-            text = receipt_text(post, self.settings.zone, note)
-        write_atomic(target / receipt_name(claimed.name), text)
+        note = None
+        if outcome is Outcome.DUPLICATE:
+            when = local(post.received_at, self.settings.zone)
+            note = f"This file was received before, on {when}; it was not published again."
+        write_atomic(
+            target / receipt_name(claimed.name), receipt_text(post, self.settings.zone, note)
+        )
 
     def _present_media(self, unit: str, request: PostRequest) -> list[Path]:
         """The post's photos that are in the unit folder now (for a post already recorded)."""

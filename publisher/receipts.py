@@ -12,15 +12,55 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from publisher.errors import Problem
-from publisher.store.models import Delivery, DeliveryKind, Post, Priority
+from publisher.store.models import DeliveryKind, Post, Priority
 
 STATUS_FILE = "STATUS.txt"
 STATUS_POSTS = 20
+
+
+class DeliveryLine(Protocol):
+    """What a receipt or status file shows of a delivery: a ``Delivery`` read from the ledger,
+    or one just recorded (``RecordedDelivery``), so intake need not read back what it wrote."""
+
+    @property
+    def account(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+
+
+class ReceiptPost(Protocol):
+    """What a receipt shows of a post: a ``Post`` read from the ledger, or a ``RecordedPost``."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def source_name(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def deliveries(self) -> Sequence[DeliveryLine]: ...
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -62,18 +102,20 @@ def rejection_text(source_name: str, unit: str, problems: Sequence[Problem], at:
     return "\n".join(lines)
 
 
-def _delivery_lines(deliveries: Iterable[Delivery], zone: tzinfo) -> list[str]:
-    lines = []
+def _delivery_lines(deliveries: Iterable[DeliveryLine], zone: tzinfo) -> list[str]:
+    lines, times = [], dict[datetime, str]()  # a post's deliveries mostly share one time
     for d in deliveries:
         when = d.finished_at or d.not_before
+        if when not in times:
+            times[when] = local(when, zone)
         kind = "" if d.kind == DeliveryKind.POST else f" ({d.kind})"
-        lines.append(f"  {d.account:<36} {d.locale:<5} {local(when, zone):<22} {d.status}{kind}")
+        lines.append(f"  {d.account:<36} {d.locale:<5} {times[when]:<22} {d.status}{kind}")
         if d.last_error:
             lines.append(f"      last error: {d.last_error}")
     return lines
 
 
-def receipt_text(post: Post, zone: tzinfo, note: str | None = None) -> str:
+def receipt_text(post: ReceiptPost, zone: tzinfo, note: str | None = None) -> str:
     urgent = "  (urgent)" if post.priority >= Priority.URGENT else ""
     lines = [
         f'Receipt for "{post.source_name}" (folder "{post.unit}")',

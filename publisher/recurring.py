@@ -151,7 +151,7 @@ class Recurring:
             media.append(f"{folder}/{name}")
         try:
             with self.ledger.begin() as session:
-                return record_post(session, request, planned, media, folder, now)
+                return record_post(session, request, planned, media, folder, now).id
         except IntegrityError:
             logger.info("recurring post %s at %s: created by another process", rule.name, folder)
             return None

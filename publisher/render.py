@@ -4,6 +4,9 @@ Templates come from the organisation's own folder, but their variables come from
 rendering is sandboxed and strict: a missing variable is an error naming it, never a blank in a
 government post. Catalogs (``templates/locale/<lang>/LC_MESSAGES/messages.po``) are compiled into
 the state folder whenever the .po file is newer, so translators never handle .mo files.
+
+Templates and catalogs are read once per renderer: a template edited while the daemon runs is used
+after SIGHUP (``systemctl reload publisher``), which builds a new engine and renderer.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ SOURCE = "en"  # the language the templates are written in
 class Rendered:
     text: str
     fallbacks: list[str]  # one sentence per string that had no translation in the locale
+
+
+_Env = tuple[SandboxedEnvironment, list[tuple[str, str]], bool]
 
 
 class _Miss(NullTranslations):
@@ -116,7 +122,7 @@ class Renderer:
         self._zone = zone
         self._region = region
         self._fallback = fallback
-        self._envs: dict[str, tuple[SandboxedEnvironment, list[tuple[str, str]]]] = {}
+        self._envs: dict[str, _Env] = {}
         compile_catalogs(templates / "locale", catalogs)
 
     @classmethod
@@ -141,7 +147,7 @@ class Renderer:
         Raises:
             RenderError: the template does not exist, or needs a variable the post did not give.
         """
-        env, log = self._env(locale)
+        env, log, source = self._env(locale)
         log.clear()
         try:
             text = env.get_template(f"{template}.j2").render(variables).strip()
@@ -166,9 +172,11 @@ class Renderer:
             + ("the English source text is used" if used == SOURCE else f"the {used} text is used")
             for msgid, used in found.items()
         ]
-        return Rendered(text, notes if Locale.parse(locale).language != SOURCE else [])
+        return Rendered(text, [] if source else notes)
 
-    def _env(self, locale: str) -> tuple[SandboxedEnvironment, list[tuple[str, str]]]:
+    def _env(self, locale: str) -> _Env:
+        """The locale's environment (built at its first render), its fallback log, and whether
+        it is the templates' own language (which has nothing to fall back from)."""
         if locale not in self._envs:
             env = SandboxedEnvironment(
                 extensions=["jinja2.ext.i18n"],
@@ -176,6 +184,7 @@ class Renderer:
                 undefined=StrictUndefined,
                 autoescape=False,
                 keep_trailing_newline=False,
+                auto_reload=False,  # compiled once; see the module's docstring
             )
             log: list[tuple[str, str]] = []
             chain = Translations.load(str(self._catalogs), [locale], DOMAIN)
@@ -185,7 +194,7 @@ class Renderer:
                     chain.add_fallback(Translations.load(str(self._catalogs), [code], DOMAIN))
             env.install_gettext_translations(chain, newstyle=True)  # type: ignore[attr-defined]
             env.filters.update(self._filters(babel_locale(locale, self._region)))
-            self._envs[locale] = (env, log)
+            self._envs[locale] = (env, log, Locale.parse(locale).language == SOURCE)
         return self._envs[locale]
 
     def _filters(self, loc: Locale) -> dict[str, Any]:

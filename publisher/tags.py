@@ -23,25 +23,41 @@ def mentions(
     own extra tags; never the posting account itself, never the same handle twice."""
     if account.platform not in MENTIONS:
         return [], []
-    ordered = [*_policy(settings)[account.platform], *((h, False) for h in extra)]
-    seen = {account.handle.lower()}
-    tags, required = [], []
-    for handle, main in ordered:
+    policy_tags, required, handles = _account_policy(settings, account)
+    tags, seen = list(policy_tags), set(handles)  # copies: the caller owns its lists
+    for handle in extra:
         if handle.lower() not in seen:
             seen.add(handle.lower())
             tags.append(handle)
-            if main:
-                required.append(handle)
-    return tags, required
+    return tags, list(required)
 
 
 Policy = dict[Platform, list[tuple[str, bool]]]
-_POLICIES: dict[int, tuple[Settings, Policy]] = {}
+AccountPolicy = tuple[list[str], list[str], frozenset[str]]
+_POLICIES: dict[int, tuple[Settings, Policy, dict[str, AccountPolicy]]] = {}
 
 
-def _policy(settings: Settings) -> Policy:
+def _account_policy(settings: Settings, account: Account) -> AccountPolicy:
+    """The policy's tags for a delivery from ``account``, those of them required in the main
+    post, and every handle they hold in lower case with the account's own: worked out at the
+    account's first post (a post asks once per target account)."""
+    policy, accounts = _policy(settings)
+    if account.key not in accounts:
+        seen = {account.handle.lower()}
+        tags, required = [], []
+        for handle, main in policy[account.platform]:
+            if handle.lower() not in seen:
+                seen.add(handle.lower())
+                tags.append(handle)
+                if main:
+                    required.append(handle)
+        accounts[account.key] = (tags, required, frozenset(seen))
+    return accounts[account.key]
+
+
+def _policy(settings: Settings) -> tuple[Policy, dict[str, AccountPolicy]]:
     """The policy's handles per platform, in order, each with whether it must be in the main
-    post: worked out once per configuration (a post asks for it once per target account)."""
+    post: worked out once per configuration; with the accounts' own lists, by account key."""
     cached = _POLICIES.get(id(settings))
     if cached is None or cached[0] is not settings:
         groups = sorted(settings.tags.groups.values(), key=lambda g: not g.main)  # stable
@@ -61,5 +77,5 @@ def _policy(settings: Settings) -> Policy:
             ]
             for platform in MENTIONS
         }
-        cached = _POLICIES[id(settings)] = (settings, policy)  # holds settings: no id reuse
-    return cached[1]
+        cached = _POLICIES[id(settings)] = (settings, policy, {})  # holds settings: no id reuse
+    return cached[1], cached[2]

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
-from twitter_text import parse_tweet
+import unicodedata
+from itertools import pairwise
 
-from publisher.fit import FitError, fit, x_length
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from twitter_text import parse_tweet
+from twitter_text.config import config
+from twitter_text.regexp.emoji import (
+    emoji,
+    emoji_list,
+    single_codepoint_emoji_ranges,
+    single_codepoint_emoji_raw,
+)
+from twitter_text.regexp.valid_cctld import valid_cctld
+from twitter_text.regexp.valid_gtld import valid_gtld
+from twitter_text.regexp.valid_punycode import valid_punycode
+
+from publisher.fit import X_EMOJI, X_ONE_UNIT, FitError, fit, needs_parse, x_length
 
 CIRCLES = [f"Circle{n:02d}PostOffice" for n in range(1, 25)]  # 24 circles, 18 characters each
 
@@ -76,6 +91,24 @@ def test_x_overflow_goes_into_a_reply_thread_in_order() -> None:
         assert part.text.split() == ["@" + t for t in part.tags] or part.kind == "post"
 
 
+handles = st.text("abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(handles, unique=True, max_size=60), st.integers(0, 250))
+def test_x_fills_the_post_then_each_reply_as_far_as_it_goes(tags: list[str], size: int) -> None:
+    """Every tag once, in order; no text over 280; a reply starts only where the tag would not
+    fit into the text before it."""
+    message = "क" * size
+    parts = fit("x", message, tags, [])
+    assert [t for p in parts for t in p.tags] == tags
+    for before, after in pairwise(parts):
+        assert x_length(f"{before.text} @{after.tags[0]}") > 280 or not before.tags
+    for part in parts:
+        assert x_length(part.text) <= 280
+        assert part.kind == "post" or part.text == " ".join("@" + t for t in part.tags)
+
+
 def test_required_tags_that_do_not_fit_are_a_clear_refusal() -> None:
     with pytest.raises(FitError) as err:
         fit("x", "अ" * 270, ["IndiaPostOffice"], ["IndiaPostOffice"])  # 270 + 2 + 16
@@ -123,3 +156,131 @@ def test_email_carries_no_tags() -> None:
     [part] = fit("email", "Photographs of the Pongal cover release are attached.", CIRCLES, [])
     assert part.tags == []
     assert "@" not in part.text
+
+
+# Pieces of the texts the templates write (Hindi, Tamil, Bengali, Marathi, digits, punctuation,
+# rates, rupees, mentions, hashtags, joiners), and pieces that send a text to twitter-text's parse
+# (URLs, emoji, \r\n, a dot before a letter), or weigh 2 (CJK, symbols).
+PLAIN = [
+    "सुकन्या समृद्धि योजना",
+    "ब्याज दर",
+    "न्यूनतम जमा",
+    "சேமிப்பு திட்டம்",
+    "வட்டி",
+    "সঞ্চয় প্রকল্প",
+    "সুদ",
+    "बचत योजना",
+    "Sukanya Samriddhi Yojana",
+    "8.2%",
+    "8.20%",
+    "₹250",
+    "₹1,50,000",
+    "२५०",
+    "௨௫௦",
+    "২৫০",
+    "@IndiaPostOffice",
+    "@TNPostalCircle",
+    "#SSY",
+    "#डाक",
+    " ",
+    "\n",
+    "\n\n",
+    ".",
+    ", ",
+    ": ",
+    "! ",
+    "? ",
+    "(",
+    ")",
+    "-",
+    "\u2013",
+    "\u2014",
+    "'",
+    '"',
+    "\u201c",
+    "\u201d",
+    "/",
+    "%",
+    "e\u0301",
+    "\u200c",
+    "\u200d",
+    "क्\u200dष",
+    "Rs. ",
+    "No. 5",
+    "...",
+    "…",
+    "日本",
+    "한국",
+]
+PARSED = [
+    "indiapost.gov.in",
+    "www.indiapost.gov.in/SSY",
+    "https://x.com/IndiaPostOffice",
+    "http://t.co",
+    "डाक.भारत",
+    "a.b",
+    "ok.Next",
+    "©",
+    "®",
+    "™",
+    "😀",
+    "👨\u200d👩\u200d👧",
+    "#\ufe0f\u20e3",
+    "1\ufe0f\u20e3",
+    "\r\n",
+    "\r",
+    "\U0001f1ee\U0001f1f3",
+    "\u203c",
+    "\u2b50",
+]
+plain_texts = st.lists(st.sampled_from(PLAIN), max_size=60).map(" ".join)
+any_texts = st.lists(
+    st.one_of(st.sampled_from(PLAIN), st.sampled_from(PARSED), st.text(max_size=3)),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(plain_texts)
+@example("सुकन्या समृद्धि योजना: ब्याज 8.2%, न्यूनतम जमा ₹250\n\n@IndiaPostOffice")
+def test_plain_texts_are_weighed_without_a_parse_as_twitter_text_weighs_them(text: str) -> None:
+    """The texts the templates write need no twitter-text parse, and get its length."""
+    assert not needs_parse(unicodedata.normalize("NFC", text))
+    assert x_length(text) == parse_tweet(text).weightedLength
+
+
+@settings(max_examples=1500, deadline=None)
+@given(any_texts)
+def test_x_length_of_any_text_is_twitter_texts(text: str) -> None:
+    assert x_length(text) == parse_tweet(text).weightedLength
+
+
+@pytest.mark.parametrize("piece", PARSED)
+def test_texts_with_urls_or_emoji_are_parsed(piece: str) -> None:
+    text = f"योजना {piece} 8.2%"
+    assert needs_parse(unicodedata.normalize("NFC", text))
+    assert x_length(text) == parse_tweet(text).weightedLength
+
+
+def test_weighing_without_a_parse_rests_on_twitter_texts_own_tables() -> None:
+    """If twitter-text-parser changes its weights, emoji or domains, this fails before a length
+    goes wrong: every premise of needs_parse, read from the package."""
+    defaults = config["defaults"]
+    assert defaults["scale"] == 100
+    assert defaults["default_weight"] == 200
+    assert defaults["transformed_url_length"] == 23
+    ranges = defaults["ranges"]
+    assert tuple((r["start"], r["end"]) for r in ranges) == X_ONE_UNIT
+    assert {r["weight"] for r in ranges} == {100}
+    # Every emoji the package finds holds a character that sends the text to its parse.
+    for e in emoji_list:
+        assert {chr(int(c, 16)) for c in e.codepoint.split()} & set(X_EMOJI), e
+    single = {chr(c) for a, b in single_codepoint_emoji_ranges for c in range(a, b + 1)}
+    assert single <= set(X_EMOJI)
+    assert f"[{single_codepoint_emoji_raw}]" in emoji.pattern
+    # A URL needs a '.' before a top-level domain, and each starts with a letter.
+    for pattern in (valid_gtld, valid_cctld):
+        tlds = pattern.pattern.removeprefix("(?:(?:").partition(")(?=")[0].split("|")
+        assert len(tlds) > 300
+        assert all(tld[0].isalpha() for tld in tlds)
+    assert valid_punycode.pattern.startswith("(?:xn--")

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from publisher.engine import Engine
+from publisher.receipts import receipt_text
 from publisher.store.models import Delivery, DeliveryStatus, Post
 from tests.conftest import Drop, FakeClock, touch
 
@@ -67,6 +69,31 @@ def test_accepted_file_is_archived_with_a_receipt(engine: Engine, drop: Drop, se
     assert "Deliveries (5)" in receipt
     assert "instagram:tnpostalcircle" in receipt
     assert list((folder / "processing").iterdir()) == []
+
+
+def test_receipt_is_what_the_ledger_holds(
+    engine: Engine, drop: Drop, settings, clock: FakeClock
+) -> None:
+    """Intake writes a receipt from what it has just recorded, without reading it back: word for
+    word the receipt that the ledger's rows give, as a later refresh writes it."""
+    at = (clock() + timedelta(days=2)).astimezone(settings.zone).replace(hour=18, minute=45)
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    drop(
+        "directorate",
+        "urgent.toml",
+        f'units = ["all"]\nplatforms = ["x"]\npriority = "urgent"\n'
+        f'publish_at = "{at:%Y-%m-%d %H:%M}"\n' + PONGAL.replace("pongal-2026", "urgent"),
+    )
+    assert sorted(r.outcome for r in engine.intake.scan()) == ["accepted", "accepted"]
+
+    with engine.ledger() as session:
+        posts = session.scalars(select(Post).options(selectinload(Post.deliveries))).all()
+    assert sorted(len(p.deliveries) for p in posts) == [5, 6]
+    for post in posts:
+        [written] = (settings.paths.queue / post.unit / "archive").glob("*/*.receipt.txt")
+        assert written.read_text(encoding="utf-8") == receipt_text(post, settings.zone)
+    urgent = next(p for p in posts if p.unit == "directorate")
+    assert f"Publish at: {at:%Y-%m-%d} 18:45 IST  (urgent)" in receipt_text(urgent, settings.zone)
 
 
 def test_same_id_dropped_twice_is_recorded_once(engine: Engine, drop: Drop, settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,42 @@ def test_taking_the_next_due_delivery_reads_the_index_and_sorts_nothing(tmp_path
     steps = " | ".join(row[-1] for row in plan)
     assert "ix_deliveries_next" in steps
     assert "TEMP B-TREE" not in steps
+
+
+def _other_writer(path: Path) -> sqlite3.Connection:
+    """Another process's connection that does not wait for the write lock: it fails at once."""
+    return sqlite3.connect(path, timeout=0, isolation_level=None)
+
+
+def test_a_read_session_does_not_block_a_writer(tmp_path: Path) -> None:
+    """Intake's look-ups and the status and review commands read while the daemon writes."""
+    path = tmp_path / "ledger.db"
+    ledger = open_ledger(f"sqlite:///{path}")
+    other = _other_writer(path)
+    with ledger() as session:
+        assert session.execute(text("SELECT count(*) FROM posts")).scalar() == 0
+        other.execute("BEGIN IMMEDIATE")  # would raise "database is locked" if the read held it
+        other.execute(
+            "INSERT INTO posts (key, unit, source_name, source_sha256, priority, not_before, "
+            "received_at, request) VALUES ('k', 'u', 'f', 's', 0, '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00', '{}')"
+        )
+        other.execute("COMMIT")
+        # The read keeps the snapshot it began with (WAL): it sees the ledger as it was.
+        assert session.execute(text("SELECT count(*) FROM posts")).scalar() == 0
+    with ledger() as session:
+        assert session.execute(text("SELECT count(*) FROM posts")).scalar() == 1
+
+
+def test_a_write_session_holds_the_write_lock_from_its_start(tmp_path: Path) -> None:
+    """Two dispatchers never both read a delivery as pending: a write transaction's first
+    SELECT already holds the lock, so the second waits for the first's commit."""
+    path = tmp_path / "ledger.db"
+    ledger = open_ledger(f"sqlite:///{path}")
+    other = _other_writer(path)
+    with ledger.begin() as session:
+        session.execute(text("SELECT count(*) FROM posts"))
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")  # free again after the commit
+    other.execute("ROLLBACK")

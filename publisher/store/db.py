@@ -3,11 +3,20 @@
 SQLite is the embedded default. Its settings matter for "never lose a post": WAL so readers
 (the status and review commands) never block the daemon; a busy timeout so a second process waits
 instead of failing; synchronous=FULL so a commit survives power loss before the queue file is moved
-away; BEGIN IMMEDIATE so two dispatchers never both read a delivery as pending and both claim it.
+away; BEGIN IMMEDIATE for every write transaction so two dispatchers never both read a delivery as
+pending and both claim it.
+
+One rule says which transactions write: ``with ledger.begin() as session`` writes (claims,
+outcomes, recording a post) and takes SQLite's write lock at its BEGIN; ``with ledger() as
+session`` reads, with a plain deferred BEGIN that takes no write lock, so intake's look-ups and
+the status and review commands never wait for the daemon's writes nor make it wait. A session
+opened with ``ledger()`` must not write: it is never committed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +26,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 30_000
+WRITE = "publisher_write"  # an execution option: transactions on this connection write
 
 
 def _sqlite_settings(dbapi_connection: Any, _record: Any) -> None:
@@ -30,7 +40,9 @@ def _sqlite_settings(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    write = connection.get_execution_options().get(WRITE, False)
+    # On the driver's connection: a statement with no result, run on every transaction.
+    connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -49,13 +61,31 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the version this code expects (migrations, never create_all)."""
     config = Config()
     config.set_main_option("script_location", "publisher.store:migrations")
-    with engine.begin() as connection:
+    with engine.execution_options(**{WRITE: True}).begin() as connection:  # it writes
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
 
-def open_ledger(url: str) -> sessionmaker[Session]:
+class Ledger(sessionmaker[Session]):
+    """Sessions on the ledger: ``ledger()`` to read, ``ledger.begin()`` to write (see above).
+
+    Both share one engine and its pool; a write session's connection carries the ``WRITE``
+    execution option, which makes its BEGIN an IMMEDIATE one on SQLite.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._writer = engine.execution_options(**{WRITE: True})
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        """A write transaction: committed at the end of the block, rolled back on an error."""
+        with self(bind=self._writer) as session, session.begin():
+            yield session
+
+
+def open_ledger(url: str) -> Ledger:
     """The session factory every part of the engine uses, on an up-to-date schema."""
     engine = make_engine(url)
     upgrade(engine)
-    return sessionmaker(engine, expire_on_commit=False)
+    return Ledger(engine)

@@ -2,7 +2,8 @@
 
 Each function runs inside a transaction its caller opens (``with ledger.begin() as session``), so
 the caller decides what must be atomic: a post and all its deliveries in one commit; a claim in a
-short commit of its own *before* any platform is called; each outcome in another.
+short commit of its own *before* any platform is called; each outcome in another. ``find_post``
+only reads, in a read session (``with ledger() as session``), which takes no write lock.
 """
 
 from __future__ import annotations
@@ -12,9 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from publisher.adapters.base import Amplified, Receipt
 from publisher.amplify import AmplifyPlan
@@ -25,13 +37,64 @@ from publisher.postfile import PostRequest
 from publisher.quota import Send
 from publisher.store.activity import note_outcome
 from publisher.store.audit import append
-from publisher.store.models import Attempt, Delivery, DeliveryKind, DeliveryStatus, Post, Priority
+from publisher.store.models import (
+    Attempt,
+    Base,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Post,
+    Priority,
+)
 
 DISPATCH = "dispatch"  # the audit log's actor for what the dispatcher records
+_POSTS = Base.metadata.tables[Post.__tablename__]
+_DELIVERIES = Base.metadata.tables[Delivery.__tablename__]
+_INSERT_POST = insert(_POSTS).returning(_POSTS.c.id)
+_INSERT_DELIVERIES = insert(_DELIVERIES)
+_POST_ID = select(_POSTS.c.id).where(_POSTS.c.key == bindparam("key"))
 
 
 def find_post(session: Session, key: str) -> Post | None:
-    return session.scalar(select(Post).where(Post.key == key))
+    """The post recorded under ``key``, with its deliveries (a receipt lists them), or None.
+
+    Intake asks this for every file and nearly every file is new, so a plain Core look-up of the
+    id comes first; the post is loaded only when there is one.
+    """
+    post_id = session.connection().execute(_POST_ID, {"key": key}).scalar()
+    if post_id is None:
+        return None
+    return session.scalars(
+        select(Post).where(Post.id == post_id).options(selectinload(Post.deliveries))
+    ).one()
+
+
+@dataclass(frozen=True)
+class RecordedDelivery:
+    """A delivery as ``record_post`` wrote it: what its post's receipt lists."""
+
+    account: str
+    locale: str
+    not_before: datetime
+    status: str = DeliveryStatus.PENDING
+    finished_at: datetime | None = None
+    last_error: str | None = None
+    kind: str = DeliveryKind.POST
+
+
+@dataclass(frozen=True)
+class RecordedPost:
+    """A post as ``record_post`` wrote it, deliveries in their order in the ledger: intake writes
+    the receipt from this instead of reading back what it has just written."""
+
+    id: int
+    key: str
+    unit: str
+    source_name: str
+    priority: int
+    not_before: datetime
+    received_at: datetime
+    deliveries: list[RecordedDelivery]
 
 
 def record_post(
@@ -41,30 +104,35 @@ def record_post(
     media: Sequence[str],
     archive_path: str,
     now: datetime,
-) -> int:
-    """Insert a new post and all its deliveries, status pending; returns the post's id.
+    *,
+    status: DeliveryStatus = DeliveryStatus.PENDING,
+) -> RecordedPost:
+    """Insert a new post and all its deliveries, each ``status`` (pending; awaiting when its unit
+    needs approval); returns what was recorded.
 
-    Two bulk statements, no ORM objects: the hot path of intake (bench/plan_record.py).
+    The hot path of intake (bench/plan_record.py): two prepared Core statements on the session's
+    connection, the deliveries in one executemany, no ORM objects and no statement built per post.
     ``media`` are paths relative to the queue folder, where the post's media files will be once
     archived, in the post's order; each delivery keeps them with the alt text of its locale.
     """
-    post_id: int = session.execute(
-        insert(Post)
-        .values(
-            key=request.key,
-            unit=request.unit,
-            source_name=request.source_name,
-            source_sha256=request.sha256,
-            priority=int(request.priority),
-            not_before=request.not_before,
-            received_at=now,
-            archive_path=archive_path,
-            request=request.body.model_dump(mode="json"),
-        )
-        .returning(Post.id)
+    connection = session.connection()
+    priority = int(request.priority)
+    post_id: int = connection.execute(
+        _INSERT_POST,
+        {
+            "key": request.key,
+            "unit": request.unit,
+            "source_name": request.source_name,
+            "source_sha256": request.sha256,
+            "priority": priority,
+            "not_before": request.not_before,
+            "received_at": now,
+            "archive_path": archive_path,
+            "request": request.body.model_dump(mode="json"),
+        },
     ).scalar_one()
-    session.execute(
-        insert(Delivery),
+    connection.execute(
+        _INSERT_DELIVERIES,
         [
             {
                 "post_id": post_id,
@@ -85,8 +153,8 @@ def record_post(
                     {"path": path, "alt": item.alt.get(d.locale)}
                     for path, item in zip(media, request.body.media, strict=True)
                 ],
-                "status": DeliveryStatus.PENDING,
-                "priority": int(request.priority),
+                "status": status,
+                "priority": priority,
                 "not_before": request.not_before,
                 "attempts": 0,
             }
@@ -101,7 +169,16 @@ def record_post(
         f"post {post_id}",
         {"key": request.key, "file": request.source_name, "deliveries": len(planned)},
     )
-    return post_id
+    return RecordedPost(
+        post_id,
+        request.key,
+        request.unit,
+        request.source_name,
+        priority,
+        request.not_before,
+        now,
+        [RecordedDelivery(d.account.key, d.locale, request.not_before, status) for d in planned],
+    )
 
 
 @dataclass(frozen=True)
