@@ -184,7 +184,7 @@ def test_kill_9_during_a_burst_publishes_every_delivery_exactly_once(
     for n in range(POSTS):
         drop_post(platforms.queue, n)
     expected = POSTS * 8
-    run = 0
+    daemon = None
     try:
         for run in range(KILLS):
             before = platforms.count()
@@ -205,7 +205,7 @@ def test_kill_9_during_a_burst_publishes_every_delivery_exactly_once(
                 f"kill {run + 1}: {moment}; the fakes hold {platforms.count()}; "
                 f"exit {daemon.returncode}"
             )
-            assert daemon.returncode == -signal.SIGKILL, explain()  # it was running, not dead
+            assert daemon.returncode == -signal.SIGKILL  # it was running, not dead already
         assert platforms.count() < expected, "the burst ended before the last kill"
 
         daemon = start(platforms, logs / "run-last.log")
@@ -216,17 +216,21 @@ def test_kill_9_during_a_burst_publishes_every_delivery_exactly_once(
         )
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
+
+        rows = deliveries(platforms)
+        assert len(rows) == expected
+        assert_published_once(platforms, rows)
+        archived = list((platforms.queue / UNIT / "archive").glob("*/notice-*.toml"))
+        assert len(archived) == POSTS
+        assert list((platforms.queue / UNIT / "rejected").iterdir()) == []
+        assert list((platforms.queue / UNIT / "processing").iterdir()) == []
     except BaseException as failure:
         failure.add_note(explain())  # the seed and the kills, so the failure can be replayed
         raise
-
-    rows = deliveries(platforms)
-    assert len(rows) == expected, explain()
-    assert_published_once(platforms, rows)
-    archived = list((platforms.queue / UNIT / "archive").glob("*/notice-*.toml"))
-    assert len(archived) == POSTS, explain()
-    assert list((platforms.queue / UNIT / "rejected").iterdir()) == []
-    assert list((platforms.queue / UNIT / "processing").iterdir()) == []
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
 
 
 def reach(
