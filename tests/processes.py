@@ -1,0 +1,64 @@
+"""The ``publisher`` command and the running daemon as real subprocesses, for the command-line
+and end-to-end tests."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+
+def wait_for_line(process: subprocess.Popen[str], text: str, seconds: float = 60) -> None:
+    """Read the process's stderr until a line contains ``text``."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if text in line:
+            return
+        if not line and process.poll() is not None:
+            break
+    pytest.fail(f"the daemon never logged {text!r}")
+
+
+@contextmanager
+def running(
+    config: Path, *, dry_run: bool = True, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """``publisher run`` (``--dry-run`` unless told otherwise) as a service, ready once it logs
+    that it is watching; on leaving, SIGTERM, and it must stop cleanly."""
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "--config", str(config), "run"]
+        + (["--dry-run"] if dry_run else []),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        wait_for_line(daemon, "watching")
+        yield daemon
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, rest = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, rest
+    assert "received SIGTERM, stopping" in rest
+
+
+def publisher(
+    *args: str, config: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "publisher", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
