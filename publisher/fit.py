@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+import regex
 from twitter_text import parse_tweet
 from twitter_text.regexp.emoji import emoji_list
 
 X_LIMIT = 280
+REPLY_LEAD = 40  # weighted characters of the message that open each overflow reply on X
 FACEBOOK_LIMIT = 63_206
 INSTAGRAM_CAPTION = 2_200
 INSTAGRAM_HASHTAGS = 30
@@ -132,11 +134,30 @@ def fit_x(message: str, tags: Sequence[str], required: Sequence[str]) -> list[Pa
     while rest and length + _tag_length(rest[0], first=not main) <= X_LIMIT:
         length += _tag_length(rest[0], first=not main)
         main.append(rest.pop(0))
-    replies = _pack(rest, X_LIMIT)  # mentions are ASCII: weight 1 per character
+    if not rest:
+        return [Part("post", _with_tags(message, main), main)]
+    lead = reply_lead(message)
+    replies = _pack(rest, X_LIMIT - x_length(lead) - 1)  # mentions are ASCII: weight 1 each
     return [
         Part("post", _with_tags(message, main), main),
-        *(Part("reply", " ".join("@" + t for t in group), group) for group in replies),
+        *(Part("reply", lead + "\n" + " ".join("@" + t for t in g), g) for g in replies),
     ]
+
+
+def reply_lead(message: str) -> str:
+    """The start of the message's first line, which opens each reply of its thread.
+
+    X refuses a text identical to one the same account posted recently, and every post's
+    overflow replies would otherwise be the same tag list; the lead makes them the post's own.
+    Cut between whole characters as readers see them (a Devanagari syllable stays whole).
+    """
+    first = next((line.strip() for line in message.splitlines() if line.strip()), "")
+    if x_length(first) <= REPLY_LEAD:
+        return first
+    graphemes = regex.findall(r"\X", first)
+    while graphemes and x_length("".join(graphemes) + "…") > REPLY_LEAD:
+        graphemes.pop()
+    return "".join(graphemes).rstrip() + "…"
 
 
 def fit_instagram(message: str, tags: Sequence[str], required: Sequence[str]) -> list[Part]:

@@ -18,7 +18,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.fit import Part
+from publisher.fit import Part, fit
 from tests.fakes.x_api import FakeX
 
 SECRETS = {
@@ -85,6 +85,23 @@ def test_overflow_tags_become_a_reply_thread(fake: FakeX, clock: Clock) -> None:
     main, first, second = fake.tweets
     assert (first.reply_to, second.reply_to) == (main.id, first.id)
     assert receipt.part_ids == [first.id, second.id]
+
+
+def test_two_posts_overflowing_the_same_tags_each_get_their_replies(
+    fake: FakeX, clock: Clock
+) -> None:
+    """X refuses a text the account posted recently (the fake does too): the overflow replies of
+    two posts carry the same tags, so each opens with its own post's words."""
+    circles = [f"Circle{n:02d}PostOffice" for n in range(1, 25)]
+    x = adapter(fake, clock)
+    for n, message in enumerate(["नए डाक टिकट आज से उपलब्ध।", "सुकन्या योजना: 8.2% ब्याज।"]):
+        parts = fit("x", message, circles, [])
+        receipt = x.publish(
+            Outgoing(n, f"p{n}|x:HaryanaPostal|hi", "x:HaryanaPostal", "x", "hi", parts, [], [])
+        )
+        assert len(receipt.part_ids) == len(parts) - 1  # every reply went out
+    replies = [t for t in fake.tweets if t.reply_to]
+    assert len({t.text for t in replies}) == len(replies) >= 2
 
 
 def test_photos_are_uploaded_with_alt_text_and_attached(

@@ -6,6 +6,7 @@ import unicodedata
 from itertools import pairwise
 
 import pytest
+import regex
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from twitter_text import parse_tweet
@@ -20,7 +21,7 @@ from twitter_text.regexp.valid_cctld import valid_cctld
 from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
 
-from publisher.fit import X_EMOJI, X_ONE_UNIT, FitError, fit, needs_parse, x_length
+from publisher.fit import X_EMOJI, X_ONE_UNIT, FitError, fit, needs_parse, reply_lead, x_length
 
 CIRCLES = [f"Circle{n:02d}PostOffice" for n in range(1, 25)]  # 24 circles, 18 characters each
 
@@ -86,9 +87,10 @@ def test_x_overflow_goes_into_a_reply_thread_in_order() -> None:
     assert len(parts) >= 2
     tagged = [t for p in parts for t in p.tags]
     assert tagged == ["IndiaPostOffice", *CIRCLES]  # every tag once, in policy order
+    for part in parts[1:]:
+        assert part.text.split("\n") == [reply_lead(message), " ".join("@" + t for t in part.tags)]
     for part in parts:
         assert x_length(part.text) <= 280
-        assert part.text.split() == ["@" + t for t in part.tags] or part.kind == "post"
 
 
 handles = st.text("abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=15)
@@ -106,7 +108,32 @@ def test_x_fills_the_post_then_each_reply_as_far_as_it_goes(tags: list[str], siz
         assert x_length(f"{before.text} @{after.tags[0]}") > 280 or not before.tags
     for part in parts:
         assert x_length(part.text) <= 280
-        assert part.kind == "post" or part.text == " ".join("@" + t for t in part.tags)
+        lead = reply_lead(message)
+        assert part.kind == "post" or part.text == lead + "\n" + " ".join(
+            "@" + t for t in part.tags
+        )
+
+
+def test_each_reply_opens_with_its_own_posts_words() -> None:
+    """X refuses a text identical to one the account posted recently: two posts overflowing
+    the same tags get replies that differ, each opened by the start of its own message."""
+    stamps = fit("x", "नए डाक टिकट आज से उपलब्ध।", CIRCLES, [])
+    savings = fit("x", "सुकन्या योजना: 8.2% ब्याज।", CIRCLES, [])
+    assert len(stamps) > 1 and len(savings) > 1
+    assert {p.text for p in stamps[1:]}.isdisjoint(p.text for p in savings[1:])
+    assert stamps[1].text.startswith("नए डाक टिकट आज से उपलब्ध।\n@")
+
+
+def test_a_long_first_line_opens_replies_cut_whole_to_40_weighted_characters() -> None:
+    message = "हरियाणा डाक परिमंडल की ओर से सभी नागरिकों को नववर्ष की हार्दिक शुभकामनाएँ\nदूसरी पंक्ति"
+    lead = reply_lead(message)
+    assert lead.endswith("…")
+    assert x_length(lead) <= 40
+    assert message.startswith(lead.removesuffix("…"))
+    assert regex.fullmatch(r"\X*", lead)  # no syllable cut in half: the next is whole or absent
+    whole = regex.findall(r"\X", message)
+    kept = regex.findall(r"\X", lead.removesuffix("…"))
+    assert whole[: len(kept)] == kept
 
 
 def test_required_tags_that_do_not_fit_are_a_clear_refusal() -> None:

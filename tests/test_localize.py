@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from publisher.config import load_settings
 from publisher.engine import Engine
+from publisher.fit import reply_lead
 from publisher.render import Renderer
 from publisher.review import review_text
 from publisher.store.models import Delivery
@@ -74,7 +75,8 @@ def test_review_makes_the_thread_plain(engine: Engine, drop: Drop, settings) -> 
     with engine.ledger() as session:
         shown = review_text(session.scalars(select(Delivery)).all(), settings)
     assert "      | @IndiaPostOffice" in shown
-    assert "        └─ reply 1: @TNPostalCircle @WBPostalCircle @MahaPostalCircle" in shown
+    lead = reply_lead(message)
+    assert f"        └─ reply 1: {lead}\n           @TNPostalCircle @WBPostalCircle" in shown
     assert "      | @IndiaPostOffice\n" in shown
 
 
