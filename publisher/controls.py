@@ -15,8 +15,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, CursorResult, and_, false, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from publisher.config import Blackout, Settings
@@ -118,13 +119,25 @@ def resume(session: Session, scope: Scope, *, reason: str, who: str, now: dateti
         msg = f"{scope} is not paused{listed}"
         raise PublisherError(msg)
     session.delete(existing)
+    waited = session.execute(  # they waited for the pause, not for a stopped engine: not late
+        update(Delivery)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING, Delivery.not_before < now, scope.matches()
+        )
+        .values(not_before=now)
+    )
     append(
         session,
         now,
         who,
         "resume",
         str(scope),
-        {"reason": why, "paused_by": existing.paused_by, "pause_reason": existing.reason},
+        {
+            "reason": why,
+            "paused_by": existing.paused_by,
+            "pause_reason": existing.reason,
+            "released": int(cast("CursorResult[Any]", waited).rowcount),
+        },
     )
 
 
@@ -216,6 +229,7 @@ def approve(
         raise PublisherError(msg)
     for d in waiting:
         d.status = DeliveryStatus.PENDING
+        d.not_before = max(d.not_before, now)  # a reviewer's day is not the engine's delay
     append(
         session,
         now,

@@ -27,7 +27,7 @@ from publisher.adapters.base import Adapter
 from publisher.amplify import amplify_plan
 from publisher.clock import Clock
 from publisher.config import Settings
-from publisher.controls import held_accounts
+from publisher.controls import held, held_accounts
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
 from publisher.evergreen import load_pools
@@ -138,7 +138,9 @@ class Engine:
         officers' files say so."""
         cutoff = timedelta(hours=self.settings.dispatch.late_after_hours)
         with self.ledger.begin() as session:
-            late = mark_late(session, self.clock(), cutoff)
+            now = self.clock()
+            hold = held(session, now, self.settings.blackouts)
+            late = mark_late(session, now, cutoff, held=hold, blackouts=self.settings.blackouts)
         for d in late:
             logger.warning(
                 "delivery %d to %s (%s) is late and is not sent: it was due at %s, more than %g "

@@ -7,7 +7,7 @@ import getpass
 import json
 import os
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -474,3 +474,62 @@ def test_the_freshness_sweep_alerts_about_a_paused_account_instead_of_publishing
         targets = {d.account for d in s.scalars(select(Delivery))}
     assert "x:TNPostalCircle" not in targets  # no evergreen post for the paused account
     assert "facebook:TamilNaduPostalCircle" in targets  # its unpaused neighbour got one
+
+
+def test_deliveries_paused_for_days_go_out_after_resume_not_late(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """`late` is for an engine that was stopped; what operators held back goes out when
+    released, however long the hold."""
+    with engine.ledger.begin() as s:
+        pause(s, Scope(), reason="state mourning", who="ops", now=clock())
+    drop("haryana", "one.toml", POST.format(extra='locales = ["hi"]'))
+    engine.tick()
+    clock.advance(days=3)
+    assert engine.tick().late == []
+    assert {d.status for d in rows(engine)} == {DeliveryStatus.PENDING}
+    with engine.ledger.begin() as s:
+        resume(s, Scope(), reason="mourning over", who="ops", now=clock())
+    assert len(engine.tick().sent) == 1
+    assert {d.status for d in rows(engine)} == {DeliveryStatus.DRY_RUN}
+
+
+def test_a_post_approved_days_later_goes_out_then(
+    config_path: Path, drop: Drop, clock: FakeClock
+) -> None:
+    approval_config(config_path)
+    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
+    drop("haryana", "stamps.toml", POST.format(extra='locales = ["hi"]'))
+    engine.tick()
+    clock.advance(days=2)  # the reviewer was away
+    [d] = rows(engine)
+    with engine.ledger.begin() as s:
+        approve(s, d.post_id, reason="checked", who="reviewer", now=clock())
+    assert [c.delivery_id for c in engine.tick().sent] == [d.id]
+
+
+def test_a_delivery_a_long_blackout_held_goes_out_when_it_ends(
+    config_path: Path, drop: Drop, clock: FakeClock
+) -> None:
+    zone = load_settings(config_path).zone
+    start = clock().astimezone(zone).replace(second=0, microsecond=0)
+    end = start + timedelta(days=2)
+    config_path.write_text(
+        config_path.read_text(encoding="utf-8")
+        + "\n[[blackouts]]\n"
+        + f'start = "{start:%Y-%m-%d %H:%M}"\nend = "{end:%Y-%m-%d %H:%M}"\n'
+        + 'reason = "Silence period before polling"\n',
+        encoding="utf-8",
+    )
+    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
+    clock.advance(minutes=1)
+    drop("haryana", "one.toml", POST.format(extra='locales = ["hi"]'))
+    engine.tick()
+    clock.now = end.astimezone(UTC) + timedelta(hours=1)
+    tick = engine.tick()
+    assert (len(tick.sent), tick.late) == (1, [])
+    clock.now += timedelta(days=2)  # an engine stopped for days after the window: late after all
+    drop("haryana", "two.toml", POST.format(extra='locales = ["en"]'))
+    engine.take()
+    clock.advance(days=2)
+    assert len(engine.tick().late) == 1

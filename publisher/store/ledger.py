@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from publisher.adapters.base import Amplified, Receipt
 from publisher.amplify import AmplifyPlan
+from publisher.config import Blackout
 from publisher.errors import PublisherError
 from publisher.fit import Part
 from publisher.plan import PlannedDelivery
@@ -588,20 +589,34 @@ class Late:
     due: datetime
 
 
-def mark_late(session: Session, now: datetime, cutoff: timedelta) -> list[Late]:
+def mark_late(
+    session: Session,
+    now: datetime,
+    cutoff: timedelta,
+    *,
+    held: ColumnElement[bool] | None = None,
+    blackouts: Sequence[Blackout] = (),
+) -> list[Late]:
     """Mark ``late`` every pending delivery due more than ``cutoff`` before ``now``: it was not
     taken in time (the engine was down) and is not sent. The dispatcher must call this before it
     claims, so a stale delivery is never taken; the time is ``not_before``, which a retry moves,
-    so a platform's "try again at 09:00" counts from 09:00."""
-    rows = session.scalars(
-        select(Delivery).where(
-            (Delivery.status == DeliveryStatus.PENDING)
-            # Each priority named, so the dispatcher's index (status, priority, not_before) gives
-            # a range per priority: 0.4 ms at 100,000 pending, against 40 ms for a scan of them.
-            & Delivery.priority.in_([int(p) for p in Priority])
-            & (Delivery.not_before < now - cutoff)
-        )
-    ).all()
+    so a platform's "try again at 09:00" counts from 09:00. What operators hold back is not late:
+    deliveries ``held`` now (paused, blacked out) are left alone, and one a blackout window held
+    counts from the window's end (a resume moves the paused ones' time itself)."""
+    overdue = (
+        (Delivery.status == DeliveryStatus.PENDING)
+        # Each priority named, so the dispatcher's index (status, priority, not_before) gives
+        # a range per priority: 0.4 ms at 100,000 pending, against 40 ms for a scan of them.
+        & Delivery.priority.in_([int(p) for p in Priority])
+        & (Delivery.not_before < now - cutoff)
+    )
+    if held is not None:
+        overdue &= ~held
+    rows = [
+        d
+        for d in session.scalars(select(Delivery).where(overdue)).all()
+        if _free_since(d, blackouts) < now - cutoff
+    ]
     hours = cutoff.total_seconds() / 3600
     for delivery in rows:
         delivery.status = DeliveryStatus.LATE
@@ -611,3 +626,16 @@ def mark_late(session: Session, now: datetime, cutoff: timedelta) -> list[Late]:
             "(dispatch.late_after_hours); post it again if it still matters"
         )
     return [Late(d.id, d.post_id, d.account, d.locale, d.not_before) for d in rows]
+
+
+def _free_since(delivery: Delivery, blackouts: Sequence[Blackout]) -> datetime:
+    """When the delivery could first go out: its time, or the end of a blackout window that
+    covered it then."""
+    ends = [
+        b.end
+        for b in blackouts
+        if b.start <= delivery.not_before < b.end
+        and (not b.units or delivery.unit in b.units)
+        and (not b.platforms or delivery.platform in b.platforms)
+    ]
+    return max([delivery.not_before, *ends])
