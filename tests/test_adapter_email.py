@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -110,9 +111,25 @@ def test_connection_cut_during_data_is_uncertain(smtp: FakeSMTP) -> None:
         adapter(smtp).publish(delivery("x"))
 
 
-def test_a_mail_server_cannot_be_asked_so_reconciling_waits_for_a_person(smtp: FakeSMTP) -> None:
+def test_a_message_handed_to_the_server_waits_for_a_person_when_reconciled(
+    smtp: FakeSMTP,
+) -> None:
+    """A mail server cannot be asked what it took: once the message was handed over (the
+    checkpoint taken just before), reconciling leaves the decision to a person."""
+    progress: dict[str, str] = {}
+    smtp.fail_next("drop", stage="DATA")
+    with pytest.raises(UncertainError):
+        adapter(smtp).publish(replace(delivery("x"), checkpoint=progress.__setitem__))
+    assert list(progress) == ["handed"]
     with pytest.raises(UncertainError, match="resolve it by hand"):
-        adapter(smtp).find_existing(delivery("x"))
+        adapter(smtp).find_existing(replace(delivery("x"), progress=progress))
+
+
+def test_a_message_never_handed_over_is_reconciled_as_not_sent(smtp: FakeSMTP) -> None:
+    """A crash before the checkpoint (while connecting, say): nothing reached the server, so
+    reconciling answers "not there" and the dispatcher sends it, without a person."""
+    assert adapter(smtp).find_existing(delivery("x")) is None
+    assert smtp.messages == []
 
 
 def test_unreachable_server_is_transient() -> None:

@@ -27,6 +27,7 @@ from publisher.config import EmailOptions
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
 
 SUBJECT_LENGTH = 78
+HANDED = "handed"  # the checkpoint taken just before the message goes to the server
 NOTICE_POLICY = policy.default.clone(max_line_length=998)
 """SMTP's own line limit: a notice's subject ("Freshness alert: @handle (platform) is …") is not
 folded, which would start it with a space in some mail readers."""
@@ -39,6 +40,10 @@ class EmailAdapter(Adapter[EmailOptions]):
     def publish(self, delivery: Outgoing) -> Receipt:
         message = self._message(delivery)
         with self._connect() as smtp:
+            # From here the server may take the message: recorded first, so that reconciling
+            # after a crash knows whether it can simply send (never handed over) or must ask a
+            # person (a mail server cannot be asked what it took).
+            delivery.checkpoint(HANDED, str(message["Message-ID"]))
             try:
                 refused = smtp.send_message(message)
             except smtplib.SMTPRecipientsRefused as exc:
@@ -55,6 +60,8 @@ class EmailAdapter(Adapter[EmailOptions]):
         return Receipt(remote_id=str(message["Message-ID"]), url=None, at=self.clock())
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        if HANDED not in delivery.progress:
+            return None  # the message never reached a server: sending it is safe
         msg = "a mail server cannot be asked whether it delivered a message; resolve it by hand"
         raise UncertainError(msg)
 
