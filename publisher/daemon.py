@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from watchdog.observers import Observer
 
@@ -57,7 +57,8 @@ class Daemon:
         self._arrived = threading.Event()
         self._reload_wanted = threading.Event()
         self._stop_asked: float | None = None
-        self._scheduler = BlockingScheduler(timezone=engine.settings.zone)
+        self._stopping = threading.Event()  # set by SIGTERM or SIGINT, even before the clock runs
+        self._scheduler = BackgroundScheduler(timezone=engine.settings.zone)
         self._observer = Observer()
         self._workers = Workers(
             self._dispatch, self._next_due, engine.clock, engine.settings.intake.poll_seconds
@@ -101,9 +102,11 @@ class Daemon:
             self.engine.settings.paths.queue,
             poll,
         )
+        self._scheduler.start()
         try:
-            self._scheduler.start()
+            self._stopping.wait()  # a signal that came before this line has set it already
         finally:
+            self._scheduler.shutdown(wait=False)
             self._observer.stop()
             self._observer.join()
             self._finish()
@@ -289,7 +292,7 @@ class Daemon:
         notify("STOPPING=1")
         self._stop_asked = time.monotonic()  # the bound counts from here
         self._workers.halt()  # claim nothing more, at once; run() then waits for the calls
-        self._scheduler.shutdown(wait=False)
+        self._stopping.set()
 
     def _hang_up(self, _signum: int, _frame: FrameType | None) -> None:
         logger.info("received SIGHUP, reloading config.toml")
