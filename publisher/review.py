@@ -160,9 +160,7 @@ def status_text(session: Session, settings: Settings, now: datetime) -> str:
                 Delivery.counts_for_freshness,
             )
             .group_by(Delivery.account)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     amplified: dict[str, int] = dict(
         session.execute(
