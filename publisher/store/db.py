@@ -11,6 +11,12 @@ outcomes, recording a post) and takes SQLite's write lock at its BEGIN; ``with l
 session`` reads, with a plain deferred BEGIN that takes no write lock, so intake's look-ups and
 the status and review commands never wait for the daemon's writes nor make it wait. A session
 opened with ``ledger()`` must not write: it is never committed.
+
+PostgreSQL is for several daemons on several hosts sharing one ledger. Its transactions are plain
+READ COMMITTED ones: rows are locked where a claim needs it (``SELECT … FOR UPDATE SKIP LOCKED``,
+store/ledger.py), not by one lock over the whole database. ``pool_pre_ping`` replaces a pooled
+connection the server closed (a restart, a fail-over) before it is used, instead of failing the
+daemon's next pass.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 30_000
@@ -46,7 +52,10 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, the folder is created and the settings above applied."""
+    """An engine for ``url`` with the settings above for its database (SQLite or PostgreSQL);
+    for SQLite, the folder is created."""
+    if make_url(url).get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         database = engine.url.database
@@ -62,8 +71,20 @@ def upgrade(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", "publisher.store:migrations")
     with engine.execution_options(**{WRITE: True}).begin() as connection:  # it writes
+        _serialise_migrations(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+MIGRATION_LOCK = 0x7075626C  # "publ": the advisory lock two hosts starting at once queue on
+
+
+def _serialise_migrations(connection: Connection) -> None:
+    """Two processes starting at once never both read the schema version and then both write it:
+    SQLite's BEGIN IMMEDIATE already serialises them; PostgreSQL takes a transaction's advisory
+    lock, released at its commit."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
 
 class Ledger(sessionmaker[Session]):
