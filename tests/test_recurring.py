@@ -89,6 +89,7 @@ def test_a_firing_makes_one_post_in_each_accounts_language(
     assert "weekly-scheme.toml" in status
 
 
+@pytest.mark.both_stores
 def test_the_same_firing_twice_is_one_post_also_from_another_process(
     weekly: Settings, clock: FakeClock
 ) -> None:

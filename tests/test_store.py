@@ -15,8 +15,9 @@ from publisher.store.db import make_engine, open_ledger, upgrade
 from publisher.store.models import Base
 
 
-def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+@pytest.mark.both_stores
+def test_migrations_build_exactly_the_models_schema(ledger_url: str) -> None:
+    engine = make_engine(ledger_url)
     upgrade(engine)
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
