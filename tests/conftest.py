@@ -8,6 +8,7 @@ import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from psycopg import sql
 
 from publisher.config import Settings, load_settings
 from publisher.engine import Engine
+from publisher.store.db import make_engine, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,16 +73,11 @@ def _admin() -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(POSTGRES.replace("+psycopg", ""), autocommit=True)
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """The ledger's URL: None for the config's default (SQLite in the state folder); for
-    PostgreSQL, a schema of the test's own (its connections named after it), dropped after.
-
-    PostgreSQL tests skip when none is reachable, unless PUBLISHER_REQUIRE_POSTGRES=1 (CI), where
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL to an empty PostgreSQL schema of the caller's own (its connections named after it),
+    dropped after. Skips when none is reachable, unless PUBLISHER_REQUIRE_POSTGRES=1 (CI), where
     its absence is a failure."""
-    if getattr(request, "param", "sqlite") == "sqlite":
-        yield None
-        return
     reason = postgres_unreachable()
     if reason is not None:
         if os.environ.get("PUBLISHER_REQUIRE_POSTGRES") == "1":
@@ -100,6 +97,28 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
                 (schema,),
             )
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    """An empty PostgreSQL schema: no migration has run on it."""
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The ledger's URL: None for the config's default (SQLite in the state folder, which the
+    engine creates); for PostgreSQL, a schema of the test's own that an administrator has
+    brought up to date (``publisher db upgrade``: the engine does not do it there)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield None
+        return
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture

@@ -28,8 +28,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.errors import PublisherError
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE = "publisher_write"  # an execution option: transactions on this connection write
@@ -66,14 +70,61 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the version this code expects (migrations, never create_all)."""
+def _alembic() -> Config:
     config = Config()
     config.set_main_option("script_location", "publisher.store:migrations")
+    return config
+
+
+def head() -> str:
+    """The schema revision this code expects: the newest migration."""
+    [revision] = ScriptDirectory.from_config(_alembic()).get_heads()  # one chain of migrations
+    return revision
+
+
+def current(engine: Engine) -> str | None:
+    """The database's schema revision, or None where no migration has run yet."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the version this code expects (migrations, never create_all);
+    ``revision`` stops at an older one (tests of an out-of-date ledger)."""
+    config = _alembic()
     with engine.execution_options(**{WRITE: True}).begin() as connection:  # it writes
         _serialise_migrations(connection)
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+
+
+class SchemaOutOfDateError(PublisherError):
+    """The ledger's schema is not the one this code was written for: nothing may run on it."""
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a schema older (or newer) than the code, naming what to run."""
+    found, wanted = current(engine), head()
+    if found == wanted:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    if found is None:
+        msg = (
+            f"the ledger at {where} has no schema yet; create it with: publisher db upgrade "
+            "(with this --config, once, from one host), then start again"
+        )
+    elif ScriptDirectory.from_config(_alembic()).get_revision(found) is None:
+        msg = (
+            f"the ledger at {where} is at schema revision {found}, newer than this publisher "
+            f"knows ({wanted}); install the version the other hosts run"
+        )
+    else:
+        msg = (
+            f"the ledger at {where} is at schema revision {found} and this publisher needs "
+            f"{wanted}; stop every daemon, run: publisher db upgrade (with this --config, once, "
+            "from one host), then start them again"
+        )
+    raise SchemaOutOfDateError(msg)
 
 
 MIGRATION_LOCK = 0x7075626C  # "publ": the advisory lock two hosts starting at once queue on
@@ -106,7 +157,16 @@ class Ledger(sessionmaker[Session]):
 
 
 def open_ledger(url: str) -> Ledger:
-    """The session factory every part of the engine uses, on an up-to-date schema."""
+    """The session factory every part of the engine uses, on an up-to-date schema.
+
+    SQLite, the embedded default of one server, is brought up to date here: a newcomer's first
+    ``publisher run`` creates it, and an upgrade of the package upgrades it at the next start
+    (under BEGIN IMMEDIATE, so two processes starting at once do not race). PostgreSQL, shared by
+    several hosts, is never changed behind the administrator's back: ``publisher db upgrade``
+    does it, once, and until then every command refuses to start (SchemaOutOfDateError)."""
     engine = make_engine(url)
-    upgrade(engine)
+    if engine.dialect.name == "sqlite":
+        upgrade(engine)
+    else:
+        check_schema(engine)
     return Ledger(engine)
