@@ -55,6 +55,52 @@ def _sqlite_begin(connection: Any) -> None:
     connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+MOUNTS = Path("/proc/mounts")
+# Filesystems where SQLite's locks and WAL's shared memory do not hold between hosts (or at all).
+NETWORK_FILESYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre",
+     "fuse.sshfs", "fuse.glusterfs", "fuse.cephfs", "ocfs2", "gfs2"}
+)  # fmt: skip
+
+
+class NetworkFilesystemError(PublisherError):
+    """The SQLite file would live on a network filesystem, where WAL cannot work."""
+
+
+def filesystem_of(path: Path, mounts: Path = MOUNTS) -> str | None:
+    """The type of the filesystem ``path`` is on (the longest mount point above it), from
+    /proc/mounts; None where that cannot be read (not Linux)."""
+    try:
+        lines = mounts.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # /proc/mounts writes a space in a mount point as \040 (and a tab, newline, \ likewise).
+        point = fields[1].encode().decode("unicode_escape")
+        inside = path == Path(point) or Path(point) in path.parents
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def refuse_network_filesystem(database: Path, mounts: Path = MOUNTS) -> None:
+    """SQLite on NFS, SMB or the like loses its locking and WAL's shared memory: two processes
+    (or hosts) could both claim a delivery, or corrupt the file. Several servers need PostgreSQL."""
+    kind = filesystem_of(database.resolve(), mounts)
+    if kind in NETWORK_FILESYSTEMS:
+        msg = (
+            f"the ledger {database} would be on a network filesystem ({kind}), where SQLite's "
+            "locks and write-ahead log do not work; put [paths] state on a local disk, or, to run "
+            "on several servers, set [database] url to a PostgreSQL database (README, "
+            '"Several servers")'
+        )
+        raise NetworkFilesystemError(msg)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the settings above for its database (SQLite or PostgreSQL);
     for SQLite, the folder is created."""
@@ -65,6 +111,7 @@ def make_engine(url: str) -> Engine:
         database = engine.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            refuse_network_filesystem(Path(database))
         event.listen(engine, "connect", _sqlite_settings)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
