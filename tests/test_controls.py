@@ -422,6 +422,7 @@ def test_approval_must_be_a_boolean(tmp_path: Path) -> None:
     assert "Write true or false, without quotes" in found
 
 
+@pytest.mark.both_stores
 def test_a_running_daemon_obeys_a_pause_and_a_resume_without_a_restart(config_path: Path) -> None:
     """Tamil Nadu paused while the service runs: its post is taken and waits, while a Haryana post
     dropped after it goes out (so a dispatch pass did run). Resumed: the next pass sends it.

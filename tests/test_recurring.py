@@ -380,6 +380,7 @@ en = "Haryana Postal Circle: today's postal tip."
 """
 
 
+@pytest.mark.both_stores
 def test_the_daemon_makes_a_due_firings_post_at_start_and_only_once(config_path: Path) -> None:
     """At start the daemon catches up a firing two hours old; restarted, it makes no second post;
     on SIGHUP a bad rule keeps the running rules, and a good new one is taken up."""
