@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import text
+
 from publisher.store.db import current, head, make_engine, upgrade
 from tests.test_cli import publisher
 
@@ -60,6 +62,15 @@ def test_the_daemon_refuses_an_older_postgresql_schema_naming_the_command(
     assert f"is at schema revision {head()} (was 0009)" in done.stdout
     started = publisher("run", "--once", "--dry-run", config=config)
     assert started.returncode == 0, started.stderr
+
+    with engine.begin() as connection:  # as a newer version on another host would leave it
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    newer = publisher("status", config=config)
+    assert newer.returncode == 1
+    assert (
+        f"is at schema revision 0099, newer than this publisher knows ({head()}); install the "
+        "version the other hosts run"
+    ) in newer.stderr
     engine.dispose()
 
 

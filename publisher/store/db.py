@@ -160,7 +160,9 @@ def check_schema(engine: Engine) -> None:
             f"the ledger at {where} has no schema yet; create it with: publisher db upgrade "
             "(with this --config, once, from one host), then start again"
         )
-    elif ScriptDirectory.from_config(_alembic()).get_revision(found) is None:
+    elif found not in {
+        r.revision for r in ScriptDirectory.from_config(_alembic()).walk_revisions()
+    }:
         msg = (
             f"the ledger at {where} is at schema revision {found}, newer than this publisher "
             f"knows ({wanted}); install the version the other hosts run"
