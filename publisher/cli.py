@@ -52,7 +52,7 @@ from publisher.review import (
 from publisher.roster import roster_csv, roster_html
 from publisher.schedulefile import parse_schedule, preview
 from publisher.store import audit
-from publisher.store.db import open_ledger
+from publisher.store.db import current, head, make_engine, open_ledger, upgrade
 from publisher.store.ledger import resolve
 from publisher.store.models import Delivery
 from publisher.tomlfile import parse_toml
@@ -120,6 +120,11 @@ def _governance_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         command.add_argument("--unit", help="only this unit's accounts (default: all units)")
         command.add_argument("--platform", help="only this platform (default: all platforms)")
         command.add_argument("--reason", required=True, help=WHY)
+    database = commands.add_parser("db", help="the ledger's schema").add_subparsers(
+        dest="db", required=True
+    )
+    database.add_parser("upgrade", help="bring the schema to this version's (once, one host)")
+    database.add_parser("current", help="the schema's revision; exit 1 if it is not this version's")
     commands.add_parser("pauses", help="what is paused or blacked out now, and upcoming blackouts")
     approve = commands.add_parser("approve", help="release a post awaiting approval")
     approve.add_argument("post", type=int, help="the post's number (shown by review)")
@@ -207,6 +212,7 @@ def _command(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "run": lambda a, s: _run(a.config, s, dry_run=a.dry_run, once=a.once),
         "accounts": lambda _, s: _check_accounts(s),
+        "db": _database,
         "resolve": _resolve,
         "status": _show,
         "review": _show,
@@ -215,6 +221,26 @@ def _command(args: argparse.Namespace) -> int:
         **dict.fromkeys(("metrics", "report", "roster"), _reporting),
     }
     return handlers[args.command](args, settings)
+
+
+def _database(args: argparse.Namespace, settings: Settings) -> int:
+    """``db upgrade`` and ``db current``: the administrator's hold on the schema (PostgreSQL is
+    never upgraded by a daemon; SQLite is, at start, and may be upgraded here as well)."""
+    engine = make_engine(settings.database_url)
+    where = engine.url.render_as_string(hide_password=True)
+    before, wanted = current(engine), head()
+    if args.db == "upgrade":
+        upgrade(engine)
+        print(f"the ledger at {where} is at schema revision {wanted} (was {before or 'empty'})")
+        return 0
+    if before == wanted:
+        print(f"the ledger at {where} is at schema revision {before}, this version's")
+        return 0
+    print(
+        f"the ledger at {where} is at schema revision {before or 'none (empty)'}; this version "
+        f"needs {wanted}: run publisher db upgrade"
+    )
+    return 1
 
 
 def _resolve(args: argparse.Namespace, settings: Settings) -> int:

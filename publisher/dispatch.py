@@ -43,6 +43,7 @@ from publisher.store.ledger import (
     checkpoint,
     claim_due,
     claim_expired,
+    count_alone,
     defer,
     next_due,
     posts_by_account,
@@ -156,6 +157,7 @@ class Dispatcher:
         adapter = self.adapters.get(claim.account)
         if quotas is None or not quotas.rules or adapter is None or adapter.dry_run:
             return None
+        count_alone(session, claim.platform)
         since, posts = now - quotas.window, quotas.cost(len(claim.parts))
         used = posts_by_account(
             session,

@@ -121,6 +121,7 @@ def retweet_calls(x: FakeX) -> int:
     return sum(r.method == "POST" and r.path.endswith("/retweets") for r in x.requests)
 
 
+@pytest.mark.both_stores
 def test_a_directorate_post_on_x_is_retweeted_once_by_every_circle(
     config_path: Path, clock: FakeClock, drop: Drop, fakes: tuple[FakeX, FakeGraph]
 ) -> None:
@@ -191,6 +192,7 @@ def test_a_post_whose_answer_was_lost_is_amplified_once_found_after_a_restart(
     assert len(x.tweets) == 1
 
 
+@pytest.mark.both_stores
 def test_separate_runs_after_a_lost_answer_retweet_once(config_path: Path, drop: Drop) -> None:
     """Real processes, one after another, as a daemon restarted after its call to X was cut:
     the first leaves the post uncertain, the second finds it on X and sets the retweets going,

@@ -44,6 +44,7 @@ def expected_hash(prev_hash: str, row: dict[str, object]) -> str:
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
+@pytest.mark.both_stores
 def test_every_post_decision_and_outcome_is_chained_with_its_actor(
     config_path: Path, engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
@@ -123,6 +124,7 @@ def test_verify_passes_then_finds_the_changed_or_missing_row(
     assert "broken at row 4: row 4 follows row 2: row 3 is missing (deleted)" in deleted.stderr
 
 
+@pytest.mark.both_stores
 def test_the_chain_holds_when_two_processes_append_at_once(
     config_path: Path, engine: Engine
 ) -> None:
@@ -149,6 +151,7 @@ def test_the_chain_holds_when_two_processes_append_at_once(
     assert "intact: 300 rows" in ok.stdout
 
 
+@pytest.mark.both_stores
 def test_a_writer_that_read_a_stale_last_row_cannot_fork_the_chain(
     engine: Engine, clock: FakeClock
 ) -> None:

@@ -52,6 +52,7 @@ def statuses(engine: Engine, unit: str | None = None) -> dict[str, set[str]]:
     return out
 
 
+@pytest.mark.both_stores
 def test_pause_all_takes_posts_but_sends_nothing_until_resumed_then_urgent_first(
     config_path: Path, engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
@@ -95,6 +96,7 @@ def test_pause_all_takes_posts_but_sends_nothing_until_resumed_then_urgent_first
         assert "Nothing is paused" in holds_text(session, engine.settings, clock())
 
 
+@pytest.mark.both_stores
 def test_pausing_a_unit_or_a_platform_holds_only_those(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
@@ -198,6 +200,7 @@ def test_a_blackout_window_holds_deliveries_until_it_ends(
     assert statuses(engine, "haryana")["x:HaryanaPostal"] == {"dry_run"}
 
 
+@pytest.mark.both_stores
 def test_held_is_one_clause_the_claim_adds(engine: Engine, drop: Drop, clock: FakeClock) -> None:
     """claim_due without ``held`` takes what a pause holds: the filter is the keyword's alone."""
     drop("haryana", "h.toml", POST.format(extra=""))
@@ -419,6 +422,7 @@ def test_approval_must_be_a_boolean(tmp_path: Path) -> None:
     assert "Write true or false, without quotes" in found
 
 
+@pytest.mark.both_stores
 def test_a_running_daemon_obeys_a_pause_and_a_resume_without_a_restart(config_path: Path) -> None:
     """Tamil Nadu paused while the service runs: its post is taken and waits, while a Haryana post
     dropped after it goes out (so a dispatch pass did run). Resumed: the next pass sends it.

@@ -22,6 +22,8 @@ from publisher.store.ledger import claim_due, claim_expired, record_outcome
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock
 
+pytestmark = pytest.mark.both_stores  # claims, outcomes and reconciling hold on either database
+
 POST = """\
 platforms = ["x"]
 {extra}

@@ -3,6 +3,7 @@ counted from the ledger (so across restarts), and a 429 is honoured to the secon
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from publisher.dispatch import Dispatcher
 from publisher.engine import Engine, platform_quotas
 from publisher.errors import ConfigError
 from publisher.quota import Quotas, Send
-from publisher.store.ledger import claim_due, posts_by_account, recent_sends
+from publisher.store.db import Ledger, open_ledger
+from publisher.store.ledger import Claim, claim_due, posts_by_account, recent_sends
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock
 from tests.fakes.x_api import FakeX
@@ -34,11 +36,14 @@ def burst(
 
 
 def dispatcher(
-    engine: Engine, adapters: dict[str, Adapter], quotas: dict[str, Quotas]
+    engine: Engine,
+    adapters: dict[str, Adapter],
+    quotas: dict[str, Quotas],
+    ledger: Ledger | None = None,
 ) -> Dispatcher:
     settings = engine.settings
     return Dispatcher(
-        engine.ledger,
+        ledger or engine.ledger,
         adapters,
         engine.clock,
         settings.dispatch,
@@ -87,6 +92,7 @@ def test_an_app_quota_is_shared_by_its_accounts_only() -> None:
     assert quotas.free_at(sends, "x:c", 1, T0) is None
 
 
+@pytest.mark.both_stores
 def test_a_burst_goes_out_spaced_without_counting_attempts(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
@@ -116,6 +122,7 @@ def test_a_burst_goes_out_spaced_without_counting_attempts(
     assert attempts(engine) == ["sent"] * 5
 
 
+@pytest.mark.both_stores
 def test_accounts_sharing_an_app_share_its_quota(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
@@ -130,6 +137,7 @@ def test_accounts_sharing_an_app_share_its_quota(
     assert late.not_before == clock() + timedelta(minutes=15)
 
 
+@pytest.mark.both_stores
 def test_replies_on_x_count_as_posts(engine: Engine, drop: Drop, clock: FakeClock) -> None:
     message = "हरियाणा डाक परिमंडल " * 13  # long enough for a reply under the post
     drop("haryana", "t.toml", f'platforms = ["x"]\nlocales = ["hi"]\n[text]\nhi = "{message}"\n')
@@ -143,6 +151,7 @@ def test_replies_on_x_count_as_posts(engine: Engine, drop: Drop, clock: FakeCloc
     assert len(send.run_due()) == 1
 
 
+@pytest.mark.both_stores
 def test_a_429_is_honoured_to_the_second_and_not_counted(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
@@ -322,3 +331,43 @@ def test_an_apps_spent_daily_limit_holds_every_account_of_the_app(
     assert {(d.status, d.not_before, d.attempts) for d in rows(engine)} == {
         (DeliveryStatus.PENDING, reset, 0)
     }
+
+
+@pytest.mark.both_stores
+def test_dispatchers_side_by_side_send_no_more_than_the_quota(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """Four dispatchers (as on four hosts, each with its own connections) share one account's
+    quota: each counts what the others sent, and what they are sending, before it claims."""
+    burst(drop, "haryana", 12)
+    engine.intake.scan()
+    quotas = per_account(5, 60, HARYANA_X)
+    start = threading.Barrier(4)
+    sent: list[Claim] = []
+    errors: list[BaseException] = []
+
+    def host(name: str) -> None:
+        ledger = open_ledger(engine.settings.database_url)
+        adapter = Scripted(clock, [f"{name}-{n}" for n in range(12)])
+        send = dispatcher(engine, {HARYANA_X: adapter}, quotas, ledger)
+        try:
+            start.wait()
+            while claims := send.run_due():
+                sent.extend(claims)
+        except BaseException as error:
+            errors.append(error)
+            raise
+        finally:
+            ledger.kw["bind"].dispose()
+
+    hosts = [threading.Thread(target=host, args=(str(n),)) for n in range(4)]
+    for thread in hosts:
+        thread.start()
+    for thread in hosts:
+        thread.join()
+    assert errors == []
+    assert len(sent) == 5
+    assert attempts(engine) == ["sent"] * 5
+    waiting = [d for d in rows(engine) if d.status == DeliveryStatus.PENDING]
+    assert len(waiting) == 7
+    assert {d.attempts for d in waiting} == {0}

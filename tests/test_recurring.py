@@ -89,6 +89,7 @@ def test_a_firing_makes_one_post_in_each_accounts_language(
     assert "weekly-scheme.toml" in status
 
 
+@pytest.mark.both_stores
 def test_the_same_firing_twice_is_one_post_also_from_another_process(
     weekly: Settings, clock: FakeClock
 ) -> None:
@@ -379,6 +380,7 @@ en = "Haryana Postal Circle: today's postal tip."
 """
 
 
+@pytest.mark.both_stores
 def test_the_daemon_makes_a_due_firings_post_at_start_and_only_once(config_path: Path) -> None:
     """At start the daemon catches up a firing two hours old; restarted, it makes no second post;
     on SIGHUP a bad rule keeps the running rules, and a good new one is taken up."""

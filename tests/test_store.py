@@ -11,12 +11,20 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from publisher.store.db import make_engine, open_ledger, upgrade
+from publisher.store.db import (
+    NetworkFilesystemError,
+    filesystem_of,
+    make_engine,
+    open_ledger,
+    refuse_network_filesystem,
+    upgrade,
+)
 from publisher.store.models import Base
 
 
-def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+@pytest.mark.both_stores
+def test_migrations_build_exactly_the_models_schema(ledger_url: str) -> None:
+    engine = make_engine(ledger_url)
     upgrade(engine)
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -135,3 +143,33 @@ def test_a_write_session_holds_the_write_lock_from_its_start(tmp_path: Path) -> 
             other.execute("BEGIN IMMEDIATE")
     other.execute("BEGIN IMMEDIATE")  # free again after the commit
     other.execute("ROLLBACK")
+
+
+MOUNTS = (
+    "/dev/sda1 / ext4 rw,relatime 0 0\n"
+    "server:/export /srv/share nfs4 rw,relatime 0 0\n"
+    "//nas/cell /mnt/cell\\040files cifs rw 0 0\n"
+    "tmpfs /srv/share/scratch tmpfs rw 0 0\n"
+)
+
+
+def test_the_filesystem_of_a_path_is_its_nearest_mount(tmp_path: Path) -> None:
+    mounts = tmp_path / "mounts"
+    mounts.write_text(MOUNTS, encoding="utf-8")
+    assert filesystem_of(Path("/srv/share/state/publisher.db"), mounts) == "nfs4"
+    assert filesystem_of(Path("/srv/share/scratch/publisher.db"), mounts) == "tmpfs"
+    assert filesystem_of(Path("/srv/shared/publisher.db"), mounts) == "ext4"  # not under it
+    assert filesystem_of(Path("/mnt/cell files/publisher.db"), mounts) == "cifs"
+    assert filesystem_of(Path("/var/publisher.db"), tmp_path / "no such file") is None
+
+
+def test_sqlite_on_a_network_filesystem_is_refused_pointing_to_postgresql(tmp_path: Path) -> None:
+    mounts = tmp_path / "mounts"
+    mounts.write_text(MOUNTS, encoding="utf-8")
+    with pytest.raises(NetworkFilesystemError) as refused:
+        refuse_network_filesystem(Path("/mnt/cell files/state/publisher.db"), mounts)
+    message = str(refused.value)
+    assert "/mnt/cell files/state/publisher.db would be on a network filesystem (cifs)" in message
+    assert "[database] url to a PostgreSQL database" in message
+    refuse_network_filesystem(Path("/srv/share/scratch/publisher.db"), mounts)  # local: fine
+    refuse_network_filesystem(tmp_path / "publisher.db")  # this machine's real /proc/mounts

@@ -10,8 +10,9 @@ last row. On SQLite every write transaction is ``BEGIN IMMEDIATE`` (store/db.py)
 under the write lock, and appends are serial. Should a database ever let two writers through (on
 PostgreSQL a transaction holds no lock for a plain SELECT), the chain still cannot fork: the writer
 gives the id (previous + 1, the primary key) and ``prev_hash`` is unique, so the second writer's
-commit fails instead. PostgreSQL therefore needs the append serialised to avoid those failed writes:
-``SELECT pg_advisory_xact_lock(…)`` (or ``LOCK TABLE audit_log IN EXCLUSIVE MODE``) before the read.
+commit fails instead. PostgreSQL therefore serialises the append to avoid those failed writes:
+``SELECT pg_advisory_xact_lock(AUDIT_LOCK)`` before the read, held until the transaction ends (the
+per-platform workers and other hosts queue there; it locks no row or table anything else reads).
 
 What a chain cannot show is its own tail cut off: ``verify`` prints the last row's hash, which a
 records officer notes (exports carry it too) and compares later.
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
 from sqlalchemy import insert, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.store.models import AuditEntry
@@ -36,6 +38,7 @@ GENESIS = "0" * 64  # the "previous hash" of the first row
 COLUMNS = ("id", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")
 ExportFormat = Literal["csv", "jsonl"]
 LOG = AuditEntry.metadata.tables["audit_log"]  # Core statements: half the ORM's cost per append
+AUDIT_LOCK = 0x61756474  # "audt": PostgreSQL's advisory lock every append takes (see above)
 
 
 def canonical(value: Any) -> str:
@@ -61,6 +64,8 @@ def append(
     detail: Mapping[str, Any],
 ) -> None:
     """Add one row after the last, inside the caller's (write) transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK})
     last = session.execute(select(LOG.c.id, LOG.c.hash).order_by(LOG.c.id.desc()).limit(1)).first()
     prev_id, prev_hash = (last.id, last.hash) if last else (0, GENESIS)
     text = canonical(dict(detail))

@@ -11,6 +11,12 @@ outcomes, recording a post) and takes SQLite's write lock at its BEGIN; ``with l
 session`` reads, with a plain deferred BEGIN that takes no write lock, so intake's look-ups and
 the status and review commands never wait for the daemon's writes nor make it wait. A session
 opened with ``ledger()`` must not write: it is never committed.
+
+PostgreSQL is for several daemons on several hosts sharing one ledger. Its transactions are plain
+READ COMMITTED ones: rows are locked where a claim needs it (``SELECT … FOR UPDATE SKIP LOCKED``,
+store/ledger.py), not by one lock over the whole database. ``pool_pre_ping`` replaces a pooled
+connection the server closed (a restart, a fail-over) before it is used, instead of failing the
+daemon's next pass.
 """
 
 from __future__ import annotations
@@ -22,8 +28,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.errors import PublisherError
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE = "publisher_write"  # an execution option: transactions on this connection write
@@ -45,25 +55,136 @@ def _sqlite_begin(connection: Any) -> None:
     connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+MOUNTS = Path("/proc/mounts")
+# Filesystems where SQLite's locks and WAL's shared memory do not hold between hosts (or at all).
+NETWORK_FILESYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre",
+     "fuse.sshfs", "fuse.glusterfs", "fuse.cephfs", "ocfs2", "gfs2"}
+)  # fmt: skip
+
+
+class NetworkFilesystemError(PublisherError):
+    """The SQLite file would live on a network filesystem, where WAL cannot work."""
+
+
+def filesystem_of(path: Path, mounts: Path = MOUNTS) -> str | None:
+    """The type of the filesystem ``path`` is on (the longest mount point above it), from
+    /proc/mounts; None where that cannot be read (not Linux)."""
+    try:
+        lines = mounts.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # /proc/mounts writes a space in a mount point as \040 (and a tab, newline, \ likewise).
+        point = fields[1].encode().decode("unicode_escape")
+        inside = path == Path(point) or Path(point) in path.parents
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def refuse_network_filesystem(database: Path, mounts: Path = MOUNTS) -> None:
+    """SQLite on NFS, SMB or the like loses its locking and WAL's shared memory: two processes
+    (or hosts) could both claim a delivery, or corrupt the file. Several servers need PostgreSQL."""
+    kind = filesystem_of(database.resolve(), mounts)
+    if kind in NETWORK_FILESYSTEMS:
+        msg = (
+            f"the ledger {database} would be on a network filesystem ({kind}), where SQLite's "
+            "locks and write-ahead log do not work; put [paths] state on a local disk, or, to run "
+            "on several servers, set [database] url to a PostgreSQL database (README, "
+            '"Several servers")'
+        )
+        raise NetworkFilesystemError(msg)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, the folder is created and the settings above applied."""
+    """An engine for ``url`` with the settings above for its database (SQLite or PostgreSQL);
+    for SQLite, the folder is created."""
+    if make_url(url).get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         database = engine.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            refuse_network_filesystem(Path(database))
         event.listen(engine, "connect", _sqlite_settings)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the version this code expects (migrations, never create_all)."""
+def _alembic() -> Config:
     config = Config()
     config.set_main_option("script_location", "publisher.store:migrations")
+    return config
+
+
+def head() -> str:
+    """The schema revision this code expects: the newest migration."""
+    [revision] = ScriptDirectory.from_config(_alembic()).get_heads()  # one chain of migrations
+    return revision
+
+
+def current(engine: Engine) -> str | None:
+    """The database's schema revision, or None where no migration has run yet."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the version this code expects (migrations, never create_all);
+    ``revision`` stops at an older one (tests of an out-of-date ledger)."""
+    config = _alembic()
     with engine.execution_options(**{WRITE: True}).begin() as connection:  # it writes
+        _serialise_migrations(connection)
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+
+
+class SchemaOutOfDateError(PublisherError):
+    """The ledger's schema is not the one this code was written for: nothing may run on it."""
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a schema older (or newer) than the code, naming what to run."""
+    found, wanted = current(engine), head()
+    if found == wanted:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    if found is None:
+        msg = (
+            f"the ledger at {where} has no schema yet; create it with: publisher db upgrade "
+            "(with this --config, once, from one host), then start again"
+        )
+    elif found not in {
+        r.revision for r in ScriptDirectory.from_config(_alembic()).walk_revisions()
+    }:
+        msg = (
+            f"the ledger at {where} is at schema revision {found}, newer than this publisher "
+            f"knows ({wanted}); install the version the other hosts run"
+        )
+    else:
+        msg = (
+            f"the ledger at {where} is at schema revision {found} and this publisher needs "
+            f"{wanted}; stop every daemon, run: publisher db upgrade (with this --config, once, "
+            "from one host), then start them again"
+        )
+    raise SchemaOutOfDateError(msg)
+
+
+MIGRATION_LOCK = 0x7075626C  # "publ": the advisory lock two hosts starting at once queue on
+
+
+def _serialise_migrations(connection: Connection) -> None:
+    """Two processes starting at once never both read the schema version and then both write it:
+    SQLite's BEGIN IMMEDIATE already serialises them; PostgreSQL takes a transaction's advisory
+    lock, released at its commit."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
 
 class Ledger(sessionmaker[Session]):
@@ -85,7 +206,16 @@ class Ledger(sessionmaker[Session]):
 
 
 def open_ledger(url: str) -> Ledger:
-    """The session factory every part of the engine uses, on an up-to-date schema."""
+    """The session factory every part of the engine uses, on an up-to-date schema.
+
+    SQLite, the embedded default of one server, is brought up to date here: a newcomer's first
+    ``publisher run`` creates it, and an upgrade of the package upgrades it at the next start
+    (under BEGIN IMMEDIATE, so two processes starting at once do not race). PostgreSQL, shared by
+    several hosts, is never changed behind the administrator's back: ``publisher db upgrade``
+    does it, once, and until then every command refuses to start (SchemaOutOfDateError)."""
     engine = make_engine(url)
-    upgrade(engine)
+    if engine.dialect.name == "sqlite":
+        upgrade(engine)
+    else:
+        check_schema(engine)
     return Ledger(engine)

@@ -298,6 +298,18 @@ def posts_by_account(
     return {account: int(n) for on, account, n in rows if on == platform}
 
 
+QUOTA_LOCK = 0x71756F74  # "quot": with the platform's hash, PostgreSQL's advisory lock
+
+
+def count_alone(session: Session, platform: str) -> None:
+    """Let one claim at a time count the platform's quota use and add to it, until the caller's
+    transaction ends. On SQLite BEGIN IMMEDIATE already does; on PostgreSQL two hosts would each
+    count without the other's uncommitted attempt and both send the post that fills the quota.
+    Waiting here, the second counts afresh (READ COMMITTED) and sees the first's attempt."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(QUOTA_LOCK, func.hashtext(platform))))
+
+
 def _called_since(
     since: datetime, lease: timedelta, besides: int | None
 ) -> list[ColumnElement[bool]]:
@@ -357,11 +369,16 @@ def _lease(
     *,
     attempt: bool,
 ) -> list[Claim]:
+    # On PostgreSQL, where several hosts claim at once, the rows are locked as they are read and
+    # rows another claim has locked are passed over, not waited for: each claim takes its own.
+    # The locks last only until this short transaction commits, before any platform is called.
+    # SQLite renders no FOR UPDATE: its BEGIN IMMEDIATE already lets one claim in at a time.
     rows = session.scalars(
         select(Delivery)
         .where(where)
         .order_by(Delivery.priority.desc(), Delivery.not_before, Delivery.id)
         .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
     ).all()
     claims = []
     for delivery in rows:
@@ -422,7 +439,9 @@ def record_outcome(
     Returns False, changing nothing, if the lease is no longer this claim's: it expired and
     another dispatcher has taken the delivery over, and its word stands.
     """
-    delivery = session.get_one(Delivery, claim.delivery_id)
+    # Locked while the lease is compared and the outcome written: another host's claim of an
+    # expired lease cannot slip in between (on SQLite, BEGIN IMMEDIATE already excludes it).
+    delivery = session.get_one(Delivery, claim.delivery_id, with_for_update=True)
     if delivery.status != DeliveryStatus.SENDING or delivery.lease_until != claim.lease_until:
         return False
     attempt = session.get_one(Attempt, claim.attempt_id)
