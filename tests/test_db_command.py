@@ -65,12 +65,14 @@ def test_the_daemon_refuses_an_older_postgresql_schema_naming_the_command(
 
     with engine.begin() as connection:  # as a newer version on another host would leave it
         connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
-    newer = publisher("status", config=config)
-    assert newer.returncode == 1
-    assert (
-        f"is at schema revision 0099, newer than this publisher knows ({head()}); install the "
-        "version the other hosts run"
-    ) in newer.stderr
+    for command in (["status"], ["db", "upgrade"]):  # an upgrade cannot go backwards either
+        newer = publisher(*command, config=config)
+        assert newer.returncode == 1
+        assert (
+            f"is at schema revision 0099, newer than this publisher knows ({head()}); install "
+            "the version the other hosts run"
+        ) in newer.stderr
+        assert "Traceback" not in newer.stderr
     engine.dispose()
 
 

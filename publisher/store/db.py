@@ -135,9 +135,30 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _known(revision: str) -> bool:
+    revisions = ScriptDirectory.from_config(_alembic()).walk_revisions()
+    return revision in {r.revision for r in revisions}
+
+
+def _newer(engine: Engine, found: str) -> SchemaOutOfDateError:
+    where = engine.url.render_as_string(hide_password=True)
+    msg = (
+        f"the ledger at {where} is at schema revision {found}, newer than this publisher "
+        f"knows ({head()}); install the version the other hosts run"
+    )
+    return SchemaOutOfDateError(msg)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to the version this code expects (migrations, never create_all);
-    ``revision`` stops at an older one (tests of an out-of-date ledger)."""
+    ``revision`` stops at an older one (tests of an out-of-date ledger).
+
+    Raises:
+        SchemaOutOfDateError: the schema is newer than this code (a newer publisher made it).
+    """
+    found = current(engine)
+    if found is not None and not _known(found):
+        raise _newer(engine, found)
     config = _alembic()
     with engine.execution_options(**{WRITE: True}).begin() as connection:  # it writes
         _serialise_migrations(connection)
@@ -160,13 +181,8 @@ def check_schema(engine: Engine) -> None:
             f"the ledger at {where} has no schema yet; create it with: publisher db upgrade "
             "(with this --config, once, from one host), then start again"
         )
-    elif found not in {
-        r.revision for r in ScriptDirectory.from_config(_alembic()).walk_revisions()
-    }:
-        msg = (
-            f"the ledger at {where} is at schema revision {found}, newer than this publisher "
-            f"knows ({wanted}); install the version the other hosts run"
-        )
+    elif not _known(found):
+        raise _newer(engine, found)
     else:
         msg = (
             f"the ledger at {where} is at schema revision {found} and this publisher needs "
