@@ -150,8 +150,8 @@ def test_two_daemons_on_one_ledger_make_one_post_per_firing(config_path: Path) -
             with ledger() as session:
                 posts = session.scalars(select(Post)).all()
                 statuses = {d.status for p in posts for d in p.deliveries}
-            if posts and DeliveryStatus.PENDING not in statuses:
-                break
+            if posts and not statuses & {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
+                break  # every delivery dispatched, none still in flight
             time.sleep(0.1)
     finally:
         for daemon in daemons:
