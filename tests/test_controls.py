@@ -162,20 +162,30 @@ def local(when: datetime, engine: Engine) -> str:
     return when.astimezone(engine.settings.zone).strftime("%Y-%m-%d %H:%M")
 
 
+def with_blackout(
+    config_path: Path, clock: FakeClock, start: datetime, end: datetime, lines: str
+) -> Engine:
+    """The example config with one blackout window from ``start`` to ``end`` (written in local
+    time, as an administrator would) and the rest of its keys in ``lines``; an engine on it."""
+    window = f'start = "{start:%Y-%m-%d %H:%M}"\nend = "{end:%Y-%m-%d %H:%M}"\n{lines}'
+    text = config_path.read_text(encoding="utf-8") + "\n[[blackouts]]\n" + window
+    config_path.write_text(text, encoding="utf-8")
+    return Engine(load_settings(config_path), dry_run=True, clock=clock)
+
+
 def test_a_blackout_window_holds_deliveries_until_it_ends(
     config_path: Path, drop: Drop, clock: FakeClock
 ) -> None:
     zone = load_settings(config_path).zone
     start = (clock() + timedelta(hours=1)).astimezone(zone).replace(second=0)
     end = start + timedelta(hours=2)
-    config_path.write_text(
-        config_path.read_text(encoding="utf-8")
-        + "\n[[blackouts]]\n"
-        + f'start = "{start:%Y-%m-%d %H:%M}"\nend = "{end:%Y-%m-%d %H:%M}"\n'
-        + 'reason = "Polling day in Haryana"\nunits = ["haryana"]\nplatforms = ["x"]\n',
-        encoding="utf-8",
+    engine = with_blackout(
+        config_path,
+        clock,
+        start,
+        end,
+        'reason = "Polling day in Haryana"\nunits = ["haryana"]\nplatforms = ["x"]\n',
     )
-    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
     when = f"publish_at = {(start + timedelta(minutes=30)).replace(tzinfo=None).isoformat()}"
     drop("haryana", "h.toml", f'{when}\n[text]\nhi = "नमस्ते"\nen = "Hello"\n')
     drop("tamil-nadu", "t.toml", when + "\n" + TAMIL)
@@ -518,14 +528,9 @@ def test_a_delivery_a_long_blackout_held_goes_out_when_it_ends(
     zone = load_settings(config_path).zone
     start = clock().astimezone(zone).replace(second=0, microsecond=0)
     end = start + timedelta(days=2)
-    config_path.write_text(
-        config_path.read_text(encoding="utf-8")
-        + "\n[[blackouts]]\n"
-        + f'start = "{start:%Y-%m-%d %H:%M}"\nend = "{end:%Y-%m-%d %H:%M}"\n'
-        + 'reason = "Silence period before polling"\n',
-        encoding="utf-8",
+    engine = with_blackout(
+        config_path, clock, start, end, 'reason = "Silence period before polling"\n'
     )
-    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
     clock.advance(minutes=1)
     drop("haryana", "one.toml", POST.format(extra='locales = ["hi"]'))
     engine.tick()
