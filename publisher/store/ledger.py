@@ -200,7 +200,6 @@ class Claim:
     attempts: int
     not_before: datetime
     progress: dict[str, str]
-    lease_until: datetime
     kind: str = DeliveryKind.POST
     source: Amplified | None = None  # what a retweet or share amplifies
 
@@ -390,6 +389,7 @@ def _lease(
         )
         session.add(row)
         session.flush()
+        delivery.lease_holder = row.id
         claims.append(
             Claim(
                 delivery_id=delivery.id,
@@ -406,7 +406,6 @@ def _lease(
                 attempts=delivery.attempts,
                 not_before=delivery.not_before,
                 progress=dict(delivery.progress),
-                lease_until=now + lease,
                 kind=delivery.kind,
                 source=_amplified(delivery.source),
             )
@@ -439,10 +438,10 @@ def record_outcome(
     Returns False, changing nothing, if the lease is no longer this claim's: it expired and
     another dispatcher has taken the delivery over, and its word stands.
     """
-    # Locked while the lease is compared and the outcome written: another host's claim of an
+    # Locked while the holder is compared and the outcome written: another host's claim of an
     # expired lease cannot slip in between (on SQLite, BEGIN IMMEDIATE already excludes it).
     delivery = session.get_one(Delivery, claim.delivery_id, with_for_update=True)
-    if delivery.status != DeliveryStatus.SENDING or delivery.lease_until != claim.lease_until:
+    if delivery.status != DeliveryStatus.SENDING or delivery.lease_holder != claim.attempt_id:
         return False
     attempt = session.get_one(Attempt, claim.attempt_id)
     attempt.finished_at = now
@@ -451,7 +450,7 @@ def record_outcome(
     attempt.error = error
     delivery.attempts -= refund
     delivery.status = status
-    delivery.lease_until = None
+    delivery.lease_until = delivery.lease_holder = None
     delivery.last_error = error
     if retry_at is not None:
         delivery.not_before = retry_at
@@ -576,7 +575,7 @@ def resolve(
         )
     )
     delivery.status = outcome
-    delivery.lease_until = None
+    delivery.lease_until = delivery.lease_holder = None
     if published:
         delivery.finished_at = now
         delivery.remote_id = remote_id

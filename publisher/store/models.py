@@ -126,7 +126,8 @@ class Delivery(Base):
     priority: Mapped[int]
     not_before: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=0)
-    lease_until: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]  # the holder's heartbeat moves it on while its call runs
+    lease_holder: Mapped[int | None]  # the attempt whose call holds the lease
     remote_id: Mapped[str | None] = mapped_column(String(200))
     remote_url: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
