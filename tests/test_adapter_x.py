@@ -225,6 +225,19 @@ def test_reconcile_looks_only_after_the_delivery_was_due(fake: FakeX, clock: Clo
     assert x.find_existing(later) is None
 
 
+def test_reconcile_finds_a_post_hundreds_of_posts_back(fake: FakeX, clock: Clock) -> None:
+    """A burst: the post whose answer was lost is followed by 250 more before it is looked for."""
+    fake.fail_next("drop_after_store")
+    x = adapter(fake, clock)
+    with pytest.raises(UncertainError):
+        x.publish(delivery("पोस्ट जो पहुँच गई"))
+    for n in range(250):
+        x.publish(delivery(f"सूचना {n}"))
+    found = x.find_existing(delivery("पोस्ट जो पहुँच गई"))
+    assert isinstance(found, Receipt)
+    assert found.remote_id == fake.tweets[0].id
+
+
 def test_retweet_shares_another_accounts_post(fake: FakeX, clock: Clock) -> None:
     fake.add_user(
         "1002", "IndiaPostOffice", "ip-app-key", "ip-app-secret", "1002-dop", "dop-secret"

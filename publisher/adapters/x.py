@@ -19,7 +19,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
 
@@ -48,6 +48,7 @@ METADATA_URL = "https://api.x.com/2/media/metadata"
 WEB = "https://x.com"
 WINDOW = 900.0  # X's rate-limit window, for a 429 that says nothing of when
 RETWEETERS_PAGES = 10  # of 100: past these, not finding the account means retweeting again
+TIMELINE_PAGES = 32  # of 100: X serves an account's 3,200 newest posts, no more
 
 
 class XAdapter(Adapter[PlatformOptions]):
@@ -114,22 +115,33 @@ class XAdapter(Adapter[PlatformOptions]):
         return ids
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        """The post on the account's timeline since the delivery fell due, newest first, page
+        after page: a busy account (a burst) may have posted hundreds since, and a post missed
+        here would be sent again and refused as a duplicate."""
         since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
         wanted = comparable(delivery.parts[0].text)
-        response = self._call(
-            lambda: self.client.get_users_tweets(
-                self.user_id,
-                start_time=since,
-                max_results=100,
-                tweet_fields=["created_at"],
-                user_auth=True,
-            )
-        )
-        for tweet in response or []:
-            if comparable(tweet["text"]) == wanted:
-                remote_id = str(tweet["id"])
-                return Receipt(remote_id, self._url(remote_id), self.clock())
+        token: str | None = None
+        for _ in range(TIMELINE_PAGES):
+            tweets, meta = self._call(partial(self._timeline, since, token))
+            for tweet in tweets or []:
+                if comparable(tweet["text"]) == wanted:
+                    remote_id = str(tweet["id"])
+                    return Receipt(remote_id, self._url(remote_id), self.clock())
+            token = meta.get("next_token")
+            if not token:
+                break
         return None
+
+    def _timeline(self, since: datetime, token: str | None) -> tuple[Any, dict[str, Any]]:
+        response = self.client.get_users_tweets(
+            self.user_id,
+            start_time=since,
+            max_results=100,
+            pagination_token=token,
+            tweet_fields=["created_at"],
+            user_auth=True,
+        )
+        return response.data, response.meta or {}
 
     def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
         ids = [r.remote_id for r in receipts if r.remote_id]
