@@ -9,10 +9,11 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from tests.conftest import REPO
 from tests.fakes.graph_api import FakeGraph
@@ -68,7 +69,7 @@ class Platforms:
         for sent in list(self.smtp.messages):
             body = sent.message.get_body(("plain",))
             assert body is not None
-            text = str(body.get_content()).replace("\r\n", "\n").split("\n\n")[0]
+            text = str(body.get_content()).replace("\r\n", "\n").split("\n\n")[0].rstrip("\n")
             out.append(("email:marketing", text, str(sent.message["Message-ID"])))
         return out
 
@@ -81,13 +82,47 @@ class Platforms:
         return Counter((account, text) for account, text, _ in self.published())
 
 
+class LedgerRow(Protocol):
+    """A delivery as read from the ledger (sqlite3.Row, SQLAlchemy's RowMapping): by column."""
+
+    def __getitem__(self, column: str) -> Any: ...
+
+
+def assert_published_once(platforms: Platforms, rows: Sequence[LedgerRow]) -> None:
+    """By the fakes' own records: each delivery is exactly one remote post, nothing else was
+    posted, and the ledger names the very remote post the fake holds. ``rows``: every delivery,
+    with its id, account, text and remote_id."""
+    wanted = Counter((r["account"], r["text"]) for r in rows)
+    assert len(wanted) == len(rows)  # every delivery's text is its own: a count per delivery
+    copies = platforms.copies()
+    twice = {k: n for k, n in copies.items() if n > 1}
+    missing = [k for k in wanted if k not in copies]
+    extra = [k for k in copies if k not in wanted]
+    assert (len(twice), len(missing), len(extra)) == (0, 0, 0), (
+        f"twice: {list(twice)[:3]}, missing: {missing[:3]}, extra: {extra[:3]} (the first 3)"
+    )
+    remote = {(account, text): remote_id for account, text, remote_id in platforms.published()}
+    assert [r["id"] for r in rows if r["remote_id"] != remote[r["account"], r["text"]]] == []
+
+
 def config_text(
-    platforms: Platforms, secrets: Path, *, lease_seconds: float, poll_seconds: float
+    platforms: Platforms,
+    secrets: Path,
+    *,
+    lease_seconds: float,
+    poll_seconds: float,
+    database_url: str | None = None,
+    quotas: bool = True,
 ) -> str:
     """A small organisation: the directorate (no accounts) and Haryana with one account per
     platform, all on the fakes; no tag groups, so each delivery is one main post. Quick polling
-    and a short lease, so a killed daemon's deliveries are reconciled within seconds."""
+    and a short lease, so a killed daemon's deliveries are reconciled within seconds. The ledger
+    at ``database_url`` (default: SQLite in the state folder); without ``quotas``, no platform
+    spaces its posts at all (a burst of thousands, far beyond any day's quota)."""
     x, graph, smtp = platforms.x, platforms.graph, platforms.smtp
+    burst = '[{ per = "account", posts = 100000, minutes = 1440 }]' if quotas else "[]"
+    facebook_quotas = "" if quotas else "quotas = []\n"  # else Facebook's default
+    database = f'[database]\nurl = "{database_url}"\n' if database_url else ""
     officer = ('name = "R. K. Yadav"\ndesignation = "Assistant Director"\n'
                'email = "marketing.hr@indiapost.gov.in"\nphone = "+91-172-270-0000"')  # fmt: skip
     locales = json.dumps(list(LOCALES))
@@ -101,7 +136,7 @@ queue = "var/queue"
 state = "var/state"
 templates = "{REPO / "templates"}"
 
-[intake]
+{database}[intake]
 settle_seconds = 0.5
 poll_seconds = {poll_seconds}
 
@@ -116,16 +151,16 @@ file = "{secrets}"
 [platforms.x]
 api_base_url = "{x.url}"
 timeout_seconds = 10
-quotas = [{{ per = "account", posts = 100000, minutes = 1440 }}]  # kills leave attempts counted
+quotas = {burst}  # kills leave attempts counted
 [platforms.facebook]
 api_base_url = "{graph.url}"
 timeout_seconds = 10
-[platforms.instagram]
+{facebook_quotas}[platforms.instagram]
 api_base_url = "{graph.url}"
 timeout_seconds = 10
 media_base_url = "https://media.example.gov.in/queue"
 container_poll_seconds = 0
-quotas = [{{ per = "account", posts = 100000, minutes = 1440 }}]  # the fake takes a burst
+quotas = {burst}  # the fake takes a burst
 [platforms.email]
 host = "{smtp.host}"
 port = {smtp.port}
@@ -172,10 +207,16 @@ credential = "email-haryana"
 
 @contextmanager
 def fake_platforms(
-    folder: Path, *, lease_seconds: float = 300, poll_seconds: float = 0.5
+    folder: Path,
+    *,
+    lease_seconds: float = 300,
+    poll_seconds: float = 0.5,
+    database_url: str | None = None,
+    quotas: bool = True,
 ) -> Iterator[Platforms]:
     """The fakes started, the Haryana accounts registered with them, ``folder/config.toml`` and
-    its secrets file (mode 600) written; the fakes stop when the block ends."""
+    its secrets file (mode 600) written; the fakes stop when the block ends. ``database_url``
+    and ``quotas``: as ``config_text`` takes them."""
     with ExitStack() as stack:
         x = stack.enter_context(FakeX())
         graph = stack.enter_context(FakeGraph())
@@ -200,7 +241,14 @@ def fake_platforms(
         secrets.chmod(0o600)
         platforms = Platforms(x, graph, smtp, folder / "config.toml")
         platforms.config.write_text(
-            config_text(platforms, secrets, lease_seconds=lease_seconds, poll_seconds=poll_seconds),
+            config_text(
+                platforms,
+                secrets,
+                lease_seconds=lease_seconds,
+                poll_seconds=poll_seconds,
+                database_url=database_url,
+                quotas=quotas,
+            ),
             encoding="utf-8",
         )
         yield platforms

@@ -16,14 +16,21 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.platforms import ACCOUNTS, LOCALES, UNIT, Platforms, drop_post, fake_platforms
+from tests.platforms import (
+    ACCOUNTS,
+    LOCALES,
+    UNIT,
+    Platforms,
+    assert_published_once,
+    drop_post,
+    fake_platforms,
+)
 from tests.processes import publisher, running
 
 LEASE_SECONDS = 2.0  # a killed daemon's deliveries are reconciled this soon after
@@ -73,20 +80,6 @@ def wait_until(what: str, done: Callable[[], bool], seconds: float = 60) -> None
 def all_sent(platforms: Platforms, expected: int) -> bool:
     rows = deliveries(platforms)
     return len(rows) == expected and all(r["status"] == "sent" for r in rows)
-
-
-def assert_published_once(platforms: Platforms, rows: list[Row]) -> None:
-    """By the fakes' own records: each delivery is exactly one remote post, nothing else was
-    posted, and the ledger names the very remote post the fake holds."""
-    wanted = Counter((r["account"], r["text"]) for r in rows)
-    assert len(wanted) == len(rows)  # every delivery's text is its own: a count per delivery
-    copies = platforms.copies()
-    twice = {k: n for k, n in copies.items() if n > 1}
-    missing = [k for k in wanted if k not in copies]
-    extra = [k for k in copies if k not in wanted]
-    assert (twice, missing, extra) == ({}, [], [])
-    remote = {(account, text): remote_id for account, text, remote_id in platforms.published()}
-    assert [r["id"] for r in rows if r["remote_id"] != remote[r["account"], r["text"]]] == []
 
 
 def test_files_dropped_while_the_daemon_runs_go_out_once_each(platforms: Platforms) -> None:

@@ -18,7 +18,8 @@ It speaks X's wire format closely enough that ``tweepy.Client`` and ``requests``
   ``refuse_repeated_retweets`` it is a 403 "You have already retweeted this Tweet." instead, as
   v1.1 answered (code 327).
 - Faults on demand (``fail_next``): 429 with rate-limit headers (and 24-hour limits), 5xx, slow
-  answers, answers held until the test releases them (``hang``), connections closed with no
+  answers, answers held until the test releases them (``hang``; ``holding`` counts those held
+  now), connections closed with no
   answer before or after the tweet is stored.
 - An enforced posting limit on demand (``limit_posts``): POST /2/tweets per user in fixed windows,
   429 beyond it; ``refused`` counts those 429s.
@@ -238,6 +239,7 @@ class FakeX:
         self._posts_in_window: dict[tuple[str, int], int] = {}
         self._released = threading.Event()
         self.refused = 0  # 429s of the enforced posting limit
+        self.holding = 0  # requests a "hang" fault holds right now
         self._last_id = 0
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
@@ -362,8 +364,12 @@ class FakeX:
         if kind == "timeout" and self._stopping.wait(options.get("seconds", 5)):
             kind = "drop_before_store"  # stopped while sleeping
         if kind == "hang":
+            with self._lock:
+                self.holding += 1
             while not (self._released.is_set() or self._stopping.wait(0.05)):
                 pass
+            with self._lock:
+                self.holding -= 1
             stopped = self._stopping.is_set()
             kind = "drop_before_store" if stopped else options.get("then", "server_error")
         if not kind and user and self._over_post_limit(user.id, request):

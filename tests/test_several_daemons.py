@@ -1,0 +1,225 @@
+"""Several daemons on one PostgreSQL ledger, end to end: ``publisher run`` as real subprocesses,
+each with folders of its own as a daemon on another host has, publishing for real (not dry-run)
+to the fake X, Graph API and SMTP servers. What counts as published is what the fakes received,
+by their own records (the fakes live in the test's process: a daemon killed with SIGKILL cannot
+take them along); the ledger must agree with them.
+
+The deliveries are recorded before any daemon starts, with intake's own parsing, planning and
+recording (``parse_post``, ``plan``, ``record_post``) in one transaction, not by dropping files:
+the daemons do not share a queue folder yet (per-host ``processing/`` is still to come), one
+``run --once`` to take the files would also send them, and thousands of posts recorded one
+commit each would take longer than sending them. What the daemons get is what intake records.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from publisher.config import load_settings
+from publisher.plan import plan
+from publisher.postfile import parse_post
+from publisher.render import Renderer
+from publisher.store.db import Ledger, open_ledger
+from publisher.store.ledger import record_post
+from publisher.store.models import Attempt, Delivery
+from tests.platforms import UNIT, Platforms, assert_published_once, fake_platforms
+from tests.test_daemon_e2e import wait_until
+
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+# 20 deliveries a group: three posts to X, Facebook and e-mail and one with a photo to Instagram,
+# each in Hindi and English. E2E_DELIVERIES=<n> runs another size (a multiple of 20).
+DELIVERIES = int(os.environ.get("E2E_DELIVERIES") or 10_000)
+LEASE_SECONDS = 3.0  # the killed daemon's calls are reconciled this soon after they began
+SENT = re.compile(r"delivery (\d+) sent to ")
+
+
+def host(platforms: Platforms, name: str) -> subprocess.Popen[bytes]:
+    """The daemon of host ``name``: ``publisher run`` for real, with a state and a queue folder of
+    its own (its config's folders are relative to it) and the shared config's ledger and fakes;
+    its log in ``name/run.log`` (a pipe nobody reads would fill and stop it)."""
+    folder = platforms.config.parent / name
+    folder.mkdir()
+    config = folder / "config.toml"
+    config.write_text(platforms.config.read_text(encoding="utf-8"), encoding="utf-8")
+    with (folder / "run.log").open("w", encoding="utf-8") as err:  # the child keeps its own
+        return subprocess.Popen(
+            [sys.executable, "-m", "publisher", "--config", str(config), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def stop(daemons: list[subprocess.Popen[bytes]]) -> list[int]:
+    """SIGTERM to those still running; their exit codes (a killed one's: -SIGKILL)."""
+    for daemon in daemons:
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+    return [daemon.wait(timeout=60) for daemon in daemons]
+
+
+def sent_by(platforms: Platforms, name: str) -> list[int]:
+    """The deliveries host ``name`` says it sent, by its log."""
+    log = (platforms.config.parent / name / "run.log").read_text(encoding="utf-8")
+    return [int(n) for n in SENT.findall(log)]
+
+
+def notice(n: int, platforms: str, photo: bool = False) -> tuple[str, str]:
+    """Post file ``n`` (name, content) to ``platforms`` (TOML), with a text of its own in each
+    language: each delivery is one (account, text) on the fakes, and X, which refuses a text
+    repeated, takes it."""
+    content = (
+        f"platforms = {platforms}\n[text]\n"
+        f'hi = "हरियाणा डाक परिमंडल, सूचना {n}: हर प्रधान डाकघर में नई डाक टिकट श्रृंखला।"\n'
+        f'en = "Haryana Postal Circle, notice {n}: the new stamp series at every head post '
+        'office."\n'
+    )
+    if photo:
+        content += '[[media]]\nfile = "stamp.png"\nalt = { hi = "मोर", en = "A peacock" }\n'
+    return f"notice-{n}.toml", content
+
+
+def record(platforms: Platforms, posts: list[tuple[str, str]]) -> None:
+    """Record ``posts`` (file name, content) as intake does, all due now, in one transaction.
+    A photo is not read here: Instagram is sent its address, where the archive would serve it."""
+    settings = load_settings(platforms.config)
+    renderer = Renderer.from_settings(settings)
+    ledger = open_ledger(settings.database_url)
+    now = datetime.now(UTC)
+    with ledger.begin() as session:
+        for name, content in posts:
+            request = parse_post(content.encode(), UNIT, name, settings.zone, now, timedelta(0))
+            folder = f"{UNIT}/archive/{name}"
+            media = [f"{folder}/stamp.png"] if request.body.media else []
+            record_post(session, request, plan(request, settings, renderer), media, folder, now)
+    ledger.kw["bind"].dispose()
+
+
+def deliveries(ledger: Ledger) -> list[dict[str, object]]:
+    with ledger() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.account, Delivery.text, Delivery.remote_id,
+                   Delivery.status).order_by(Delivery.id)
+        ).mappings()  # fmt: skip
+        return [dict(row) for row in rows]
+
+
+def statuses(ledger: Ledger) -> Counter[str]:
+    with ledger() as session:
+        counts = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+        return Counter({str(status): int(n) for status, n in counts})
+
+
+def settled(ledger: Ledger) -> bool:
+    """Nothing left to send (pending, in flight): every delivery sent, or, sooner, the failure
+    (one failed, or left uncertain for a person)."""
+    counts = statuses(ledger)
+    return not (counts.keys() & {"pending", "sending"}) or bool(
+        counts.keys() & {"failed", "uncertain"}
+    )
+
+
+def outcomes(ledger: Ledger) -> Counter[tuple[str, str | None]]:
+    """The attempts, counted by (platform, outcome)."""
+    with ledger() as session:
+        rows = session.execute(
+            select(Delivery.platform, Attempt.outcome, func.count())
+            .join(Attempt, Attempt.delivery_id == Delivery.id)
+            .group_by(Delivery.platform, Attempt.outcome)
+        )
+        return Counter({(platform, outcome): int(n) for platform, outcome, n in rows})
+
+
+@pytest.fixture
+def ledger(database_url: str) -> Iterator[Ledger]:
+    ledger = open_ledger(database_url)
+    yield ledger
+    ledger.kw["bind"].dispose()
+
+
+@ON_POSTGRESQL
+def test_four_daemons_publish_every_delivery_exactly_once(
+    tmp_path: Path, database_url: str, ledger: Ledger
+) -> None:
+    """Four hosts start at once on 10,000 due deliveries spread over X, Facebook, Instagram and
+    e-mail: each host's four platform workers claim side by side with the other hosts' (no quota
+    holds them back), and each delivery is claimed once and published once."""
+    groups = DELIVERIES // 20
+    with fake_platforms(tmp_path, database_url=database_url, quotas=False) as fakes:
+        fakes.graph.container_polls = 0  # a container is ready at once: no status polls
+        posts = [notice(n, '["x", "facebook", "email"]') for n in range(3 * groups)]
+        posts += [notice(n, '["instagram"]', photo=True) for n in range(3 * groups, 4 * groups)]
+        record(fakes, posts)
+        assert statuses(ledger) == {"pending": DELIVERIES}
+
+        names = ["d1", "d2", "d3", "d4"]
+        daemons = [host(fakes, name) for name in names]
+        try:
+            wait_until("every delivery to be sent", lambda: settled(ledger), seconds=900)
+        finally:
+            codes = stop(daemons)
+        assert codes == [0, 0, 0, 0]
+        assert statuses(ledger) == {"sent": DELIVERIES}
+        rows = deliveries(ledger)
+        assert_published_once(fakes, rows)  # 10,000 remote posts, one per delivery
+        assert len(fakes.published()) == DELIVERIES
+        # Each delivery claimed once (one attempt, and it went out), by one host, and every host
+        # took its part.
+        assert outcomes(ledger) == {
+            ("x", "sent"): 6 * groups,
+            ("facebook", "sent"): 6 * groups,
+            ("email", "sent"): 6 * groups,
+            ("instagram", "sent"): 2 * groups,
+        }
+        claims = {name: sent_by(fakes, name) for name in names}
+        assert Counter(n for mine in claims.values() for n in mine) == Counter(
+            r["id"] for r in rows
+        )
+        assert all(claims.values()), {name: len(mine) for name, mine in claims.items()}
+
+
+@ON_POSTGRESQL
+def test_a_daemon_killed_mid_call_loses_and_duplicates_nothing(
+    tmp_path: Path, database_url: str, ledger: Ledger
+) -> None:
+    """Two hosts share a burst of 200 deliveries to X and Facebook. Midway, X holds one call of
+    each host without answering; one host is killed with SIGKILL while its call is held, and X
+    then takes that post (the platform has it; its sender never learned). The survivor, once the
+    dead host's leases expire, asks the platforms about its deliveries and finds that post: it
+    records it as sent, never sends it again, and sends the rest. The dead host is not
+    restarted."""
+    expected = 200  # 100 an account: reconciling reads Facebook's 100 newest posts, no more
+    with fake_platforms(
+        tmp_path, database_url=database_url, lease_seconds=LEASE_SECONDS, quotas=False
+    ) as fakes:
+        record(fakes, [notice(n, '["x", "facebook"]') for n in range(expected // 4)])
+        daemons = [host(fakes, "d1"), host(fakes, "d2")]
+        killed = daemons[0]
+        try:
+            wait_until("the burst to be under way", lambda: fakes.count() >= 40, seconds=120)
+            fakes.x.fail_next("hang", count=2, method="POST", then="")  # then stored, answered
+            # Each host's X worker makes one call at a time: two held are one of each host's.
+            wait_until("X to hold a call of each host", lambda: fakes.x.holding == 2, seconds=60)
+            killed.send_signal(signal.SIGKILL)
+            killed.wait()
+            fakes.x.release()
+            wait_until("the survivor to finish the burst", lambda: settled(ledger), seconds=120)
+        finally:
+            codes = stop(daemons)
+        assert codes == [-signal.SIGKILL, 0]
+        assert statuses(ledger) == {"sent": expected}
+        assert_published_once(fakes, deliveries(ledger))
+        assert len(fakes.published()) == expected
+        # The call the kill cut short reached X: the survivor found it there, did not resend it.
+        assert outcomes(ledger)["x", "reconcile:sent"] >= 1
+        assert sent_by(fakes, "d1") and sent_by(fakes, "d2")  # both had been at work
