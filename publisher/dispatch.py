@@ -37,6 +37,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+from publisher.leases import Heartbeat
 from publisher.quota import Quotas
 from publisher.store.ledger import (
     Claim,
@@ -87,6 +88,10 @@ class Dispatcher:
     amplify: AmplifyPlan = field(default_factory=dict)  # what a post sent is retweeted/shared by
     quotas: Mapping[str, Quotas] = field(default_factory=dict)  # by platform
     blackouts: Sequence[Blackout] = ()  # config.toml's windows in which nothing goes out
+    heartbeat: Heartbeat = field(init=False)  # keeps the leases of the calls in flight
+
+    def __post_init__(self) -> None:
+        self.heartbeat = Heartbeat(self.ledger, self.clock, self.lease)
 
     @property
     def lease(self) -> timedelta:
@@ -177,7 +182,8 @@ class Dispatcher:
     def _reconcile(self, claim: Claim) -> None:
         now = self.clock()
         try:
-            found = self._adapter(claim).find_delivered(self._outgoing(claim))
+            with self.heartbeat.holding(claim):
+                found = self._adapter(claim).find_delivered(self._outgoing(claim))
         except TransientError as exc:
             logger.warning(
                 "delivery %d to %s: cannot reconcile yet, the lease will expire again: %s",
@@ -246,7 +252,8 @@ class Dispatcher:
     def _send(self, claim: Claim) -> None:
         try:
             adapter = self._adapter(claim)
-            receipt = adapter.deliver(self._outgoing(claim))
+            with self.heartbeat.holding(claim):
+                receipt = adapter.deliver(self._outgoing(claim))
         except TransientError as exc:
             self._retry_or_fail(claim, exc)
         except AuthError as exc:

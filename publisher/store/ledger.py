@@ -8,7 +8,7 @@ only reads, in a read session (``with ledger() as session``), which takes no wri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -413,6 +413,18 @@ def _lease(
     return claims
 
 
+def renew_leases(session: Session, held: Iterable[int], until: datetime) -> set[int]:
+    """Move to ``until`` the end of each lease still held by one of the attempts ``held``;
+    returns those attempts. One whose lease expired and was taken over holds it no more."""
+    kept = session.scalars(
+        update(Delivery)
+        .where(Delivery.lease_holder.in_(list(held)), Delivery.status == DeliveryStatus.SENDING)
+        .values(lease_until=until)
+        .returning(Delivery.lease_holder)
+    )
+    return {holder for holder in kept if holder is not None}
+
+
 def _amplified(source: Delivery | None) -> Amplified | None:
     if source is None:
         return None
@@ -559,7 +571,8 @@ def resolve(
     Raises:
         PublisherError: there is no such delivery, or it is not uncertain.
     """
-    delivery = session.get(Delivery, delivery_id)
+    # Locked, so two people resolving at once on PostgreSQL cannot both decide (controls._locked).
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
     if delivery is None or delivery.status != DeliveryStatus.UNCERTAIN:
         found = f"it is {delivery.status}" if delivery else "there is no such delivery"
         msg = f"delivery {delivery_id} cannot be resolved: {found}; only uncertain ones can"
