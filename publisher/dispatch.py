@@ -2,7 +2,8 @@
 
 The order of writes is what makes "never twice, never lost" hold: the claim (status sending, a
 lease, an attempt row) is committed before the platform is called, and the platform is called
-outside any transaction. A crash in between leaves evidence, never a silent resend.
+outside any transaction, its lease renewed by the heartbeat (leases.py) while the call runs. A
+crash in between leaves evidence, never a silent resend.
 
 Quotas are checked inside the claim's transaction, so two dispatchers never both take the last
 free slot of an account. A delivery that does not fit is not claimed: it and every other due
