@@ -337,10 +337,7 @@ def cancel_post(
     deliveries = _locked(session, post_id)
     chosen = [d for d in deliveries if d.status in CANCELLABLE]
     if not chosen:
-        msg = (
-            f"post {post_id} has nothing left to cancel (its deliveries: "
-            f"{_statuses(deliveries)})"
-        )
+        msg = f"post {post_id} has nothing left to cancel (its deliveries: {_statuses(deliveries)})"
         raise PublisherError(msg)
     kept = [d for d in deliveries if d.status not in CANCELLABLE]
     _withdraw(session, f"post {post_id}", chosen, kept, why, who, now)

@@ -45,14 +45,11 @@ from publisher.store.ledger import (
     checkpoint,
     claim_due,
     claim_expired,
-    count_alone,
-    defer,
     next_due,
-    posts_by_account,
-    recent_sends,
     record_outcome,
 )
 from publisher.store.models import DeliveryStatus
+from publisher.store.pacing import count_alone, defer, posts_by_account, recent_sends
 
 logger = logging.getLogger(__name__)
 

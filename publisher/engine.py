@@ -38,7 +38,8 @@ from publisher.receipts import local, refresh
 from publisher.recurring import Recurring
 from publisher.render import Renderer
 from publisher.store.db import open_ledger
-from publisher.store.ledger import Claim, Late, mark_late, platforms_at_work
+from publisher.store.late import Late, mark_late
+from publisher.store.ledger import Claim, platforms_at_work
 
 logger = logging.getLogger(__name__)
 
