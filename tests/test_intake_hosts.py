@@ -203,6 +203,7 @@ def test_a_file_a_dead_host_recorded_is_one_post_when_another_host_takes_it(
         released = publisher("queue", "release", "a", config=b)
         taken = publisher("run", "--once", "--host", "b", config=b)
 
+        assert released.returncode == 0, released.stderr
         assert released.stdout.startswith(f"put back {UNIT}/processing/a/notice-1.toml\n")
         assert taken.returncode == 0, taken.stderr
         assert taken.stdout.startswith("1 post file(s) taken; 8 deliveries sent.")
