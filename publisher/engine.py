@@ -61,7 +61,12 @@ class Tick:
 
 
 class Engine:
-    def __init__(self, settings: Settings, *, dry_run: bool, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, *, dry_run: bool, clock: Clock, host: str | None = None
+    ) -> None:
+        """``host``: the name this daemon takes queue files under, ``run --host`` (default: this
+        machine's name); the caller holds that name's lock (hosts.hold) when other daemons may
+        share the queue folder."""
         self.settings = settings
         self.clock = clock
         self.credentials = Credentials(settings.credentials.file)
@@ -69,7 +74,7 @@ class Engine:
         self.ledger: sessionmaker[Session] = open_ledger(settings.database_url)
         renderer = Renderer.from_settings(settings)
         self.recurring = Recurring(settings, renderer, self.ledger, clock)  # bad rules stop here
-        self.intake = Intake(settings, renderer, self.ledger, clock)
+        self.intake = Intake(settings, renderer, self.ledger, clock, host)
         self.dispatcher = Dispatcher(
             self.ledger,
             adapters,
