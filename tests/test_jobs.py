@@ -232,7 +232,7 @@ def test_two_daemons_on_one_ledger_send_one_weekly_report_and_one_warning(
     with ledger.begin() as session:
         session.add(AccountActivity(account="x:HaryanaPostal", tracked_since=silent))
     # The weekly report's minute, far enough ahead for both daemons to be up by then.
-    fire = (datetime.now(UTC) + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    fire = (datetime.now(UTC) + timedelta(seconds=90)).replace(second=0, microsecond=0)
     configs = configure(platforms, empty_postgres, fire)
     logs = [config.parent / "daemon.log" for config in configs]
 
