@@ -290,7 +290,8 @@ class Daemon:
             logger.info("weekly report sent to %s", message["To"])
 
     def _sweep(self) -> None:
-        """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes."""
+        """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes; once per
+        period of sweep_minutes across the daemons sharing the ledger."""
         if not self._take_period(SWEEP, self.engine.settings.freshness.sweep_minutes):
             return
         try:

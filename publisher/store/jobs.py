@@ -6,15 +6,19 @@ daemons on one PostgreSQL ledger each job would run once per daemon: officers wa
 race, platforms asked for metrics N times, the directorate sent N weekly reports. The ledger
 decides instead: before running a job for a period (its *slot*), a daemon inserts the row
 ``(job, slot)``; the one whose insert lands runs the job, the others skip it. On SQLite there is
-one daemon, and it always wins.
+one daemon, and it takes every period (but one it ran already before a restart).
 
 A slot is taken before its job runs, so a daemon that dies mid-job leaves that period undone: the
 next period's run (by whichever daemon takes it) does the work again. That is what the sweeps and
 collections are for anyway (each looks at the whole ledger, and a notice is sent once per silence
-whoever sends it); a weekly report lost that way is sent by hand with ``publisher report --email``.
+whoever sends it). A weekly report lost that way, or whose retries (kept only by the daemon that
+took its firing) died with it, is sent by hand with ``publisher report --email``. A daemon
+started within a period already run (a restart, a second host) leaves that period alone too: its
+first sweep or collection comes at the next period.
 
-Rows older than ``KEEP`` are deleted by the daemon that takes a slot of the same job: a few
-thousand rows at most, kept so an administrator can read which host ran what, and when.
+Rows older than ``KEEP`` are deleted by the daemon that takes a slot of the same job (one row per
+job and period: about 720 a month for an hourly one), kept that long so an
+administrator can read which host ran what, and when.
 """
 
 from __future__ import annotations
