@@ -33,6 +33,8 @@ from publisher.daemon import Daemon
 from publisher.engine import Engine
 from publisher.errors import InputError, NoAdapterError, PublisherError
 from publisher.freshness import account_standings, standings_text
+from publisher.hosts import checked_host, hold, lock_path, this_host
+from publisher.intake import release
 from publisher.metrics import MeasuringAdapters, collect
 from publisher.plan import plan
 from publisher.postfile import parse_post
@@ -79,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="take post files from the queue and publish what is due")
     run.add_argument("--dry-run", action="store_true", help="record and show, never send")
     run.add_argument("--once", action="store_true", help="one pass, then exit")
+    run.add_argument(
+        "--host",
+        type=_host,
+        default=this_host(),
+        help="the name this daemon takes queue files under, its own among the daemons sharing "
+        "the queue folder (default: this machine's name)",
+    )
     validate = commands.add_parser(
         "validate", help="check post files, schedule files or a config file; changes nothing"
     )
@@ -97,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
     accounts = commands.add_parser("accounts", help="the configured accounts")
     accounts.add_argument("action", choices=["check"], help="check: are the credentials valid")
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
+    queue = commands.add_parser("queue", help="the queue folder").add_subparsers(
+        dest="queue", required=True
+    )
+    release_host = queue.add_parser(
+        "release",
+        help="put back the files a host that is gone for good left in processing/HOST/, for the "
+        "other hosts to take (refused while that host runs on this machine)",
+    )
+    release_host.add_argument("host", type=_host, help="the --host it ran as")
     _governance_commands(commands)
     _report_commands(commands)
     freshness = commands.add_parser(
@@ -181,6 +199,13 @@ def _report_commands(commands: Any) -> None:
     roster.add_argument("--output", type=Path, help="write to this file instead of stdout")
 
 
+def _host(text: str) -> str:
+    try:
+        return checked_host(text)
+    except PublisherError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -210,7 +235,8 @@ def _command(args: argparse.Namespace) -> int:
         return _validate(args.config, args.paths, args.unit)
     settings = load_settings(args.config)
     handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
-        "run": lambda a, s: _run(a.config, s, dry_run=a.dry_run, once=a.once),
+        "run": lambda a, s: _run(a.config, s, host=a.host, dry_run=a.dry_run, once=a.once),
+        "queue": lambda a, s: _release(s, a.host),
         "accounts": lambda _, s: _check_accounts(s),
         "db": _database,
         "resolve": _resolve,
@@ -386,11 +412,19 @@ def _explain(exc: InputError) -> str:
     return "\n".join(lines)
 
 
-def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
+def _run(config: Path, settings: Settings, *, host: str, dry_run: bool, once: bool) -> int:
     _lock(settings.paths.state)
-    engine = _engine(settings, dry_run)
+    held = hold(settings.paths.queue, host)
+    if held is None:
+        msg = (
+            f"another publisher is already running as host '{host}' on this machine (it holds "
+            f"{lock_path(settings.paths.queue, host)}); give each instance its own --host"
+        )
+        raise PublisherError(msg)
+    _LOCKS.append(held)
+    engine = _engine(settings, host, dry_run)
     if not once:
-        Daemon(engine, reload=lambda: _engine(load_settings(config), dry_run)).run()
+        Daemon(engine, reload=lambda: _engine(load_settings(config), host, dry_run)).run()
         return 0
     tick = engine.run_once()
     ids = [c.delivery_id for c in tick.sent]
@@ -415,8 +449,8 @@ def _run(config: Path, settings: Settings, *, dry_run: bool, once: bool) -> int:
 
 
 def _lock(state: Path) -> None:
-    """One ``publisher run`` per state folder: a second would put back the first one's files in
-    processing/ and send beside it. The lock lasts as long as the process."""
+    """One ``publisher run`` per state folder: a second would send beside the first from the
+    same state. The lock lasts as long as the process."""
     state.mkdir(parents=True, exist_ok=True)
     handle = (state / "run.lock").open("a")
     try:
@@ -427,8 +461,28 @@ def _lock(state: Path) -> None:
     _LOCKS.append(handle)
 
 
-def _engine(settings: Settings, dry_run: bool) -> Engine:
-    engine = Engine(settings, dry_run=dry_run, clock=system_clock)
+def _release(settings: Settings, host: str) -> int:
+    """``queue release HOST``: a host that is gone for good leaves files in its processing
+    folders that no other host takes; hand them back. A file the dead host had recorded
+    before it died is found under its post's key and archived, not posted again."""
+    queue = settings.paths.queue
+    held = hold(queue, host)
+    if held is None:
+        msg = (
+            f"host '{host}' is running on this machine (it holds {lock_path(queue, host)}): its "
+            "files are its own while it runs, and it puts them back itself when it starts again"
+        )
+        raise PublisherError(msg)
+    with held:  # no daemon starts as that host meanwhile
+        moved = release(queue, settings.units, host)
+    for path in moved:
+        print(f"put back {path.relative_to(queue)}")
+    print(f"{len(moved)} file(s) host '{host}' left in processing/ are back in their unit folders")
+    return 0
+
+
+def _engine(settings: Settings, host: str, dry_run: bool) -> Engine:
+    engine = Engine(settings, dry_run=dry_run, clock=system_clock, host=host)
     _redact_logs(engine.credentials)
     return engine
 

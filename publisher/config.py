@@ -172,7 +172,7 @@ class Intake(Strict):
 
 
 class Dispatch(Strict):
-    lease_seconds: float = Field(default=300.0, gt=0, le=86400)
+    lease_seconds: float = Field(default=60.0, gt=0, le=86400)
     max_attempts: int = Field(default=8, ge=1, le=1000)
     retry_base_seconds: float = Field(default=30.0, gt=0, le=86400)
     retry_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)

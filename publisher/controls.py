@@ -202,6 +202,23 @@ def _post(session: Session, post_id: int) -> Post:
     return post
 
 
+def _locked(session: Session, post_id: int) -> list[Delivery]:
+    """A post's deliveries, locked until the decision is committed. On PostgreSQL another
+    host's dispatcher could otherwise claim one (pending to sending) between this read and the
+    write, and the decision would overwrite a call in flight; a claim passes locked rows over,
+    and this read waits for a claim's commit, then sees its status. SQLite's write transaction
+    already lets one in at a time."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.post_id == post_id)
+            .order_by(Delivery.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 def _statuses(deliveries: Sequence[Delivery]) -> str:
     counts: dict[str, int] = {}
     for d in deliveries:
@@ -220,11 +237,12 @@ def approve(
     """
     why = _reason(reason)
     post = _post(session, post_id)
-    waiting = [d for d in post.deliveries if d.status == DeliveryStatus.AWAITING]
+    deliveries = _locked(session, post_id)
+    waiting = [d for d in deliveries if d.status == DeliveryStatus.AWAITING]
     if not waiting:
         msg = (
             f"post {post_id} has nothing awaiting approval (its deliveries: "
-            f"{_statuses(post.deliveries)})"
+            f"{_statuses(deliveries)})"
         )
         raise PublisherError(msg)
     for d in waiting:
@@ -249,7 +267,7 @@ def retry(session: Session, delivery_id: int, *, reason: str, who: str, now: dat
         PublisherError: no such delivery, or it is neither failed nor late.
     """
     why = _reason(reason)
-    delivery = session.get(Delivery, delivery_id)
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)  # as _locked
     if delivery is None or delivery.status not in RETRYABLE:
         found = f"it is {delivery.status}" if delivery else "there is no such delivery"
         msg = f"delivery {delivery_id} cannot be retried: {found}; only failed or late ones can"
@@ -294,7 +312,7 @@ def cancel_delivery(
         PublisherError: no such delivery, or it cannot be cancelled (the message says why).
     """
     why = _reason(reason)
-    delivery = session.get(Delivery, delivery_id)
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)  # as _locked
     if delivery is None:
         msg = f"delivery {delivery_id} cannot be cancelled: there is no such delivery"
         raise PublisherError(msg)
@@ -315,15 +333,13 @@ def cancel_post(
         PublisherError: no such post, or nothing of it can be cancelled.
     """
     why = _reason(reason)
-    post = _post(session, post_id)
-    chosen = [d for d in post.deliveries if d.status in CANCELLABLE]
+    _post(session, post_id)
+    deliveries = _locked(session, post_id)
+    chosen = [d for d in deliveries if d.status in CANCELLABLE]
     if not chosen:
-        msg = (
-            f"post {post_id} has nothing left to cancel (its deliveries: "
-            f"{_statuses(post.deliveries)})"
-        )
+        msg = f"post {post_id} has nothing left to cancel (its deliveries: {_statuses(deliveries)})"
         raise PublisherError(msg)
-    kept = [d for d in post.deliveries if d.status not in CANCELLABLE]
+    kept = [d for d in deliveries if d.status not in CANCELLABLE]
     _withdraw(session, f"post {post_id}", chosen, kept, why, who, now)
     return chosen
 

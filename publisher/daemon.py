@@ -12,12 +12,18 @@ left ``sending`` and reconciled after its lease expires (at the next start), nev
 SIGHUP re-reads config.toml, keeping the running configuration if the new one is bad. Each tick
 ends with WATCHDOG=1, so intake stuck for longer than WatchdogSec gets the service restarted;
 ticks come at least twice per watchdog interval.
+
+The periodic jobs (the freshness sweep, metrics, the weekly report) fire in every daemon, but run
+once per period across all the daemons sharing the ledger: the first to take the period's slot in
+the ledger runs it (store/jobs.py says what happens when that daemon dies mid-job).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +41,7 @@ from publisher.errors import PublisherError, TransientError
 from publisher.intake import Watcher
 from publisher.metrics import MeasuringAdapters, collect
 from publisher.notify import notify, watchdog_seconds
+from publisher.store.jobs import interval_slot, take_slot
 from publisher.store.ledger import Claim
 from publisher.weekly import CRON_DAYS, send_weekly
 from publisher.workers import Workers
@@ -50,9 +57,32 @@ WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES = 6, 30
 SWEEP = "freshness"
 
 
+def this_daemon() -> str:
+    """How the ledger names this daemon where it records the jobs it runs: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def fired_at(trigger: CronTrigger, now: datetime) -> datetime:
+    """The trigger's latest fire time at or before ``now``: the slot of the run going on now
+    (APScheduler 3 does not tell a job the time it was fired for). Looks back eight days, enough
+    for a weekly trigger even across a change of daylight saving time."""
+    fired: datetime = trigger.get_next_fire_time(None, now - timedelta(days=8))
+    while True:
+        following = trigger.get_next_fire_time(fired, fired)
+        if following is None or following > now:
+            return fired
+        fired = following
+
+
 class Daemon:
-    def __init__(self, engine: Engine, reload: Callable[[], Engine]) -> None:
+    def __init__(
+        self, engine: Engine, reload: Callable[[], Engine], host: str | None = None
+    ) -> None:
+        """``host`` names this daemon in the ledger's record of the jobs it runs
+        (``this_daemon()`` when not given)."""
         self.engine = engine
+        self.host = host or this_daemon()
+        self._slots: dict[str, datetime] = {}  # per interval job, the last period asked for
         self._reload = reload
         self._arrived = threading.Event()
         self._reload_wanted = threading.Event()
@@ -165,21 +195,51 @@ class Daemon:
         weekly = settings.reports.weekly
         if weekly is not None:
             hour, minute = weekly.time.split(":")
+            trigger = CronTrigger(
+                day_of_week=CRON_DAYS[weekly.day],
+                hour=int(hour),
+                minute=int(minute),
+                timezone=settings.zone,
+            )
             self._scheduler.add_job(
-                self._send_weekly_report,
-                CronTrigger(
-                    day_of_week=CRON_DAYS[weekly.day],
-                    hour=int(hour),
-                    minute=int(minute),
-                    timezone=settings.zone,
-                ),
+                self._weekly_report,
+                trigger,
+                args=(trigger,),
                 id=WEEKLY_JOB,
                 replace_existing=True,
                 coalesce=True,
                 max_instances=1,
             )
 
+    def _take(self, job: str, slot: datetime) -> bool:
+        """Whether this daemon runs ``job`` for the period starting at ``slot``: only the first of
+        the daemons sharing the ledger to ask does; on SQLite, the one daemon always does."""
+        try:
+            with self.engine.ledger.begin() as session:
+                won = take_slot(session, job, slot, self.host, self.engine.clock())
+        except Exception:
+            logger.exception("%s of %s was not run: the ledger could not be asked", job, slot)
+            return False
+        if not won:
+            logger.info("%s of %s: another daemon sharing the ledger runs it", job, slot)
+        return won
+
+    def _take_period(self, job: str, minutes: float) -> bool:
+        """Whether this daemon runs an interval job now: for the period ``now`` falls in, unless
+        it asked for that one already. That happens when a run started late, just past a
+        period's start, and the next one on time, just before the next period's start: that
+        next run takes the next period, so that one daemon alone never skips a run of its own."""
+        interval = timedelta(minutes=minutes)
+        slot = interval_slot(self.engine.clock(), interval)
+        last = self._slots.get(job)
+        if last is not None and slot <= last:
+            slot = interval_slot(last, interval) + interval
+        self._slots[job] = slot
+        return self._take(job, slot)
+
     def _collect_metrics(self) -> None:
+        if not self._take_period(METRICS_JOB, self.engine.settings.metrics.interval_minutes):
+            return
         engine = self.engine
         sending = engine.dispatcher.adapters
         fresh = MeasuringAdapters(engine.settings, engine.credentials, engine.clock)
@@ -192,6 +252,12 @@ class Daemon:
             collect(engine.ledger, adapter_for, engine.settings.metrics, engine.clock)
         except Exception:
             logger.exception("collecting metrics failed; the next collection will try again")
+
+    def _weekly_report(self, trigger: CronTrigger) -> None:
+        """At the weekly report's day and time: the daemon that takes this firing sends it, and
+        alone tries again (its retries ask the ledger nothing); the others leave it."""
+        if self._take(WEEKLY_JOB, fired_at(trigger, self.engine.clock())):
+            self._send_weekly_report()
 
     def _send_weekly_report(self, tries_left: int = WEEKLY_RETRIES) -> None:
         """A failure the mail server may get over (down, busy) is tried again every
@@ -224,7 +290,10 @@ class Daemon:
             logger.info("weekly report sent to %s", message["To"])
 
     def _sweep(self) -> None:
-        """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes."""
+        """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes; once per
+        period of sweep_minutes across the daemons sharing the ledger."""
+        if not self._take_period(SWEEP, self.engine.settings.freshness.sweep_minutes):
+            return
         try:
             self.engine.sweep_freshness()
         except Exception:

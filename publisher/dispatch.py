@@ -2,7 +2,8 @@
 
 The order of writes is what makes "never twice, never lost" hold: the claim (status sending, a
 lease, an attempt row) is committed before the platform is called, and the platform is called
-outside any transaction. A crash in between leaves evidence, never a silent resend.
+outside any transaction, its lease renewed by the heartbeat (leases.py) while the call runs. A
+crash in between leaves evidence, never a silent resend.
 
 Quotas are checked inside the claim's transaction, so two dispatchers never both take the last
 free slot of an account. A delivery that does not fit is not claimed: it and every other due
@@ -37,20 +38,18 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+from publisher.leases import Heartbeat
 from publisher.quota import Quotas
 from publisher.store.ledger import (
     Claim,
     checkpoint,
     claim_due,
     claim_expired,
-    count_alone,
-    defer,
     next_due,
-    posts_by_account,
-    recent_sends,
     record_outcome,
 )
 from publisher.store.models import DeliveryStatus
+from publisher.store.pacing import count_alone, defer, posts_by_account, recent_sends
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +86,10 @@ class Dispatcher:
     amplify: AmplifyPlan = field(default_factory=dict)  # what a post sent is retweeted/shared by
     quotas: Mapping[str, Quotas] = field(default_factory=dict)  # by platform
     blackouts: Sequence[Blackout] = ()  # config.toml's windows in which nothing goes out
+    heartbeat: Heartbeat = field(init=False)  # keeps the leases of the calls in flight
+
+    def __post_init__(self) -> None:
+        self.heartbeat = Heartbeat(self.ledger, self.clock, self.lease)
 
     @property
     def lease(self) -> timedelta:
@@ -177,7 +180,8 @@ class Dispatcher:
     def _reconcile(self, claim: Claim) -> None:
         now = self.clock()
         try:
-            found = self._adapter(claim).find_delivered(self._outgoing(claim))
+            with self.heartbeat.holding(claim):
+                found = self._adapter(claim).find_delivered(self._outgoing(claim))
         except TransientError as exc:
             logger.warning(
                 "delivery %d to %s: cannot reconcile yet, the lease will expire again: %s",
@@ -246,7 +250,8 @@ class Dispatcher:
     def _send(self, claim: Claim) -> None:
         try:
             adapter = self._adapter(claim)
-            receipt = adapter.deliver(self._outgoing(claim))
+            with self.heartbeat.holding(claim):
+                receipt = adapter.deliver(self._outgoing(claim))
         except TransientError as exc:
             self._retry_or_fail(claim, exc)
         except AuthError as exc:

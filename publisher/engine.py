@@ -38,7 +38,8 @@ from publisher.receipts import local, refresh
 from publisher.recurring import Recurring
 from publisher.render import Renderer
 from publisher.store.db import open_ledger
-from publisher.store.ledger import Claim, Late, mark_late, platforms_at_work
+from publisher.store.late import Late, mark_late
+from publisher.store.ledger import Claim, platforms_at_work
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,12 @@ class Tick:
 
 
 class Engine:
-    def __init__(self, settings: Settings, *, dry_run: bool, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, *, dry_run: bool, clock: Clock, host: str | None = None
+    ) -> None:
+        """``host``: the name this daemon takes queue files under, ``run --host`` (default: this
+        machine's name); the caller holds that name's lock (hosts.hold) when other daemons may
+        share the queue folder."""
         self.settings = settings
         self.clock = clock
         self.credentials = Credentials(settings.credentials.file)
@@ -68,7 +74,7 @@ class Engine:
         self.ledger: sessionmaker[Session] = open_ledger(settings.database_url)
         renderer = Renderer.from_settings(settings)
         self.recurring = Recurring(settings, renderer, self.ledger, clock)  # bad rules stop here
-        self.intake = Intake(settings, renderer, self.ledger, clock)
+        self.intake = Intake(settings, renderer, self.ledger, clock, host)
         self.dispatcher = Dispatcher(
             self.ledger,
             adapters,

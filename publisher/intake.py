@@ -1,18 +1,20 @@
 """The queue folder, treated as a mail drop: everything in it is untrusted input.
 
 ``queue/<unit>/`` holds the post files a unit's nodal officer drops, and the media they name. A
-file is claimed by an atomic rename into ``processing/``, so a file is handled by one pass only;
-it leaves ``processing/`` for ``archive/`` (accepted, with a receipt) or ``rejected/`` (with a note
-saying what to fix). The ledger commit comes before the move to ``archive/``: a crash in between
-leaves the file in ``processing/``, it is put back at the next start, and the post's key makes the
-second pass find the post already recorded instead of recording it twice.
+file is claimed by an atomic rename into ``processing/<host>/`` (each daemon sharing the queue is a
+host of its own, see hosts.py), so a file is handled by one pass only; it leaves for ``archive/``
+(accepted, with a receipt) or ``rejected/`` (with a note saying what to fix). The ledger commit
+comes before the move to ``archive/``: a crash in between leaves the file in ``processing/<host>/``,
+that host puts it back at its next start (or an operator does, ``publisher queue release``, for a
+host that is gone), and the post's key makes the second pass find the post already recorded
+instead of recording it twice.
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -25,6 +27,7 @@ from publisher.clock import Clock
 from publisher.config import Settings
 from publisher.controls import hold_for_approval
 from publisher.errors import MediaNotReadyError, PostFileError, Problem
+from publisher.hosts import checked_host, this_host
 from publisher.plan import plan
 from publisher.postfile import PostRequest, parse_post
 from publisher.receipts import (
@@ -126,25 +129,39 @@ class Settler:
 
 class Intake:
     def __init__(
-        self, settings: Settings, renderer: Renderer, ledger: sessionmaker[Session], clock: Clock
+        self,
+        settings: Settings,
+        renderer: Renderer,
+        ledger: sessionmaker[Session],
+        clock: Clock,
+        host: str | None = None,
     ) -> None:
+        """``host``: the name this daemon claims files under (default: this machine's).
+
+        Raises:
+            PublisherError: ``host`` cannot name a folder.
+        """
         self.settings = settings
         self.renderer = renderer
         self.ledger = ledger
         self.clock = clock
+        self.host = checked_host(host or this_host())
         self.root = settings.paths.queue
         self.settler = Settler(settings.intake.settle_seconds, clock)
         self._waiting_since: dict[Path, float] = {}  # post files waiting for their photos
 
     def prepare(self) -> None:
-        """Create each unit's folders; put back what a crash left in ``processing/``."""
+        """Create each unit's folders; put back what a crash of this host left in
+        ``processing/<host>/``, and nothing of another host's."""
         for unit in self.settings.units:
-            for sub in (PROCESSING, ARCHIVE, REJECTED):
-                (self.root / unit / sub).mkdir(parents=True, exist_ok=True)
-            for left in sorted((self.root / unit / PROCESSING).iterdir()):
-                if left.is_file():
-                    logger.warning("putting back %s, left in processing by an earlier run", left)
-                    left.rename(free_path(self.root / unit / left.name))
+            folder = self.root / unit
+            for sub in (ARCHIVE, REJECTED, f"{PROCESSING}/{self.host}"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+            # Files in processing/ itself were left by a version without host folders: whichever
+            # host starts first puts them back, once. No daemon of that version may still run
+            # beside this one (an upgrade stops them all), so none of them is being taken now.
+            put_back(folder / PROCESSING, folder)
+            put_back(folder / PROCESSING / self.host, folder)
 
     def scan(self) -> list[Result]:
         """One pass over every unit folder: take each settled post file, in name order."""
@@ -175,7 +192,7 @@ class Intake:
         A file taken ``early`` (on a folder event, before it settled) that does not parse goes
         back to wait for the settle interval: its writer may not be done with it after all.
         """
-        claimed = free_path(self.root / unit / PROCESSING / path.name)
+        claimed = free_path(self.root / unit / PROCESSING / self.host / path.name)
         try:
             path.rename(claimed)
         except FileNotFoundError:
@@ -374,6 +391,33 @@ class Intake:
         )
         logger.warning("rejected %s/%s: %d problem(s)", unit, claimed.name, len(problems))
         return Result(unit, claimed.name, Outcome.REJECTED)
+
+
+def put_back(processing: Path, unit_folder: Path) -> list[Path]:
+    """Move the post files a run left in ``processing`` back into ``unit_folder``, to be taken
+    again, each under a name still free there; the files moved, by their old paths."""
+    moved = []
+    for left in sorted(processing.iterdir()):
+        if not left.is_file():
+            continue  # a host's folder
+        logger.warning("putting back %s, left in processing by an earlier run", left)
+        try:
+            left.rename(free_path(unit_folder / left.name))
+        except FileNotFoundError:
+            continue  # another host, starting at the same moment, put it back first
+        moved.append(left)
+    return moved
+
+
+def release(root: Path, units: Iterable[str], host: str) -> list[Path]:
+    """Put back what ``host`` left in each unit's ``processing/<host>/``, for any host to take:
+    for a host that is gone for good. The caller makes sure it is not running."""
+    return [
+        left
+        for unit in units
+        if (root / unit / PROCESSING / host).is_dir()
+        for left in put_back(root / unit / PROCESSING / host, root / unit)
+    ]
 
 
 def free_path(path: Path) -> Path:

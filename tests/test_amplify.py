@@ -105,7 +105,7 @@ def configure(
             f'[platforms.x]\napi_base_url = "{x.url}"\ntimeout_seconds = 5\n'
             f'[platforms.facebook]\napi_base_url = "{graph.url}"\ntimeout_seconds = 5\n' + rules
         )
-        text = text.replace("lease_seconds = 300", f"lease_seconds = {lease_seconds}")
+        text = text.replace("lease_seconds = 60 ", f"lease_seconds = {lease_seconds}")
         config_path.write_text(text, encoding="utf-8")
 
 

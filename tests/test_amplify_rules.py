@@ -15,8 +15,9 @@ from publisher.config import Settings, load_settings
 from publisher.engine import Engine
 from publisher.errors import ConfigError
 from publisher.review import queued, review_text, status_text
+from publisher.store.amplifications import record_amplifications
 from publisher.store.db import make_engine
-from publisher.store.ledger import record_amplifications, resolve
+from publisher.store.ledger import resolve
 from publisher.store.models import Delivery, DeliveryStatus
 from tests.conftest import REPO, Drop, FakeClock
 from tests.test_cli import publisher

@@ -140,7 +140,7 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
 def test_infinite_and_huge_numbers_are_refused(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
-        EXAMPLE.replace("lease_seconds = 300", "lease_seconds = inf").replace(
+        EXAMPLE.replace("lease_seconds = 60 ", "lease_seconds = inf ").replace(
             "max_past_hours = 24 ", "max_past_hours = 1e12 "
         ),
     )

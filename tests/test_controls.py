@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,17 @@ import pytest
 from sqlalchemy import select
 
 from publisher.config import load_settings
-from publisher.controls import Scope, approve, held, holds_text, pause, resume, retry
+from publisher.controls import (
+    Scope,
+    approve,
+    cancel_delivery,
+    cancel_post,
+    held,
+    holds_text,
+    pause,
+    resume,
+    retry,
+)
 from publisher.engine import Engine
 from publisher.errors import PermanentError, PublisherError
 from publisher.freshness import Reason
@@ -348,6 +359,44 @@ def test_cancel_never_touches_a_sent_delivery(
         "pending",
     ]
     assert rows(engine)[sent.id - 1].status == DeliveryStatus.SENT
+
+
+@pytest.mark.both_stores
+@pytest.mark.parametrize("decision", ["cancel delivery", "cancel post"])
+def test_a_cancel_racing_another_hosts_claim_waits_for_it_then_refuses(
+    engine: Engine, drop: Drop, clock: FakeClock, decision: str
+) -> None:
+    """On PostgreSQL a dispatcher on another host may claim the delivery while an operator
+    cancels it: the cancel must not overwrite a call in flight with "cancelled"."""
+    drop("haryana", "one.toml", POST.format(extra='locales = ["hi"]'))
+    engine.intake.scan()
+    [d] = rows(engine)
+    errors: list[str] = []
+
+    def cancel() -> None:
+        with engine.ledger.begin() as session:
+            try:
+                if decision == "cancel delivery":
+                    cancel_delivery(session, d.id, reason="wrong date", who="anand", now=clock())
+                else:
+                    cancel_post(session, d.post_id, reason="wrong date", who="anand", now=clock())
+            except PublisherError as exc:
+                errors.append(str(exc))
+
+    with engine.ledger.begin() as claiming:  # the other host's claim, not yet committed
+        claim_due(claiming, clock(), timedelta(minutes=1), 1)
+        operator = threading.Thread(target=cancel)
+        operator.start()
+        operator.join(0.5)
+        assert operator.is_alive()  # it waits for the claim to commit
+    operator.join(30)
+    assert errors == [
+        f"delivery {d.id} cannot be cancelled: it is being sent right now; once it is sent, "
+        "remove it on the platform if needed"
+        if decision == "cancel delivery"
+        else f"post {d.post_id} has nothing left to cancel (its deliveries: 1 sending)"
+    ]
+    assert [r.status for r in rows(engine)] == [DeliveryStatus.SENDING]
 
 
 def test_retry_sends_a_late_delivery_a_person_still_wants(

@@ -68,7 +68,7 @@ def test_accepted_file_is_archived_with_a_receipt(engine: Engine, drop: Drop, se
     assert "tamil-nadu/pongal-2026" in receipt
     assert "Deliveries (5)" in receipt
     assert "instagram:tnpostalcircle" in receipt
-    assert list((folder / "processing").iterdir()) == []
+    assert list((folder / "processing" / engine.intake.host).iterdir()) == []
 
 
 def test_receipt_is_what_the_ledger_holds(
@@ -219,13 +219,13 @@ def test_post_whose_media_never_comes_is_rejected_after_the_bound(
 def test_crash_between_commit_and_archive_is_finished_without_a_second_post(
     engine: Engine, drop: Drop, settings, clock: FakeClock
 ) -> None:
-    """The ledger has the post, but the file never left processing/ (the process died)."""
+    """The ledger has the post, but the file never left processing/<host>/ (the process died)."""
     drop("tamil-nadu", "pongal.toml", PONGAL)
     engine.intake.scan()
     folder = settings.paths.queue / "tamil-nadu"
     [archived] = (folder / "archive").glob("*/pongal.toml")
-    # Put the world back as the crash left it: the file in processing/, no archive folder.
-    archived.rename(folder / "processing" / "pongal.toml")
+    # Put the world back as the crash left it: the file in processing/<host>/, no archive folder.
+    archived.rename(folder / "processing" / engine.intake.host / "pongal.toml")
     for leftover in archived.parent.iterdir():
         leftover.unlink()
     archived.parent.rmdir()
@@ -298,7 +298,7 @@ def test_status_file_lists_recent_posts_for_the_officer(
 
 
 def test_leftover_in_processing_is_put_back_at_start(engine: Engine, settings, clock) -> None:
-    left = settings.paths.queue / "haryana" / "processing" / "note.toml"
+    left = settings.paths.queue / "haryana" / "processing" / engine.intake.host / "note.toml"
     left.write_text("x", encoding="utf-8")
     Engine(settings, dry_run=True, clock=clock)
     assert (settings.paths.queue / "haryana" / "note.toml").exists()
@@ -347,7 +347,7 @@ def test_crash_after_the_photo_moved_is_finished_not_rejected(
     engine.intake.scan()
     folder = settings.paths.queue / "tamil-nadu"
     [archived] = (folder / "archive").glob("*/pongal.toml")
-    archived.rename(folder / "processing" / "pongal.toml")  # as if it had never been moved
+    archived.rename(folder / "processing" / engine.intake.host / "pongal.toml")  # never moved
     (archived.parent / "pongal.receipt.txt").unlink()
 
     restarted = Engine(settings, dry_run=True, clock=clock)
@@ -362,9 +362,9 @@ def test_crash_after_the_photo_moved_is_finished_not_rejected(
 def test_a_leftover_in_processing_never_overwrites_a_new_file_of_the_same_name(
     engine: Engine, drop: Drop, settings, clock: FakeClock
 ) -> None:
-    folder = settings.paths.queue / "tamil-nadu"
-    (folder / "processing" / "pongal.toml").write_text(PONGAL, encoding="utf-8")
-    touch(folder / "processing" / "pongal.toml", clock() - timedelta(minutes=5))
+    left = settings.paths.queue / "tamil-nadu" / "processing" / engine.intake.host / "pongal.toml"
+    left.write_text(PONGAL, encoding="utf-8")
+    touch(left, clock() - timedelta(minutes=5))
     drop("tamil-nadu", "pongal.toml", PONGAL.replace("pongal-2026", "pongal-2027"))
     restarted = Engine(settings, dry_run=True, clock=clock)
     taken = restarted.intake.scan()

@@ -18,8 +18,9 @@ from publisher.engine import Engine, platform_quotas
 from publisher.errors import ConfigError
 from publisher.quota import Quotas, Send
 from publisher.store.db import Ledger, open_ledger
-from publisher.store.ledger import Claim, claim_due, posts_by_account, recent_sends
+from publisher.store.ledger import Claim, claim_due
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
+from publisher.store.pacing import posts_by_account, recent_sends
 from tests.conftest import Drop, FakeClock
 from tests.fakes.x_api import FakeX
 from tests.test_dispatch import Scripted, rows

@@ -8,35 +8,28 @@ only reads, in a read session (``with ledger() as session``), which takes no wri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    CursorResult,
-    and_,
     bindparam,
     func,
     insert,
-    or_,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from publisher.adapters.base import Amplified, Receipt
 from publisher.amplify import AmplifyPlan
-from publisher.config import Blackout
 from publisher.errors import PublisherError
 from publisher.fit import Part
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
-from publisher.quota import Send
 from publisher.store.activity import note_outcome
+from publisher.store.amplifications import record_amplifications
 from publisher.store.audit import append
 from publisher.store.models import (
     Attempt,
@@ -45,7 +38,6 @@ from publisher.store.models import (
     DeliveryKind,
     DeliveryStatus,
     Post,
-    Priority,
 )
 
 DISPATCH = "dispatch"  # the audit log's actor for what the dispatcher records
@@ -239,106 +231,6 @@ def claim_expired(
     return _lease(session, expired, now, lease, limit, attempt=False)
 
 
-# Attempts that reached, or may have reached, the platform: quota counts them. Not reconciling
-# (a question, not a post), a person's decision, or a dry run.
-_CALLED = ("sent", "retry", "failed", "uncertain")
-
-
-def recent_sends(
-    session: Session,
-    platform: str,
-    since: datetime,
-    now: datetime,
-    lease: timedelta,
-    *,
-    besides: int | None = None,
-) -> list[Send]:
-    """Every attempt on ``platform`` whose call ended after ``since``, with the number of parts
-    of its delivery, but the attempt ``besides`` (one being decided). A call still running counts
-    as now; one that never recorded its end (its process died) as when its lease ran out, the
-    latest it can have reached the platform."""
-    rows = session.execute(
-        select(
-            Delivery.platform,
-            Delivery.account,
-            func.json_array_length(Delivery.parts),  # not the parts: only how many
-            Attempt.started_at,
-            Attempt.finished_at,
-        )
-        .join(Attempt, Attempt.delivery_id == Delivery.id)
-        .where(*_called_since(since, lease, besides))
-    ).all()
-    return [
-        Send(account, finished or min(now, started + lease), parts)
-        for on, account, parts, started, finished in rows
-        if on == platform
-    ]
-
-
-def posts_by_account(
-    session: Session,
-    platform: str,
-    since: datetime,
-    lease: timedelta,
-    *,
-    parts_are_posts: bool,
-    besides: int | None = None,
-) -> dict[str, int]:
-    """The posts each account of ``platform`` made since ``since``, counted as ``recent_sends``
-    counts calls but summed by the database: the quick look that, while every account is well
-    within its quotas, spares reading each send."""
-    posts = func.sum(func.json_array_length(Delivery.parts)) if parts_are_posts else func.count()
-    rows = session.execute(
-        select(Delivery.platform, Delivery.account, posts)
-        .join(Attempt, Attempt.delivery_id == Delivery.id)
-        .where(*_called_since(since, lease, besides))
-        .group_by(Delivery.platform, Delivery.account)
-    ).all()
-    return {account: int(n) for on, account, n in rows if on == platform}
-
-
-QUOTA_LOCK = 0x71756F74  # "quot": with the platform's hash, PostgreSQL's advisory lock
-
-
-def count_alone(session: Session, platform: str) -> None:
-    """Let one claim at a time count the platform's quota use and add to it, until the caller's
-    transaction ends. On SQLite BEGIN IMMEDIATE already does; on PostgreSQL two hosts would each
-    count without the other's uncommitted attempt and both send the post that fills the quota.
-    Waiting here, the second counts afresh (READ COMMITTED) and sees the first's attempt."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(QUOTA_LOCK, func.hashtext(platform))))
-
-
-def _called_since(
-    since: datetime, lease: timedelta, besides: int | None
-) -> list[ColumnElement[bool]]:
-    # No platform here: it would lead SQLite to read every delivery of the platform, those sent
-    # long ago included, instead of only the recent attempts (by finished_at).
-    return [
-        or_(
-            Attempt.finished_at > since,
-            and_(Attempt.finished_at.is_(None), Attempt.started_at > since - lease),
-        ),
-        or_(Attempt.outcome.is_(None), Attempt.outcome.in_(_CALLED)),
-        Attempt.id != besides if besides is not None else true(),
-    ]
-
-
-def defer(session: Session, account: str, until: datetime, now: datetime) -> int:
-    """Move the due deliveries of ``account`` to ``until`` (its quota is spent, or the platform
-    said "not before then"). No attempt is counted; returns how many were moved."""
-    moved = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.account == account,
-            Delivery.status == DeliveryStatus.PENDING,
-            Delivery.not_before <= now,
-        )
-        .values(not_before=until)
-    )
-    return int(cast("CursorResult[Any]", moved).rowcount)  # an UPDATE's result has a rowcount
-
-
 def next_due(session: Session, platform: str) -> datetime | None:
     """When the platform's next pending delivery falls due (it may be already)."""
     return session.scalar(
@@ -411,6 +303,18 @@ def _lease(
             )
         )
     return claims
+
+
+def renew_leases(session: Session, held: Iterable[int], until: datetime) -> set[int]:
+    """Move to ``until`` the end of each lease still held by one of the attempts ``held``;
+    returns those attempts. One whose lease expired and was taken over holds it no more."""
+    kept = session.scalars(
+        update(Delivery)
+        .where(Delivery.lease_holder.in_(list(held)), Delivery.status == DeliveryStatus.SENDING)
+        .values(lease_until=until)
+        .returning(Delivery.lease_holder)
+    )
+    return {holder for holder in kept if holder is not None}
 
 
 def _amplified(source: Delivery | None) -> Amplified | None:
@@ -487,54 +391,6 @@ def record_outcome(
     return True
 
 
-def record_amplifications(session: Session, source: Delivery, plan: AmplifyPlan) -> None:
-    """Record the retweets and shares of a post just recorded as sent: pending, with the source's
-    priority and due time (past, so they go in the same dispatch pass).
-
-    Only a unit's own posts are amplified (not a directorate post published on a circle's account)
-    and never an amplification. Each target gets one per source post and kind, whatever the number
-    of its locales: the idempotency key (post, target account, kind) lets the first locale recorded
-    as sent win, and makes recording again (a second outcome, a restart, a person's ``resolve``)
-    change nothing. A post sent without a remote id (the person resolving it did not give one)
-    cannot be amplified and is not.
-    """
-    if source.kind != DeliveryKind.POST or source.unit != source.post.unit:
-        return
-    if source.status == DeliveryStatus.SENT and not source.remote_id:
-        return
-    rows: list[dict[str, Any]] = [
-        {
-            "post_id": source.post_id,
-            "idempotency_key": f"{source.post.key}|{target.account.key}|{target.kind}",
-            "unit": target.unit,
-            "account": target.account.key,
-            "platform": target.account.platform,
-            "locale": source.locale,
-            "text": source.text,  # what the amplification shows on the target account
-            "parts": [],
-            "notes": [],
-            "progress": {},
-            "tags": [],
-            "media": [],
-            "status": DeliveryStatus.PENDING,
-            "priority": source.priority,
-            "not_before": source.not_before,  # due already: in the pass that sent the source
-            "attempts": 0,
-            "kind": target.kind,
-            "source_delivery_id": source.id,
-            "counts_for_freshness": target.counts_for_freshness,
-        }
-        for target in plan.get(source.account, ())
-    ]
-    if not rows:
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(
-        dialect.insert(Delivery).on_conflict_do_nothing(index_elements=["idempotency_key"]),
-        rows,
-    )
-
-
 def checkpoint(session: Session, delivery_id: int, key: str, value: str) -> None:
     """Remember a step a platform has taken for a delivery, before the next step is tried."""
     delivery = session.get_one(Delivery, delivery_id)
@@ -559,7 +415,8 @@ def resolve(
     Raises:
         PublisherError: there is no such delivery, or it is not uncertain.
     """
-    delivery = session.get(Delivery, delivery_id)
+    # Locked, so two people resolving at once on PostgreSQL cannot both decide (controls._locked).
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
     if delivery is None or delivery.status != DeliveryStatus.UNCERTAIN:
         found = f"it is {delivery.status}" if delivery else "there is no such delivery"
         msg = f"delivery {delivery_id} cannot be resolved: {found}; only uncertain ones can"
@@ -594,66 +451,3 @@ def resolve(
         {"as": "sent" if published else "unsent", "remote_id": remote_id, "reason": reason},
     )
     return delivery
-
-
-@dataclass(frozen=True)
-class Late:
-    """A delivery just marked late, for the warning and the officers' files."""
-
-    delivery_id: int
-    post_id: int
-    account: str
-    locale: str
-    due: datetime
-
-
-def mark_late(
-    session: Session,
-    now: datetime,
-    cutoff: timedelta,
-    *,
-    held: ColumnElement[bool] | None = None,
-    blackouts: Sequence[Blackout] = (),
-) -> list[Late]:
-    """Mark ``late`` every pending delivery due more than ``cutoff`` before ``now``: it was not
-    taken in time (the engine was down) and is not sent. The dispatcher must call this before it
-    claims, so a stale delivery is never taken; the time is ``not_before``, which a retry moves,
-    so a platform's "try again at 09:00" counts from 09:00. What operators hold back is not late:
-    deliveries ``held`` now (paused, blacked out) are left alone, and one a blackout window held
-    counts from the window's end (a resume moves the paused ones' time itself)."""
-    overdue = (
-        (Delivery.status == DeliveryStatus.PENDING)
-        # Each priority named, so the dispatcher's index (status, priority, not_before) gives
-        # a range per priority: 0.4 ms at 100,000 pending, against 40 ms for a scan of them.
-        & Delivery.priority.in_([int(p) for p in Priority])
-        & (Delivery.not_before < now - cutoff)
-    )
-    if held is not None:
-        overdue &= ~held
-    rows = [
-        d
-        for d in session.scalars(select(Delivery).where(overdue)).all()
-        if _free_since(d, blackouts) < now - cutoff
-    ]
-    hours = cutoff.total_seconds() / 3600
-    for delivery in rows:
-        delivery.status = DeliveryStatus.LATE
-        delivery.finished_at = now
-        delivery.last_error = (
-            f"not sent: it was due more than {hours:g} hours before the engine could send it "
-            "(dispatch.late_after_hours); post it again if it still matters"
-        )
-    return [Late(d.id, d.post_id, d.account, d.locale, d.not_before) for d in rows]
-
-
-def _free_since(delivery: Delivery, blackouts: Sequence[Blackout]) -> datetime:
-    """When the delivery could first go out: its time, or the end of a blackout window that
-    covered it then."""
-    ends = [
-        b.end
-        for b in blackouts
-        if b.start <= delivery.not_before < b.end
-        and (not b.units or delivery.unit in b.units)
-        and (not b.platforms or delivery.platform in b.platforms)
-    ]
-    return max([delivery.not_before, *ends])

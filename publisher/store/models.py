@@ -268,3 +268,17 @@ class EvergreenUse(Base):
     item: Mapped[str] = mapped_column(String(255), primary_key=True)  # the file's name
     used_at: Mapped[datetime]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+
+
+class JobRun(Base):
+    """One period (``slot``) of a periodic job (the freshness sweep, metrics, the weekly report),
+    taken by the daemon that runs it. Several daemons sharing the ledger each fire every job, and
+    APScheduler's job store cannot be shared: the primary key lets the first of them to ask run
+    the job for that period, and the others skip it (store/jobs.py)."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)  # the daemon's job id
+    slot: Mapped[datetime] = mapped_column(primary_key=True)  # when the period starts (UTC)
+    host: Mapped[str] = mapped_column(String(255))  # the daemon that runs it: host:pid
+    started_at: Mapped[datetime]
