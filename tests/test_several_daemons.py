@@ -1,14 +1,14 @@
 """Several daemons on one PostgreSQL ledger, end to end: ``publisher run`` as real subprocesses,
-each with folders of its own as a daemon on another host has, publishing for real (not dry-run)
-to the fake X, Graph API and SMTP servers. What counts as published is what the fakes received,
-by their own records (the fakes live in the test's process: a daemon killed with SIGKILL cannot
-take them along); the ledger must agree with them.
+each as a host of its own (``--host``, a state folder of its own, the queue folder shared),
+publishing for real (not dry-run) to the fake X, Graph API and SMTP servers. What counts as
+published is what the fakes received, by their own records (the fakes live in the test's process:
+a daemon killed with SIGKILL cannot take them along); the ledger must agree with them.
 
 The deliveries are recorded before any daemon starts, with intake's own parsing, planning and
-recording (``parse_post``, ``plan``, ``record_post``) in one transaction, not by dropping files:
-the daemons do not share a queue folder yet (per-host ``processing/`` is still to come), one
-``run --once`` to take the files would also send them, and thousands of posts recorded one
-commit each would take longer than sending them. What the daemons get is what intake records.
+recording (``parse_post``, ``plan``, ``record_post``) in one transaction, rather than taken from
+post files: what is measured and proved here is dispatch, and thousands of files taken one
+commit each by the daemons would spread the burst over the time intake takes, instead of having
+it all due at once. What the daemons get is what intake records.
 """
 
 from __future__ import annotations
@@ -45,16 +45,18 @@ SENT = re.compile(r"delivery (\d+) sent to ")
 
 
 def host(platforms: Platforms, name: str) -> subprocess.Popen[bytes]:
-    """The daemon of host ``name``: ``publisher run`` for real, with a state and a queue folder of
-    its own (its config's folders are relative to it) and the shared config's ledger and fakes;
-    its log in ``name/run.log`` (a pipe nobody reads would fill and stop it)."""
+    """The daemon of host ``name``: ``publisher run --host name`` for real, sharing the queue
+    folder, the ledger and the fakes, with a state folder of its own (its config's relative
+    folders are inside ``name/``); its log in ``name/run.log`` (a pipe nobody reads would fill
+    and stop it)."""
     folder = platforms.config.parent / name
     folder.mkdir()
     config = folder / "config.toml"
-    config.write_text(platforms.config.read_text(encoding="utf-8"), encoding="utf-8")
+    text = platforms.config.read_text(encoding="utf-8")
+    config.write_text(text.replace('"var/queue"', f'"{platforms.queue}"'), encoding="utf-8")
     with (folder / "run.log").open("w", encoding="utf-8") as err:  # the child keeps its own
         return subprocess.Popen(
-            [sys.executable, "-m", "publisher", "--config", str(config), "run"],
+            [sys.executable, "-m", "publisher", "--config", str(config), "run", "--host", name],
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
@@ -151,9 +153,9 @@ def ledger(database_url: str) -> Iterator[Ledger]:
 def test_four_daemons_publish_every_delivery_exactly_once(
     tmp_path: Path, database_url: str, ledger: Ledger
 ) -> None:
-    """Four hosts start at once on 10,000 due deliveries spread over X, Facebook, Instagram and
-    e-mail: each host's four platform workers claim side by side with the other hosts' (no quota
-    holds them back), and each delivery is claimed once and published once."""
+    """Four hosts start at once on 10,000 due deliveries (or E2E_DELIVERIES) over X, Facebook,
+    Instagram and e-mail: each host's four platform workers claim side by side with the other
+    hosts' (no quota holds them back), and each delivery is claimed once and published once."""
     groups = DELIVERIES // 20
     with fake_platforms(tmp_path, database_url=database_url, quotas=False) as fakes:
         fakes.graph.container_polls = 0  # a container is ready at once: no status polls
