@@ -18,13 +18,16 @@ def wait_for_line(process: subprocess.Popen[str], text: str, seconds: float = 60
     """Read the process's stderr until a line contains ``text``."""
     assert process.stderr is not None
     deadline = time.monotonic() + seconds
+    seen: list[str] = []
     while time.monotonic() < deadline:
         line = process.stderr.readline()
         if text in line:
             return
+        seen.append(line)
         if not line and process.poll() is not None:
             break
-    pytest.fail(f"the daemon never logged {text!r}")
+    said = "".join(seen[-20:]) or "nothing\n"
+    pytest.fail(f"the daemon never logged {text!r} (exit code {process.poll()}); it said:\n{said}")
 
 
 @contextmanager
