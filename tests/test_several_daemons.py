@@ -21,6 +21,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,9 @@ from tests.test_daemon_e2e import wait_until
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 # 20 deliveries a group: three posts to X, Facebook and e-mail and one with a photo to Instagram,
-# each in Hindi and English. E2E_DELIVERIES=<n> runs another size (a multiple of 20).
-DELIVERIES = int(os.environ.get("E2E_DELIVERIES") or 10_000)
+# each in Hindi and English. E2E_DELIVERIES=10000 (a multiple of 20) runs the issue's burst: some
+# 4 minutes on a busy 2-core machine (~15 ms of a daemon's CPU a delivery), too long for every run.
+DELIVERIES = int(os.environ.get("E2E_DELIVERIES") or 2_000)
 LEASE_SECONDS = 3.0  # the killed daemon's calls are reconciled this soon after they began
 SENT = re.compile(r"delivery (\d+) sent to ")
 
@@ -70,10 +72,28 @@ def stop(daemons: list[subprocess.Popen[bytes]]) -> list[int]:
     return [daemon.wait(timeout=60) for daemon in daemons]
 
 
+def log(platforms: Platforms, name: str) -> str:
+    return (platforms.config.parent / name / "run.log").read_text(encoding="utf-8")
+
+
+def start(platforms: Platforms, names: list[str]) -> list[subprocess.Popen[bytes]]:
+    """The hosts' daemons, once each is watching: work recorded after this is due for all of
+    them at once (a daemon that starts late on a busy machine would otherwise find it done)."""
+    daemons = [host(platforms, name) for name in names]
+    for name, daemon in zip(names, daemons, strict=True):
+        wait_until(f"{name} to start", partial(up, platforms, name, daemon), seconds=120)
+        assert daemon.poll() is None, log(platforms, name)
+    return daemons
+
+
+def up(platforms: Platforms, name: str, daemon: subprocess.Popen[bytes]) -> bool:
+    """Watching the queue, or dead."""
+    return "watching" in log(platforms, name) or daemon.poll() is not None
+
+
 def sent_by(platforms: Platforms, name: str) -> list[int]:
     """The deliveries host ``name`` says it sent, by its log."""
-    log = (platforms.config.parent / name / "run.log").read_text(encoding="utf-8")
-    return [int(n) for n in SENT.findall(log)]
+    return [int(n) for n in SENT.findall(log(platforms, name))]
 
 
 def notice(n: int, platforms: str, photo: bool = False) -> tuple[str, str]:
@@ -153,27 +173,25 @@ def ledger(database_url: str) -> Iterator[Ledger]:
 def test_four_daemons_publish_every_delivery_exactly_once(
     tmp_path: Path, database_url: str, ledger: Ledger
 ) -> None:
-    """Four hosts start at once on 10,000 due deliveries (or E2E_DELIVERIES) over X, Facebook,
-    Instagram and e-mail: each host's four platform workers claim side by side with the other
-    hosts' (no quota holds them back), and each delivery is claimed once and published once."""
+    """Four hosts start at once on thousands of due deliveries over X, Facebook, Instagram and
+    e-mail: each host's four platform workers claim side by side with the other hosts' (no quota
+    holds them back), and each delivery is claimed once and published once."""
     groups = DELIVERIES // 20
     with fake_platforms(tmp_path, database_url=database_url, quotas=False) as fakes:
         fakes.graph.container_polls = 0  # a container is ready at once: no status polls
         posts = [notice(n, '["x", "facebook", "email"]') for n in range(3 * groups)]
         posts += [notice(n, '["instagram"]', photo=True) for n in range(3 * groups, 4 * groups)]
-        record(fakes, posts)
-        assert statuses(ledger) == {"pending": DELIVERIES}
-
         names = ["d1", "d2", "d3", "d4"]
-        daemons = [host(fakes, name) for name in names]
+        daemons = start(fakes, names)
         try:
+            record(fakes, posts)
             wait_until("every delivery to be sent", lambda: settled(ledger), seconds=900)
         finally:
             codes = stop(daemons)
         assert codes == [0, 0, 0, 0]
         assert statuses(ledger) == {"sent": DELIVERIES}
         rows = deliveries(ledger)
-        assert_published_once(fakes, rows)  # 10,000 remote posts, one per delivery
+        assert_published_once(fakes, rows)  # one remote post per delivery, no other
         assert len(fakes.published()) == DELIVERIES
         # Each delivery claimed once (one attempt, and it went out), by one host, and every host
         # took its part.
@@ -204,10 +222,10 @@ def test_a_daemon_killed_mid_call_loses_and_duplicates_nothing(
     with fake_platforms(
         tmp_path, database_url=database_url, lease_seconds=LEASE_SECONDS, quotas=False
     ) as fakes:
-        record(fakes, [notice(n, '["x", "facebook"]') for n in range(expected // 4)])
-        daemons = [host(fakes, "d1"), host(fakes, "d2")]
+        daemons = start(fakes, ["d1", "d2"])
         killed = daemons[0]
         try:
+            record(fakes, [notice(n, '["x", "facebook"]') for n in range(expected // 4)])
             wait_until("the burst to be under way", lambda: fakes.count() >= 40, seconds=120)
             fakes.x.fail_next("hang", count=2, method="POST", then="")  # then stored, answered
             # Each host's X worker makes one call at a time: two held are one of each host's.
