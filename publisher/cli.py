@@ -221,8 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format=LOG_FORMAT,
         stream=sys.stderr,
     )
-    if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not args.verbose:  # their INFO lines (APScheduler: two per tick) would bury the events
+        for chatty in ("alembic", "apscheduler"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return _command(args)
     except (PublisherError, OSError, SQLAlchemyError) as exc:
