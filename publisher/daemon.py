@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -57,11 +56,6 @@ WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES = 6, 30
 SWEEP = "freshness"
 
 
-def this_daemon() -> str:
-    """How the ledger names this daemon where it records the jobs it runs: host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def fired_at(trigger: CronTrigger, now: datetime) -> datetime:
     """The trigger's latest fire time at or before ``now``: the slot of the run going on now
     (APScheduler 3 does not tell a job the time it was fired for). Looks back eight days, enough
@@ -75,13 +69,10 @@ def fired_at(trigger: CronTrigger, now: datetime) -> datetime:
 
 
 class Daemon:
-    def __init__(
-        self, engine: Engine, reload: Callable[[], Engine], host: str | None = None
-    ) -> None:
-        """``host`` names this daemon in the ledger's record of the jobs it runs
-        (``this_daemon()`` when not given)."""
+    def __init__(self, engine: Engine, reload: Callable[[], Engine]) -> None:
         self.engine = engine
-        self.host = host or this_daemon()
+        # How the ledger's record of the jobs it runs names this daemon: its host and process.
+        self.host = f"{engine.intake.host}:{os.getpid()}"
         self._slots: dict[str, datetime] = {}  # per interval job, the last period asked for
         self._reload = reload
         self._arrived = threading.Event()

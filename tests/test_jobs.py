@@ -5,6 +5,7 @@ them. The ledger's ``job_runs`` rows say which daemon ran which period."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -115,13 +116,13 @@ def test_daemons_racing_for_the_same_periods_take_each_exactly_once(ledger_url: 
 
 def daemon(settings: Settings, clock: FakeClock, host: str) -> Daemon:
     """A daemon with an engine of its own, not started: the tests run its jobs."""
-    engine = Engine(settings, dry_run=True, clock=clock)
-    return Daemon(engine, reload=lambda: engine, host=host)
+    engine = Engine(settings, dry_run=True, clock=clock, host=host)
+    return Daemon(engine, reload=lambda: engine)
 
 
 def two_daemons(settings: Settings, clock: FakeClock) -> tuple[Daemon, Daemon]:
     """Two daemons on one ledger, as on two hosts."""
-    return daemon(settings, clock, "host-a:10"), daemon(settings, clock, "host-b:20")
+    return daemon(settings, clock, "host-a"), daemon(settings, clock, "host-b")
 
 
 @pytest.mark.both_stores
@@ -143,9 +144,9 @@ def test_each_period_of_the_freshness_sweep_runs_in_one_daemon(
     b._sweep()  # b asks first this time
     a._sweep()
     assert runs(a.engine.ledger) == [
-        (SWEEP, start, "host-a:10"),
-        (SWEEP, start + period, "host-a:10"),
-        (SWEEP, start + 2 * period, "host-b:20"),
+        (SWEEP, start, f"host-a:{os.getpid()}"),
+        (SWEEP, start + period, f"host-a:{os.getpid()}"),
+        (SWEEP, start + 2 * period, f"host-b:{os.getpid()}"),
     ]
     assert caplog.text.count(OTHER) == 3
 
@@ -180,8 +181,8 @@ def test_the_weekly_report_goes_once_per_firing_and_only_its_sender_tries_again(
             job.func(*job.args)
         assert len(smtp.messages) == 2
     assert runs(a.engine.ledger) == [
-        (WEEKLY_JOB, monday, "host-a:10"),
-        (WEEKLY_JOB, monday + timedelta(days=7), "host-b:20"),
+        (WEEKLY_JOB, monday, f"host-a:{os.getpid()}"),
+        (WEEKLY_JOB, monday + timedelta(days=7), f"host-b:{os.getpid()}"),
     ]
 
 
@@ -285,5 +286,5 @@ def test_two_daemons_on_one_ledger_send_one_weekly_report_and_one_warning(
     assert [m.rcpt_tos for m in warnings] == [[OFFICER]]
     [sender] = [d for d, log in zip(daemons, logs, strict=True) if said(log, "weekly report sent")]
     weekly = [run for run in runs(ledger) if run[0] == WEEKLY_JOB]
-    assert weekly == [(WEEKLY_JOB, fire, f"{socket.gethostname()}:{sender.pid}")]
+    assert weekly == [(WEEKLY_JOB, fire, f"{socket.gethostname().lower()}:{sender.pid}")]
     ledger.kw["bind"].dispose()

@@ -1,0 +1,99 @@
+"""``run`` (the daemon, or one pass) and ``queue release``: the commands that take files from
+the queue folder, each under the locks that keep two processes from taking the same ones."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from publisher.cli.output import print_late, redact_logs
+from publisher.clock import system_clock
+from publisher.config import Settings, load_settings
+from publisher.daemon import Daemon
+from publisher.engine import Engine
+from publisher.errors import PublisherError
+from publisher.hosts import hold, lock_path
+from publisher.intake import release
+from publisher.review import awaiting_text, queued, review_text
+from publisher.store.models import Delivery
+
+_LOCKS: list[IO[str]] = []  # held open until the process ends
+
+
+def run(config: Path, settings: Settings, *, host: str, dry_run: bool, once: bool) -> int:
+    _lock(settings.paths.state)
+    held = hold(settings.paths.queue, host)
+    if held is None:
+        msg = (
+            f"another publisher is already running as host '{host}' on this machine (it holds "
+            f"{lock_path(settings.paths.queue, host)}); give each instance its own --host"
+        )
+        raise PublisherError(msg)
+    _LOCKS.append(held)
+    engine = _engine(settings, host, dry_run)
+    if not once:
+        Daemon(engine, reload=lambda: _engine(load_settings(config), host, dry_run)).run()
+        return 0
+    tick = engine.run_once()
+    ids = [c.delivery_id for c in tick.sent]
+    with engine.ledger() as session:
+        sent = session.scalars(
+            select(Delivery).where(Delivery.id.in_(ids)).options(selectinload(Delivery.post))
+        ).all()
+        waiting = queued(session)
+        verb = "recorded as dry-run (nothing was sent)" if dry_run else "sent"
+        print(f"{len(tick.taken)} post file(s) taken; {len(sent)} deliveries {verb}.\n")
+        if tick.created:
+            print(f"{len(tick.created)} recurring post(s) created from their rules.\n")
+        late = [d.delivery_id for d in tick.late]
+        print_late(session.scalars(select(Delivery).where(Delivery.id.in_(late))).all(), settings)
+        if sent:
+            print(review_text(sent, settings))
+        print(f"{len(waiting)} deliveries scheduled for later.\n")
+        print(awaiting_text(waiting, settings), end="")
+        if waiting:
+            print(review_text(waiting, settings))
+    return 0
+
+
+def _lock(state: Path) -> None:
+    """One ``publisher run`` per state folder: a second would send beside the first from the
+    same state. The lock lasts as long as the process."""
+    state.mkdir(parents=True, exist_ok=True)
+    handle = (state / "run.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        msg = f"another 'publisher run' is already using {state}; stop it first"
+        raise PublisherError(msg) from None
+    _LOCKS.append(handle)
+
+
+def release_host(settings: Settings, host: str) -> int:
+    """``queue release HOST``: a host that is gone for good leaves files in its processing
+    folders that no other host takes; hand them back. A file the dead host had recorded
+    before it died is found under its post's key and archived, not posted again."""
+    queue = settings.paths.queue
+    held = hold(queue, host)
+    if held is None:
+        msg = (
+            f"host '{host}' is running on this machine (it holds {lock_path(queue, host)}): its "
+            "files are its own while it runs, and it puts them back itself when it starts again"
+        )
+        raise PublisherError(msg)
+    with held:  # no daemon starts as that host meanwhile
+        moved = release(queue, settings.units, host)
+    for path in moved:
+        print(f"put back {path.relative_to(queue)}")
+    print(f"{len(moved)} file(s) host '{host}' left in processing/ are back in their unit folders")
+    return 0
+
+
+def _engine(settings: Settings, host: str, dry_run: bool) -> Engine:
+    engine = Engine(settings, dry_run=dry_run, clock=system_clock, host=host)
+    redact_logs(engine.credentials)
+    return engine
