@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,29 @@ def test_dropped_connection_after_storing_is_uncertain_then_found(fake: FakeGrap
     found = facebook.find_existing(delivery("पोस्ट जो पहुँच गई"))
     assert found is not None and found.remote_id in fake.posts
     assert fake.count_published(PAGE) == 1
+
+
+def test_reconcile_finds_a_post_more_than_a_page_of_posts_back(fake: FakeGraph) -> None:
+    """A burst: the post whose answer was lost is followed by 150 more (Graph lists 100 a page)
+    before it is looked for."""
+    facebook = adapter(fake)
+    fake.fail_next("drop_after_store", path_contains="/feed")
+    with pytest.raises(UncertainError):
+        facebook.publish(delivery("पोस्ट जो पहुँच गई"))
+    [lost] = fake.posts
+    for n in range(150):
+        facebook.publish(delivery(f"सूचना {n}"))
+    found = facebook.find_existing(delivery("पोस्ट जो पहुँच गई"))
+    assert found is not None and found.remote_id == lost
+    assert fake.count_published(PAGE) == 151
+
+
+def test_reconcile_looks_only_after_the_delivery_was_due(fake: FakeGraph) -> None:
+    facebook = adapter(fake)
+    facebook.publish(delivery("हर हफ़्ते की सूचना"))
+    due_later = replace(delivery("हर हफ़्ते की सूचना"), not_before=clock() + timedelta(hours=1))
+    assert facebook.find_existing(due_later) is None
+    assert facebook.find_existing(delivery("हर हफ़्ते की सूचना")) is not None
 
 
 def test_expired_token(fake: FakeGraph) -> None:

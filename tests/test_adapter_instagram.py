@@ -152,6 +152,24 @@ def test_a_finished_container_left_by_a_crash_is_published_not_remade(
     assert fake.count_published(IG) == 1
 
 
+def test_reconcile_finds_a_post_more_than_a_page_of_media_back(
+    fake: FakeGraph, tmp_path: Path
+) -> None:
+    """A busy account: the post whose answer was lost is followed by 60 more (the adapter asks
+    for 50 a page) before it is looked for."""
+    fake.ig_quota_total, fake.container_polls = 100, 0
+    instagram, media = adapter(fake), photos(tmp_path, 1)
+    fake.fail_next("drop_after_store", path_contains="media_publish")
+    with pytest.raises(UncertainError):
+        instagram.publish(delivery([Part("post", "पोस्ट जो पहुँच गई", [])], media))
+    [lost] = fake.ig_media
+    for n in range(60):
+        instagram.publish(delivery([Part("post", f"सूचना {n}", [])], media))
+    found = instagram.find_existing(delivery([Part("post", "पोस्ट जो पहुँच गई", [])], media))
+    assert found is not None and found.remote_id == lost
+    assert fake.count_published(IG) == 61
+
+
 def test_metrics_and_check(fake: FakeGraph, tmp_path: Path) -> None:
     instagram = adapter(fake)
     receipt = instagram.publish(delivery([Part("post", "x", [])], photos(tmp_path, 1)))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import facebook
 import pytest
@@ -118,8 +121,44 @@ def test_feed_listing_pages_through_cursors(fake: FakeGraph, page: facebook.Grap
     ids = [page.put_object(PAGE, "feed", message=f"post {n}")["id"] for n in range(3)]
     first = page.get_connections(PAGE, "published_posts", limit=2, fields="id,message")
     assert [p["id"] for p in first["data"]] == ids[:0:-1]
+    cursors = first["paging"]["cursors"]
+    assert base64.b64decode(cursors["before"]).decode() == ids[2]  # Graph's are base64 of an id
+    assert parse_qs(urlsplit(first["paging"]["next"]).query)["after"] == [cursors["after"]]
+
+    page.put_object(PAGE, "feed", message="newer")  # a cursor names a post, not a position
+    rest = page.get_connections(PAGE, "published_posts", limit=2, after=cursors["after"])
+    assert [p["id"] for p in rest["data"]] == [ids[0]]
+    assert "next" not in rest["paging"]
+    assert [p["id"] for p in page.get_all_connections(PAGE, "feed", limit=2)][1:] == ids[::-1]
+
+
+def test_a_listing_page_holds_100_at_most(fake: FakeGraph, page: facebook.GraphAPI) -> None:
+    for n in range(101):
+        page.put_object(PAGE, "feed", message=f"post {n}")
+    first = page.get_connections(PAGE, "published_posts", limit=500)
+    assert len(first["data"]) == 100
     assert "next" in first["paging"]
-    assert [p["id"] for p in page.get_all_connections(PAGE, "feed", limit=2)] == ids[::-1]
+
+
+def test_listings_leave_out_what_is_older_than_since(
+    fake: FakeGraph, page: facebook.GraphAPI, ig: facebook.GraphAPI
+) -> None:
+    fake.container_polls = 0
+    now = [datetime(2026, 11, 23, 9, 0, tzinfo=UTC)]
+    fake.clock = lambda: now[0]
+    page.put_object(PAGE, "feed", message="old")
+    container = ig.put_object(IG, "media", image_url="https://cdn.example/old.jpg")["id"]
+    ig.put_object(IG, "media_publish", creation_id=container)
+    now[0] += timedelta(hours=2)
+    newer = page.put_object(PAGE, "feed", message="new")["id"]
+    container = ig.put_object(IG, "media", image_url="https://cdn.example/new.jpg")["id"]
+    newer_media = ig.put_object(IG, "media_publish", creation_id=container)["id"]
+
+    since = int((now[0] - timedelta(hours=1)).timestamp())
+    posts = page.get_connections(PAGE, "published_posts", since=since)["data"]
+    assert [p["id"] for p in posts] == [newer]
+    assert [m["id"] for m in ig.get_connections(IG, "media", since=since)["data"]] == [newer_media]
+    assert page.get_connections(PAGE, "published_posts", since=since + 7200) == {"data": []}
 
 
 def test_instagram_container_polling_publish_and_first_comment(

@@ -34,6 +34,7 @@ from publisher.errors import AdapterError, PermanentError, UncertainError
 
 WEB = "https://www.facebook.com"
 NEEDED = ("pages_manage_posts", "pages_read_engagement")
+POSTS_PAGES = 6  # of 100: Graph lists about 600 of a page's published posts a year, no more
 
 
 class FacebookAdapter(Adapter[GraphOptions]):
@@ -96,19 +97,20 @@ class FacebookAdapter(Adapter[GraphOptions]):
         return str(self.graph.call(upload, writes=True)["id"])
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        """The post among the page's posts since the delivery fell due, newest first, page after
+        page: a busy page (a burst) may have posted hundreds since, and a post missed here would
+        be sent again."""
         since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
         wanted = comparable(delivery.parts[0].text)
-        listing = self.graph.call(
-            lambda: self.graph.api.get_connections(
-                self.page,
-                "published_posts",
-                fields="message,created_time",
-                since=int(since.timestamp()),
-                limit=100,
-            ),
-            writes=False,
+        posts = self.graph.listing(
+            self.page,
+            "published_posts",
+            POSTS_PAGES,
+            fields="message,created_time",
+            since=int(since.timestamp()),
+            limit=100,
         )
-        for post in listing.get("data", []):
+        for post in posts:
             if comparable(post.get("message", "")) == wanted:
                 return Receipt(post["id"], f"{WEB}/{post['id']}", self.clock())
         return None

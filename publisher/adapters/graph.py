@@ -10,8 +10,10 @@ the rate-limit codes (``X-Business-Use-Case-Usage`` says when access comes back)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import facebook
 import requests
@@ -90,6 +92,24 @@ class Graph:
                 raise TransientError(f"cannot reach the Graph API: {exc}") from None
             msg = f"no answer from the Graph API after the request was sent: {exc}"
             raise UncertainError(msg) from None
+
+    def listing(self, node: str, edge: str, pages: int, **args: Any) -> Iterator[dict[str, Any]]:
+        """The items of an edge, page after page as Graph links them, for at most ``pages`` pages.
+
+        A page has more after it while ``paging.next`` is there; the next page is asked with that
+        link's query, as facebook-sdk's ``get_all_connections`` does: on a cursor-paged edge it
+        carries ``after`` (``paging.cursors.after``) beside the caller's arguments, on a time-paged
+        one ``until``. A generator, so a caller that has found what it looks for reads no more
+        pages. Each page is a read: a lost answer is transient.
+        """
+        for _ in range(pages):
+            page = self.call(partial(self.api.get_connections, node, edge, **args), writes=False)
+            yield from page.get("data", [])
+            following = page.get("paging", {}).get("next")
+            if not following:
+                return
+            args = dict(parse_qsl(urlsplit(following).query))
+            args.pop("access_token", None)  # facebook-sdk adds the client's own
 
     def _classify(self, exc: facebook.GraphAPIError) -> AdapterError:
         if not isinstance(exc.result, dict):  # not Graph's JSON: an HTML error page, a proxy

@@ -41,6 +41,7 @@ from publisher.errors import (
 logger = logging.getLogger(__name__)
 
 CAROUSEL_MAX = 10
+MEDIA_PAGES = 20  # of 50: ten days of posts at Instagram's highest publishing quota, 100 a day
 QUOTA_WAIT = 3600.0  # the publishing quota is a rolling 24 hours: look again in an hour
 
 
@@ -195,19 +196,20 @@ class InstagramAdapter(Adapter[InstagramOptions]):
             raise RateLimitedError(msg, QUOTA_WAIT)
 
     def find_existing(self, delivery: Outgoing) -> Receipt | None:
+        """The post among the account's media since the delivery fell due, newest first, page
+        after page: a post missed here would be published again. ``since`` is sent, and each
+        media's time checked too, in case Graph lists older ones."""
         wanted = comparable(delivery.parts[0].text)
         since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
-        listing = self.graph.call(
-            partial(
-                self.graph.api.get_connections,
-                self.user,
-                "media",
-                fields="caption,permalink,timestamp",
-                limit=50,
-            ),
-            writes=False,
+        listing = self.graph.listing(
+            self.user,
+            "media",
+            MEDIA_PAGES,
+            fields="caption,permalink,timestamp",
+            since=int(since.timestamp()),
+            limit=50,
         )
-        for media in listing.get("data", []):
+        for media in listing:
             posted = datetime.fromisoformat(media.get("timestamp", "1970-01-01T00:00:00+0000"))
             if posted >= since and comparable(media.get("caption", "")) == wanted:
                 return Receipt(media["id"], media.get("permalink"), self.clock())

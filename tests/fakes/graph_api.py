@@ -8,16 +8,19 @@ form or an ``Authorization: Bearer`` header; url-encoded and multipart bodies; J
 ``X-App-Usage`` / ``X-Business-Use-Case-Usage`` headers. Endpoints: Page feed posts
 (``message``, ``link`` as a Page shares another post, ``attached_media``, ``published``), photos
 (upload or url, published or not), comments, object lookups with ``fields=`` (unknown fields
-refused, as Graph does), feed listings with cursor paging, insights, ``/me``,
-``/me/permissions``, and Instagram containers (image, or carousel of 2-10 items) with status
-polling, ``media_publish`` and ``content_publishing_limit``.
+refused, as Graph does), a Page's posts and an Instagram account's media listed newest first
+with Graph's cursor paging (``since``, ``limit`` up to 100, ``after``; ``paging.cursors`` and
+``paging.next``), insights, ``/me``, ``/me/permissions``, and Instagram containers (image, or
+carousel of 2-10 items) with status polling, ``media_publish`` and ``content_publishing_limit``.
 
 Not imitated: Meta's permission model (a token owns exactly the objects registered with it),
 ``debug_token``, batch requests, deletes, video and resumable uploads, Reels and Stories,
 scheduled posts going live, link scraping, downloading ``image_url`` (only recorded), time-based
-container expiry, real usage accounting (headers carry ``fake.usage`` unless a rate-limit fault
-says otherwise) and fields other than those ``_node`` builds. Meta does not document the answer
-to publishing a container twice; the fake's (code 100) is an assumption.
+container expiry, paging backwards (``before``, ``until``, ``paging.previous``), real usage
+accounting (headers carry ``fake.usage`` unless a rate-limit fault says otherwise) and fields
+other than those ``_node`` builds. Meta does not document the answer
+to publishing a container twice, nor to a cursor that points at nothing; the fake's (code 100)
+are assumptions.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 VERSION = re.compile(r"v\d+\.\d+")
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
 IDS_MAX = 50  # objects in one GET /?ids=
+LIMIT_MAX = 100  # items in one page of an edge, whatever limit= asks
 # Graph's error code -> (HTTP status, message); the type is always OAuthException.
 ERRORS: dict[int, tuple[int, str]] = {
     1: (500, "An unknown error occurred"),
@@ -531,7 +535,11 @@ class FakeGraph:
         if edge == ("POST", "photos"):
             return self._photo(page_id, req)
         if edge in (("GET", "feed"), ("GET", "published_posts"), ("GET", "posts")):
-            posts = [p.id for p in self.posts.values() if p.page_id == page_id and p.is_published]
+            posts = [
+                (p.id, p.created_time)
+                for p in self.posts.values()
+                if p.page_id == page_id and p.is_published
+            ]
             return self._listing(req, posts[::-1], "id,message,created_time")
         raise self._unsupported(req.method, page_id)
 
@@ -541,7 +549,9 @@ class FakeGraph:
         form = req.form
         if edge == ("GET", "media"):  # the account's media, newest first
             own = [
-                m.id for m in self.ig_media.values() if m.ig_user_id == ig_id and not m.parent_id
+                (m.id, m.timestamp)
+                for m in self.ig_media.values()
+                if m.ig_user_id == ig_id and not m.parent_id
             ]
             return self._listing(req, own[::-1], "id")
         if edge == ("POST", "media"):
@@ -730,13 +740,30 @@ class FakeGraph:
         ]  # fmt: skip
         return {"data": rows}
 
-    def _listing(self, req: GraphRequest, ids: list[str], default: str) -> dict[str, Any]:
-        start, limit = int(req.query.get("after") or 0), int(req.query.get("limit") or 25)
-        data = [self._view(i, req.query.get("fields"), default) for i in ids[start : start + limit]]
-        cursors = {"before": str(start), "after": str(start + len(data))}
-        paging: dict[str, Any] = {"cursors": cursors}
+    def _listing(
+        self, req: GraphRequest, items: list[tuple[str, str]], default: str
+    ) -> dict[str, Any]:
+        """Graph's cursor paging of an edge's ``(id, created time)`` items, newest first:
+        ``since`` (unix seconds) leaves older ones out; each cursor is the base64 of the id it
+        points at (as Graph's are), so a page asked ``after`` one stays right while new posts
+        arrive; ``paging.next`` is there while more follow, and holds the whole query again."""
+        since = int(req.query.get("since") or 0)
+        ids = [i for i, created in items if datetime.fromisoformat(created).timestamp() >= since]
+        limit = min(int(req.query.get("limit") or 25), LIMIT_MAX)
+        start = 0
+        if cursor := req.query.get("after"):
+            after = base64.b64decode(cursor.encode()).decode()
+            if after not in ids:
+                raise GraphError(100, message=f"(#100) Invalid cursor: {cursor}")
+            start = ids.index(after) + 1
+        shown = ids[start : start + limit]
+        data = [self._view(i, req.query.get("fields"), default) for i in shown]
+        if not shown:
+            return {"data": data}  # Graph leaves paging out of an empty page
+        before, after = (base64.b64encode(i.encode()).decode() for i in (shown[0], shown[-1]))
+        paging: dict[str, Any] = {"cursors": {"before": before, "after": after}}
         if start + limit < len(ids):
-            query = urlencode({**req.query, "access_token": req.token, "after": start + limit})
+            query = urlencode({**req.query, "access_token": req.token, "after": after})
             prefix = f"{req.version}/" if req.version else ""
             paging["next"] = f"https://graph.facebook.com/{prefix}{req.path.lstrip('/')}?{query}"
         return {"data": data, "paging": paging}
