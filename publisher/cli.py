@@ -39,7 +39,8 @@ from publisher.postfile import parse_post
 from publisher.receipts import local
 from publisher.recurring import Recurring
 from publisher.render import Renderer
-from publisher.report import as_dict, build_report, report_csv
+from publisher.report import build_report
+from publisher.report_export import as_dict, report_csv
 from publisher.report_html import render_report
 from publisher.review import (
     awaiting_text,
