@@ -23,7 +23,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from publisher.config import load_settings
-from publisher.report import as_dict, build_report, report_csv
+from publisher.report import build_report
+from publisher.report_export import as_dict, report_csv
 from publisher.report_html import render_report
 from publisher.store.db import open_ledger
 from publisher.store.models import Delivery, MetricSnapshot, Post

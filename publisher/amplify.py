@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from publisher.config import ALL_UNITS, AMPLIFY_KINDS, Account, Settings
+from publisher.config import Settings
+from publisher.organisation import ALL_UNITS, AMPLIFY_KINDS, Account
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from publisher.config import Account, Settings
+from publisher.config import Settings
 from publisher.errors import ConfigError, PostFileError, Problem
+from publisher.organisation import Account
 from publisher.plan import PlannedDelivery, plan
 from publisher.postfile import PostRequest, parse_post
 from publisher.render import Renderer

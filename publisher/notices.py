@@ -14,7 +14,8 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 
 from publisher.adapters.email import Mail
-from publisher.config import Account, Settings
+from publisher.config import Settings
+from publisher.organisation import Account
 from publisher.receipts import local
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from publisher.config import ALL_UNITS, Account, Settings
+from publisher.config import Settings
 from publisher.errors import PostFileError, Problem
 from publisher.fit import FitError, Part, fit
+from publisher.organisation import ALL_UNITS, Account
 from publisher.postfile import PostRequest
 from publisher.render import Rendered, Renderer, RenderError
 from publisher.scripts import wrong_script

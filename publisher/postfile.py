@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from publisher.config import Handle, LocaleCode, Platform, Strict
 from publisher.errors import InputError, PostFileError, Problem
+from publisher.fields import Handle, LocaleCode, Platform, Strict
 from publisher.store.models import Priority
 from publisher.tomlfile import line_of, parse_toml, problems_from_validation
 

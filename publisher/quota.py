@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import accumulate
 
-from publisher.config import Quota
+from publisher.platform_options import Quota
 
 
 @dataclass(frozen=True)

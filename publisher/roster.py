@@ -7,7 +7,8 @@ import csv
 import io
 from typing import Any
 
-from publisher.config import Account, Settings
+from publisher.config import Settings
+from publisher.organisation import Account
 from publisher.report_html import TEMPLATES
 
 COLUMNS = ("unit", "unit_name", "officer", "designation", "email", "phone", "platform",

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from publisher.config import Account, Platform, Settings
+from publisher.config import Settings
+from publisher.fields import Platform
+from publisher.organisation import Account
 
 MENTIONS: tuple[Platform, ...] = ("x", "facebook", "instagram")
 """Platforms whose posts mention accounts (as ``@handle``); e-mail carries no tags."""

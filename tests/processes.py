@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,17 +15,20 @@ import pytest
 
 
 def wait_for_line(process: subprocess.Popen[str], text: str, seconds: float = 60) -> None:
-    """Read the process's stderr until a line contains ``text``."""
+    """Read the process's stderr until a line contains ``text``. A daemon that stays silent
+    would block the read for ever: past ``seconds`` it is killed, which ends the read, and the
+    test fails with what it said."""
     assert process.stderr is not None
-    deadline = time.monotonic() + seconds
     seen: list[str] = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if text in line:
-            return
-        seen.append(line)
-        if not line and process.poll() is not None:
-            break
+    deadline = threading.Timer(seconds, process.kill)
+    deadline.start()
+    try:
+        while line := process.stderr.readline():
+            if text in line:
+                return
+            seen.append(line)
+    finally:
+        deadline.cancel()
     said = "".join(seen[-20:]) or "nothing\n"
     pytest.fail(f"the daemon never logged {text!r} (exit code {process.poll()}); it said:\n{said}")
 

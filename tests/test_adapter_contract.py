@@ -16,7 +16,6 @@ from publisher.adapters.email import EmailAdapter
 from publisher.adapters.facebook import FacebookAdapter
 from publisher.adapters.instagram import InstagramAdapter
 from publisher.adapters.x import XAdapter
-from publisher.config import Account, EmailOptions, GraphOptions, InstagramOptions, PlatformOptions
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -26,6 +25,8 @@ from publisher.errors import (
     UncertainError,
 )
 from publisher.fit import Part
+from publisher.organisation import Account
+from publisher.platform_options import EmailOptions, GraphOptions, InstagramOptions, PlatformOptions
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.x_api import FakeX

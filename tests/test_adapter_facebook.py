@@ -13,7 +13,6 @@ import pytest
 
 from publisher.adapters.base import Amplified, Media, Outgoing
 from publisher.adapters.facebook import FacebookAdapter
-from publisher.config import Account, GraphOptions
 from publisher.errors import (
     AuthError,
     PermanentError,
@@ -22,6 +21,8 @@ from publisher.errors import (
     UncertainError,
 )
 from publisher.fit import Part
+from publisher.organisation import Account
+from publisher.platform_options import GraphOptions
 from tests.fakes.graph_api import FakeGraph
 
 PAGE, TOKEN = "100064556412347", "EAAB-haryana-page-token"

@@ -10,7 +10,6 @@ import pytest
 
 from publisher.adapters.base import Amplified, Media, Outgoing, Receipt
 from publisher.adapters.x import XAdapter
-from publisher.config import Account, PlatformOptions
 from publisher.errors import (
     AuthError,
     PermanentError,
@@ -19,6 +18,8 @@ from publisher.errors import (
     UncertainError,
 )
 from publisher.fit import Part, fit
+from publisher.organisation import Account
+from publisher.platform_options import PlatformOptions
 from tests.fakes.x_api import FakeX
 
 SECRETS = {

@@ -24,13 +24,14 @@ import pytest
 from sqlalchemy import select
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
-from publisher.config import PlatformOptions, Settings, load_settings
+from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
 from publisher.errors import TransientError
 from publisher.evergreen import load_pools
 from publisher.freshness import RETRY_FAILED_EVERGREEN, Freshness, mailer
 from publisher.plan import plan
+from publisher.platform_options import PlatformOptions
 from publisher.postfile import parse_post
 from publisher.render import Renderer
 from publisher.store.db import open_ledger

@@ -14,7 +14,8 @@ import pytest
 
 from publisher.config import load_settings
 from publisher.engine import Engine
-from publisher.report import as_dict, build_report, report_csv
+from publisher.report import build_report
+from publisher.report_export import as_dict, report_csv
 from tests.conftest import Drop, FakeClock
 from tests.live import Live, live, publish_scenario
 from tests.test_cli import publisher

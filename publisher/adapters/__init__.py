@@ -12,9 +12,10 @@ from typing import Any
 from publisher.adapters.base import Adapter
 from publisher.adapters.dryrun import DryRunAdapter
 from publisher.clock import Clock
-from publisher.config import Account, Settings
+from publisher.config import Settings
 from publisher.credentials import Credentials
 from publisher.errors import NoAdapterError
+from publisher.organisation import Account
 from publisher.plugins import GROUP
 
 

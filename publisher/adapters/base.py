@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
 from publisher.clock import Clock
-from publisher.config import Account, PlatformOptions
 from publisher.errors import PermanentError, UncertainError
 from publisher.fit import Part
+from publisher.organisation import Account
+from publisher.platform_options import PlatformOptions
 
 POST = "post"  # the kind of a delivery that publishes; any other kind amplifies
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
-from publisher.config import PlatformOptions
+from publisher.platform_options import PlatformOptions
 
 
 class DryRunAdapter(Adapter[PlatformOptions]):

@@ -21,7 +21,6 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from publisher.adapters.http import redirect
-from publisher.config import Account, GraphOptions
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -30,6 +29,8 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+from publisher.organisation import Account
+from publisher.platform_options import GraphOptions
 
 HOSTS = ["https://graph.facebook.com"]
 TRANSIENT = {1, 2}

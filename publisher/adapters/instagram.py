@@ -29,7 +29,6 @@ from publisher.adapters.base import (
     comparable,
 )
 from publisher.adapters.graph import Graph
-from publisher.config import InstagramOptions
 from publisher.errors import (
     AdapterError,
     PermanentError,
@@ -37,6 +36,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+from publisher.platform_options import InstagramOptions
 
 logger = logging.getLogger(__name__)
 

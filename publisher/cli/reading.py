@@ -21,7 +21,8 @@ from publisher.freshness import account_standings, standings_text
 from publisher.metrics import MeasuringAdapters, collect
 from publisher.recurring import Recurring
 from publisher.render import Renderer
-from publisher.report import as_dict, build_report, report_csv
+from publisher.report import build_report
+from publisher.report_export import as_dict, report_csv
 from publisher.report_html import render_report
 from publisher.review import awaiting_text, late_deliveries, queued, review_text, status_text
 from publisher.roster import roster_csv, roster_html
