@@ -55,6 +55,9 @@ LOGGED = re.compile(r"delivery (\d+) dry_run to ")  # the dispatcher's line per 
 TICK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+# What a backend is doing (backends()): running a statement; in a transaction, waiting for its
+# daemon's next statement; waiting for an advisory lock (the audit log's); for a row.
+DOING = ("active", "idle in transaction", "lock:advisory", "lock:transactionid")
 
 
 @dataclass(frozen=True)
@@ -120,17 +123,21 @@ def machine_busy() -> float:
     return (user + nice + system + irq + softirq + steal) / TICK
 
 
-def backends_cpu(ledger: Ledger) -> float:
-    """CPU seconds of the PostgreSQL backends serving the daemons: the connections carrying this
-    ledger's application_name (its URL's), other than the one asking."""
+def backends(ledger: Ledger) -> dict[int, str]:
+    """The PostgreSQL backends serving the daemons (the connections carrying this ledger's
+    application_name, its URL's, other than the one asking), each with what it is doing:
+    waiting for a lock ("lock:advisory", "lock:transactionid": a row another transaction
+    holds, ...), else its state ("active", "idle in transaction", "idle")."""
     with ledger() as session:
-        pids = session.scalars(
+        rows = session.execute(
             text(
-                "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                "SELECT pid, CASE WHEN wait_event_type = 'Lock' THEN 'lock:' || wait_event"
+                " ELSE state END"
+                " FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
                 " AND application_name = current_setting('application_name')"
             )
-        ).all()
-    return sum(cpu_seconds(pid) for pid in pids)
+        )
+        return dict(rows.tuples().all())
 
 
 def unfinished(ledger: Ledger) -> int:
@@ -181,6 +188,7 @@ class Result:
     startup_cpu: float  # the daemons', launch to ready ("watching")
     daemons_cpu: float  # the daemons', ready to empty
     backends_cpu: float | None  # None on SQLite
+    backends_doing: dict[str, float]  # on PostgreSQL, how many backends were in each state
     machine_cpu: float  # all cores, launch to empty
     load: tuple[float, float]  # 1-minute load average at launch and at empty
     problems: list[str]
@@ -202,6 +210,8 @@ def measure(store: str, n: int, posts: int, folder: Path) -> Result:
             for i, (config, log) in enumerate(zip(configs, logs, strict=True), 1)
         ]
         ready: dict[int, float] = {}  # a daemon's CPU seconds when it logged that it was ready
+        doing: Counter[str] = Counter()  # the backends' states, summed over the polls
+        polls = 0
         try:
             while unfinished(ledger):
                 if any(p.poll() is not None for p in processes):
@@ -209,13 +219,16 @@ def measure(store: str, n: int, posts: int, folder: Path) -> Result:
                 for p, log in zip(processes, logs, strict=True):
                     if p.pid not in ready and "watching" in log.read_text("utf-8"):
                         ready[p.pid] = cpu_seconds(p.pid)
+                if store == "postgresql":
+                    doing.update(backends(ledger).values())
+                    polls += 1
                 time.sleep(0.2)
             wall, busy = time.perf_counter() - start, machine_busy() - busy
             end_load = os.getloadavg()[0]
             cpu = {p.pid: cpu_seconds(p.pid) for p in processes}
             startup_cpu = sum(ready.get(pid, spent) for pid, spent in cpu.items())
             daemons_cpu = sum(cpu.values()) - startup_cpu
-            db_cpu = backends_cpu(ledger) if store == "postgresql" else None
+            db_cpu = sum(map(cpu_seconds, backends(ledger))) if store == "postgresql" else None
         finally:
             for process in processes:
                 stop(process)
@@ -229,7 +242,8 @@ def measure(store: str, n: int, posts: int, folder: Path) -> Result:
     if first is None or last is None:
         raise SystemExit(f"no attempt was recorded; see {' '.join(map(str, logs))}")
     return Result(
-        total, wall, (last - first).total_seconds(), shares, startup_cpu, daemons_cpu, db_cpu, busy,
+        total, wall, (last - first).total_seconds(), shares, startup_cpu, daemons_cpu, db_cpu,
+        {state: n / polls for state, n in doing.items()}, busy,
         (load, end_load), found,
     )  # fmt: skip
 
@@ -237,14 +251,18 @@ def measure(store: str, n: int, posts: int, folder: Path) -> Result:
 COLUMNS = (  # heading, width
     ("store:daemons", 14), ("deliveries", 11), ("launch s", 9), ("dispatch s", 11),
     ("/s", 6), ("each daemon", 22), ("start-up CPU s", 15), ("ms CPU/delivery: daemons", 25),
-    ("PG", 6), ("others", 8), ("busy", 6), ("load", 10), ("exactly once", 0),
+    ("PG", 6), ("others", 8), ("busy", 6), ("PG backends a/t/al/rl", 22), ("load", 11),
+    ("exactly once", 0),
 )  # fmt: skip
 
 
 def row(what: Setup, r: Result) -> str:
     """One run's figures under COLUMNS: CPU per delivery is the daemons' after start-up, their
     PostgreSQL backends', and everything else the machine ran meanwhile (the neighbours, this
-    bench's polling, PostgreSQL's own processes); busy is the machine's share of its cores."""
+    bench's polling, PostgreSQL's own processes); busy is the machine's share of its cores;
+    then how many of the daemons' backends were, on average over the polls, running a statement
+    (a), in a transaction waiting for their daemon (t), waiting for an advisory lock (al) or for
+    a row another transaction holds (rl)."""
     ms = 1000 / r.deliveries
     db = r.backends_cpu or 0.0
     others = r.machine_cpu - r.startup_cpu - r.daemons_cpu - db
@@ -253,6 +271,7 @@ def row(what: Setup, r: Result) -> str:
         f"{r.deliveries / r.dispatch:,.0f}", "/".join(map(str, r.shares)), f"{r.startup_cpu:.1f}",
         f"{r.daemons_cpu * ms:.2f}", "-" if r.backends_cpu is None else f"{db * ms:.2f}",
         f"{others * ms:.2f}", f"{r.machine_cpu / (CORES * r.launch_to_empty):.0%}",
+        "/".join(f"{r.backends_doing.get(s, 0):.1f}" for s in DOING) if r.backends_doing else "-",
         f"{r.load[0]:.1f}, {r.load[1]:.1f}", "; ".join(r.problems) or "yes",
     )  # fmt: skip
     return "".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True))
