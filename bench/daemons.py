@@ -13,9 +13,13 @@ is pending or sending. Measured:
   until the poll finds nothing pending or sending;
 - dispatch: from the first attempt's start to the last attempt's end, as the ledger records them
   (the daemons' own clock; start-up excluded); deliveries/s over that;
-- CPU seconds (utime + stime, /proc/<pid>/stat) of the daemons and of their PostgreSQL backends,
-  read just before the daemons are stopped, and of the whole machine over launch to empty
-  (/proc/stat), against 2 x wall on 2 cores: who used the cores, and whether they were full.
+- CPU seconds (utime + stime, /proc/<pid>/stat) per delivery: the daemons' from when each logs
+  that it is ready ("watching") to the end, their PostgreSQL backends', and the rest of the
+  machine's (/proc/stat: the neighbours, this bench, PostgreSQL's own processes); and how busy the
+  cores were over launch to empty: who used the cores, and whether they were full;
+- on PostgreSQL, at each poll, what the daemons' backends are doing (pg_stat_activity): running
+  a statement, idle in a transaction (waiting for their daemon's next statement), waiting for an
+  advisory lock (the audit log's) or for a row another transaction holds; averaged.
 
 Then checked: every delivery dry_run with attempts = 1 and exactly one attempt, whose outcome is
 dry_run; and each delivery id logged as dispatched by exactly one daemon (its log line), which
@@ -47,7 +51,7 @@ from bench.daemon import daemon, machine, record_due, stop
 from bench.plan_record import write_config
 from publisher.store.db import Ledger, make_engine, open_ledger, upgrade
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
-from tests.conftest import postgres_schema, postgres_unreachable
+from tests.conftest import POSTGRES, postgres_schema, postgres_unreachable
 
 STORES = ("postgresql", "sqlite")
 STATE = 'state = "var/state"'  # the example config's state folder, made one per daemon
@@ -106,6 +110,18 @@ def daemon_configs(config: Path, n: int) -> list[Path]:
     return paths
 
 
+def postgres_settings() -> str:
+    """The PostgreSQL server's version and the settings a commit's cost depends on."""
+    engine = make_engine(POSTGRES)
+    with engine.connect() as connection:
+        shown = [
+            f"{name} {connection.scalar(text(f'SHOW {name}'))}"
+            for name in ("server_version", "fsync", "synchronous_commit", "shared_buffers")
+        ]
+    engine.dispose()
+    return "PostgreSQL: " + ", ".join(shown)
+
+
 def cpu_seconds(pid: int) -> float:
     """A process's CPU time so far (user + system); 0 once it is gone."""
     try:
@@ -137,7 +153,7 @@ def backends(ledger: Ledger) -> dict[int, str]:
                 " AND application_name = current_setting('application_name')"
             )
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
 
 def unfinished(ledger: Ledger) -> int:
@@ -294,6 +310,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="each run this many times")
     args = parser.parse_args()
     print(machine())
+    if any(s.store == "postgresql" for s in args.runs) and postgres_unreachable() is None:
+        print(postgres_settings())
     print(json.dumps({**vars(args), "runs": [str(s) for s in args.runs]}))
     loads = ", ".join(f"{n:.2f}" for n in os.getloadavg())
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load average {loads}")
