@@ -60,8 +60,10 @@ TICK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 # What a backend is doing (backends()): running a statement; in a transaction, waiting for its
-# daemon's next statement; waiting for an advisory lock (the audit log's); for a row.
+# daemon's next statement; waiting for an advisory lock (the audit log's); for a row; and the
+# audit lock's holder, waiting for its daemon or running a statement.
 DOING = ("active", "idle in transaction", "lock:advisory", "lock:transactionid")
+HOLDER = ("holder:idle in transaction", "holder:active")
 
 
 @dataclass(frozen=True)
@@ -143,14 +145,18 @@ def backends(ledger: Ledger) -> dict[int, str]:
     """The PostgreSQL backends serving the daemons (the connections carrying this ledger's
     application_name, its URL's, other than the one asking), each with what it is doing:
     waiting for a lock ("lock:advisory", "lock:transactionid": a row another transaction
-    holds, ...), else its state ("active", "idle in transaction", "idle")."""
+    holds, ...); holding an advisory lock (the audit log's: no other is taken meanwhile), with
+    its state ("holder:active", "holder:idle in transaction"); else its state ("active",
+    "idle in transaction", "idle")."""
     with ledger() as session:
         rows = session.execute(
             text(
-                "SELECT pid, CASE WHEN wait_event_type = 'Lock' THEN 'lock:' || wait_event"
-                " ELSE state END"
-                " FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
-                " AND application_name = current_setting('application_name')"
+                "SELECT a.pid, CASE WHEN a.wait_event_type = 'Lock' THEN 'lock:' || a.wait_event"
+                " WHEN l.pid IS NOT NULL THEN 'holder:' || a.state ELSE a.state END"
+                " FROM pg_stat_activity a LEFT JOIN pg_locks l"
+                " ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted"
+                " WHERE a.pid <> pg_backend_pid()"
+                " AND a.application_name = current_setting('application_name')"
             )
         )
         return dict(rows.all())
@@ -267,8 +273,8 @@ def measure(store: str, n: int, posts: int, folder: Path) -> Result:
 COLUMNS = (  # heading, width
     ("store:daemons", 14), ("deliveries", 11), ("launch s", 9), ("dispatch s", 11),
     ("/s", 6), ("each daemon", 22), ("start-up CPU s", 15), ("ms CPU/delivery: daemons", 25),
-    ("PG", 6), ("others", 8), ("busy", 6), ("PG backends a/t/al/rl", 22), ("load", 11),
-    ("exactly once", 0),
+    ("PG", 6), ("others", 8), ("busy", 6), ("PG backends a/t/al/rl", 22),
+    ("audit lock held t/a", 20), ("load", 11), ("exactly once", 0),
 )  # fmt: skip
 
 
@@ -278,7 +284,8 @@ def row(what: Setup, r: Result) -> str:
     bench's polling, PostgreSQL's own processes); busy is the machine's share of its cores;
     then how many of the daemons' backends were, on average over the polls, running a statement
     (a), in a transaction waiting for their daemon (t), waiting for an advisory lock (al) or for
-    a row another transaction holds (rl)."""
+    a row another transaction holds (rl); and the share of the polls in which the audit log's
+    lock was held by a backend waiting for its daemon (t) or running a statement (a)."""
     ms = 1000 / r.deliveries
     db = r.backends_cpu or 0.0
     others = r.machine_cpu - r.startup_cpu - r.daemons_cpu - db
@@ -288,6 +295,7 @@ def row(what: Setup, r: Result) -> str:
         f"{r.daemons_cpu * ms:.2f}", "-" if r.backends_cpu is None else f"{db * ms:.2f}",
         f"{others * ms:.2f}", f"{r.machine_cpu / (CORES * r.launch_to_empty):.0%}",
         "/".join(f"{r.backends_doing.get(s, 0):.1f}" for s in DOING) if r.backends_doing else "-",
+        "/".join(f"{r.backends_doing.get(s, 0):.2f}" for s in HOLDER) if r.backends_doing else "-",
         f"{r.load[0]:.1f}, {r.load[1]:.1f}", "; ".join(r.problems) or "yes",
     )  # fmt: skip
     return "".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True))
