@@ -27,6 +27,7 @@ Run it by hand (not in CI) from the repository, as a module so that it finds tes
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -46,8 +47,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 from bench.plan_record import engine_plan_record, post_file, write_config
+from publisher.config import Settings
 from publisher.store.db import open_ledger
+from publisher.store.models import Delivery, Post
 from tests.platforms import UNIT, Platforms, fake_platforms
 
 STAMP = "%Y-%m-%d %H:%M:%S.%f"  # how the ledger stores times (naive UTC)
@@ -69,12 +74,24 @@ def machine() -> str:
     )
 
 
-def daemon(config: Path, log: Path, *, dry_run: bool) -> subprocess.Popen[bytes]:
+@functools.cache
+def run_help() -> str:
+    """``publisher run --help``: the options this version's daemon takes."""
+    command = [sys.executable, "-m", "publisher", "run", "--help"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def daemon(
+    config: Path, log: Path, *, dry_run: bool, host: str | None = None
+) -> subprocess.Popen[bytes]:
+    """``publisher run`` as a subprocess, logging to ``log``: every bench starts its daemons
+    here. ``host`` names it (``--host``) where this version has that option, since daemons
+    sharing one machine must have distinct host names there."""
     command = [sys.executable, "-m", "publisher", "--config", str(config), "run"]
+    command += ["--dry-run"] if dry_run else []
+    command += ["--host", host] if host is not None and "--host" in run_help() else []
     with log.open("w", encoding="utf-8") as err:
-        return subprocess.Popen(
-            command + (["--dry-run"] if dry_run else []), stdout=subprocess.DEVNULL, stderr=err
-        )
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -188,23 +205,29 @@ def latency(folder: Path, files: int, gap: float) -> None:
 # 2. Throughput ----------------------------------------------------------------------------------
 
 
+def record_due(settings: Settings, posts: int) -> float:
+    """plan_record's workload (``posts`` x 20 accounts) recorded in the settings' ledger, by its
+    own functions, and made due now (plan_record records it at a fixed date to come); seconds."""
+    ledger = open_ledger(settings.database_url)
+    start = time.perf_counter()
+    engine_plan_record(settings, ledger, [post_file(i) for i in range(posts)])
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    with ledger.begin() as session:
+        session.execute(update(Delivery).values(not_before=now))
+        session.execute(update(Post).values(not_before=now))
+    ledger.kw["bind"].dispose()
+    return time.perf_counter() - start
+
+
 @contextmanager
 def recorded(folder: Path, posts: int) -> Iterator[tuple[Path, Path]]:
     """The plan_record workload in a ledger, due now; (config, ledger) and a copy for raw."""
     settings = write_config(folder)
-    ledger = open_ledger(settings.database_url)
-    start = time.perf_counter()
-    engine_plan_record(settings, ledger, [post_file(i) for i in range(posts)])
-    ledger.kw["bind"].dispose()
-    database = settings.paths.state / "publisher.db"
-    now = (datetime.now(UTC) - timedelta(seconds=1)).strftime(STAMP)
-    with closing(sqlite3.connect(database)) as db:
-        db.execute("UPDATE deliveries SET not_before = ?", (now,))
-        db.execute("UPDATE posts SET not_before = ?", (now,))
-        db.commit()
-        with closing(sqlite3.connect(folder / "raw.db")) as raw:
-            db.backup(raw)
-    print(f"set-up: {posts} posts recorded in {time.perf_counter() - start:.0f} s (untimed)")
+    seconds = record_due(settings, posts)
+    database, raw_copy = settings.paths.state / "publisher.db", folder / "raw.db"
+    with closing(sqlite3.connect(database)) as db, closing(sqlite3.connect(raw_copy)) as raw:
+        db.backup(raw)
+    print(f"set-up: {posts} posts recorded in {seconds:.0f} s (untimed)")
     yield folder / "config.toml", database
 
 

@@ -93,8 +93,9 @@ def spent(start: tuple[float, float, float]) -> Spent:
     return Spent(wall - start[0], cpu - start[1], queued - start[2])
 
 
-def write_config(folder: Path) -> Settings:
-    """The example config.toml, its units rewritten to 4 accounts of ONE locale each (20 in all).
+def write_config(folder: Path, database_url: str | None = None) -> Settings:
+    """The example config.toml, its units rewritten to 4 accounts of ONE locale each (20 in all);
+    its ledger at ``database_url`` if given (else the default: SQLite in the state folder).
 
     Per unit: the example's x account in English, its facebook and instagram accounts in the
     unit's regional language (hi, ta, hi, bn, mr) and a second instagram account (handle + ".en")
@@ -103,7 +104,10 @@ def write_config(folder: Path) -> Settings:
     """
     text = (REPO / "config.toml").read_text(encoding="utf-8")
     head = text.partition("# --- Units")[0]
-    lines = [head.replace('templates = "templates"', f'templates = "{REPO / "templates"}"')]
+    head = head.replace('templates = "templates"', f'templates = "{REPO / "templates"}"')
+    if database_url is not None:
+        head = head.replace("[database]\n", f'[database]\nurl = "{database_url}"\n', 1)
+    lines = [head]
     for uid, unit in tomllib.loads(text)["units"].items():
         lines += [f"[units.{uid}]", f"name = {json.dumps(unit['name'])}"]
         lines.append(f"[units.{uid}.nodal_officer]")
