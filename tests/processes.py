@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,24 +35,35 @@ def wait_for_line(process: subprocess.Popen[str], text: str, seconds: float = 60
 
 @contextmanager
 def running(
-    config: Path, *, dry_run: bool = True, env: dict[str, str] | None = None
+    config: Path,
+    *,
+    dry_run: bool = True,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[str]]:
-    """``publisher run`` (``--dry-run`` unless told otherwise) as a service, ready once it logs
-    that it is watching; on leaving, SIGTERM, and it must stop cleanly."""
+    """``publisher run`` (``--dry-run`` unless told otherwise, then ``args``) as a service, ready
+    once it logs that it is watching. On leaving, SIGTERM, and it must stop cleanly; one the
+    test stopped or killed itself must have ended that way, not by failing."""
     daemon = subprocess.Popen(
         [sys.executable, "-m", "publisher", "--config", str(config), "run"]
-        + (["--dry-run"] if dry_run else []),
+        + (["--dry-run"] if dry_run else [])
+        + list(args),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+    rest: str | None = None
     try:
         wait_for_line(daemon, "watching")
         yield daemon
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, rest = daemon.communicate(timeout=30)
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            _, rest = daemon.communicate(timeout=30)
+    if rest is None:
+        assert daemon.returncode in (0, -signal.SIGKILL)
+        return
     assert daemon.returncode == 0, rest
     assert "received SIGTERM, stopping" in rest
 

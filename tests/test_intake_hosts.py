@@ -11,16 +11,14 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
 from tests.platforms import UNIT, drop_post, fake_platforms
-from tests.processes import publisher, wait_for_line
+from tests.processes import publisher, running, wait_for_line
 
 PONGAL = '[text]\nta = "பொங்கல் நல்வாழ்த்துகள்!"\nen = "Happy Pongal!"\n'
 DIWALI = '[text]\nta = "தீபாவளி நல்வாழ்த்துகள்!"\nen = "Happy Diwali!"\n'
@@ -42,24 +40,11 @@ def host_config(base: Path, host: str, ledger_url: str) -> Path:
     return path
 
 
-@contextmanager
-def daemon(config: Path, host: str, *, dry_run: bool = True) -> Iterator[subprocess.Popen[str]]:
-    """``publisher run --host HOST`` as a service (processes.running, with a host name), ready
-    once it logs that it is watching; on leaving, stopped with SIGTERM unless the test killed it."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "--config", str(config), "run", "--host", host]
-        + (["--dry-run"] if dry_run else []),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_line(process, "watching")
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
+def daemon(
+    config: Path, host: str, *, dry_run: bool = True
+) -> AbstractContextManager[subprocess.Popen[str]]:
+    """``publisher run --host HOST`` as a service (processes.running)."""
+    return running(config, dry_run=dry_run, args=["--host", host])
 
 
 def files(folder: Path) -> list[str]:

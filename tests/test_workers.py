@@ -9,11 +9,10 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,8 @@ from tests.conftest import REPO
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.x_api import FakeX
-from tests.test_cli import publisher, wait_for_line
+from tests.processes import running
+from tests.test_cli import publisher
 
 X_KEYS = ("app-key", "app-secret", "1001-token", "token-secret")
 PAGE, PAGE_TOKEN = "100064556412345", "page-token"
@@ -147,23 +147,9 @@ def site(tmp_path: Path) -> Iterator[Callable[..., Site]]:
         x.release()  # let any answer still held go, so the fake stops at once
 
 
-@contextmanager
-def daemon(site: Site) -> Iterator[subprocess.Popen[str]]:
-    """``publisher run`` for real, ready once it logs that it is watching; stopped on leaving."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "--config", str(site.config), "run"],
-        env=site.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_line(process, "watching")
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.communicate(timeout=60)
+def daemon(site: Site) -> AbstractContextManager[subprocess.Popen[str]]:
+    """``publisher run`` for real (processes.running)."""
+    return running(site.config, dry_run=False, env=site.env)
 
 
 def until(condition: Callable[[], bool], what: str, seconds: float = 90) -> None:
