@@ -19,7 +19,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
@@ -67,6 +67,11 @@ class Outgoing:
     so that after a crash the next attempt resumes from it instead of starting again."""
     kind: str = POST  # post, or how it amplifies ``source``: retweet, share
     source: Amplified | None = None
+
+    def published_since(self, now: datetime) -> datetime:
+        """From when reconciling looks for this delivery on the platform: a few minutes before
+        it fell due (the platform's clock and ours differ), or the last week if it has no time."""
+        return (self.not_before or now - timedelta(days=7)) - timedelta(minutes=5)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import mimetypes
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar
 
@@ -100,7 +99,7 @@ class FacebookAdapter(Adapter[GraphOptions]):
         """The post among the page's posts since the delivery fell due, newest first, page after
         page: a busy page (a burst) may have posted hundreds since, and a post missed here would
         be sent again."""
-        since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
+        since = delivery.published_since(self.clock())
         wanted = comparable(delivery.parts[0].text)
         posts = self.graph.listing(
             self.page,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -200,7 +200,7 @@ class InstagramAdapter(Adapter[InstagramOptions]):
         after page: a post missed here would be published again. ``since`` is sent, and each
         media's time checked too, in case Graph lists older ones."""
         wanted = comparable(delivery.parts[0].text)
-        since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
+        since = delivery.published_since(self.clock())
         listing = self.graph.listing(
             self.user,
             "media",

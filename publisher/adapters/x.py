@@ -19,7 +19,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
@@ -118,7 +118,7 @@ class XAdapter(Adapter[PlatformOptions]):
         """The post on the account's timeline since the delivery fell due, newest first, page
         after page: a busy account (a burst) may have posted hundreds since, and a post missed
         here would be sent again and refused as a duplicate."""
-        since = (delivery.not_before or self.clock() - timedelta(days=7)) - timedelta(minutes=5)
+        since = delivery.published_since(self.clock())
         wanted = comparable(delivery.parts[0].text)
         token: str | None = None
         for _ in range(TIMELINE_PAGES):
