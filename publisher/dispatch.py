@@ -117,16 +117,18 @@ class Dispatcher:
     ) -> list[Claim]:
         """Ask the platforms about deliveries whose sender vanished mid-call (a crash, a kill):
         found there, they are recorded as sent; not there, they go back to pending; when the
-        platform cannot be asked, a person decides (``publisher resolve``). Once ``stop`` is
-        set no more are asked: those left keep their lease, and are asked when it expires."""
-        with self.ledger.begin() as session:
-            claims = claim_expired(session, self.clock(), self.lease, self.batch, platform=platform)
-        asked = []
-        for claim in claims:
-            if stop and stop.is_set():
+        platform cannot be asked, a person decides (``publisher resolve``). One is leased at a
+        time, just before it is asked (asking may read many pages: leases taken for a batch
+        would run out while the first is asked, and another host would ask about them too). At
+        most ``batch`` in one pass; none once ``stop`` is set."""
+        asked: list[Claim] = []
+        while len(asked) < self.batch and not (stop and stop.is_set()):
+            with self.ledger.begin() as session:
+                claims = claim_expired(session, self.clock(), self.lease, 1, platform=platform)
+            if not claims:
                 break
-            self._reconcile(claim)
-            asked.append(claim)
+            self._reconcile(claims[0])
+            asked += claims
         return asked
 
     def next_due(self, platform: str) -> datetime | None:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
@@ -252,8 +253,14 @@ class Intake:
         if existing is None:
             media = self._media(unit, request)
             folder = self._new_archive_folder(unit, claimed.name, now)
-            post = self.record(request, [f"{folder}/{m.name}" for m in media], folder, now)
-            outcome = Outcome.ACCEPTED
+            try:
+                post = self.record(request, [f"{folder}/{m.name}" for m in media], folder, now)
+                outcome = Outcome.ACCEPTED
+            except IntegrityError:  # another host took a copy of this file a moment before
+                recorded = self.lookup(request)
+                if recorded is None:
+                    raise
+                post, outcome = recorded, Outcome.DUPLICATE
         else:
             # Recorded before: the same file again, or a pass a crash cut short (its archive
             # folder was never made). Whatever photos of it are still here go along.

@@ -11,14 +11,24 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import threading
 import time
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from publisher.engine import Engine
+from publisher.intake import Outcome, Result
+from publisher.plan import plan
+from publisher.postfile import parse_post
+from publisher.render import Renderer
+from publisher.store.ledger import record_post
+from tests.conftest import Drop, FakeClock
 from tests.platforms import UNIT, drop_post, fake_platforms
 from tests.processes import publisher, running, wait_for_line
+from tests.test_dispatch import POST, rows
 
 PONGAL = '[text]\nta = "பொங்கல் நல்வாழ்த்துகள்!"\nen = "Happy Pongal!"\n'
 DIWALI = '[text]\nta = "தீபாவளி நல்வாழ்த்துகள்!"\nen = "Happy Diwali!"\n'
@@ -202,3 +212,29 @@ def test_a_file_a_dead_host_recorded_is_one_post_when_another_host_takes_it(
             "stamp-1.png",
         ]
         assert files(unit / "processing") == []
+
+
+@pytest.mark.both_stores
+def test_a_copy_taken_while_another_host_records_the_same_post_is_a_duplicate(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """Two hosts take copies of one post file at once: both look it up before either has
+    committed, so both plan it; the second to record finds the post key taken. Its copy is
+    archived as a duplicate, not rejected as an internal error, and nothing is planned twice."""
+    settings = engine.settings
+    path = drop("haryana", "stamps.toml", POST.format(extra=""))
+    request = parse_post(path.read_bytes(), "haryana", path.name, settings.zone, clock(),
+                         timedelta(hours=settings.intake.max_past_hours))  # fmt: skip
+    planned = plan(request, settings, Renderer.from_settings(settings))
+    taken: list[Result] = []
+    with engine.ledger.begin() as other_host:  # its post recorded, not yet committed
+        post_id = record_post(other_host, request, planned, [], "haryana/archive/x", clock()).id
+        this_host = threading.Thread(target=lambda: taken.extend(engine.intake.scan()))
+        this_host.start()
+        this_host.join(2)  # it looks up the key (not there yet), plans, and waits to record
+    this_host.join(30)
+    assert [(r.name, r.outcome, r.post_id) for r in taken] == [
+        ("stamps.toml", Outcome.DUPLICATE, post_id)
+    ]
+    assert [d.post_id for d in rows(engine)] == [post_id] * len(planned)
+    assert files(settings.paths.queue / "haryana" / "rejected") == []
