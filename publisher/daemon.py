@@ -8,7 +8,8 @@ which also wakes when its next delivery falls due, so a platform that hangs hold
 
 SIGTERM and SIGINT: no delivery is claimed any more, the current intake tick finishes, calls in
 flight get ``dispatch.stop_seconds`` to finish, then the process exits 0; a call still running is
-left ``sending`` and reconciled after its lease expires (at the next start), never sent blindly.
+left ``sending``, its lease no longer renewed, and reconciled once the lease has run out (by any
+daemon sharing the ledger, or by this one at its next start), never sent blindly.
 SIGHUP re-reads config.toml, keeping the running configuration if the new one is bad. Each tick
 ends with WATCHDOG=1, so intake stuck for longer than WatchdogSec gets the service restarted;
 ticks come at least twice per watchdog interval.

@@ -50,12 +50,19 @@ def lock_path(queue: Path, host: str) -> Path:
 
 def hold(queue: Path, host: str) -> IO[str] | None:
     """Take ``host``'s lock: the open lock file, or None when a process holds it already.
+    flock is certain between the processes of one machine only: whether another machine sees
+    it depends on the share."""
+    return try_lock(lock_path(queue, host))
 
-    The lock lasts while the returned file stays open; the OS lets go when the process ends,
-    however it ends, so a dead host leaves nothing to clean up. flock is certain between the
-    processes of one machine only: whether another machine sees it depends on the share.
+
+def try_lock(path: Path) -> IO[str] | None:
+    """An exclusive lock on ``path`` (created if need be): the open file, or None when another
+    process holds it. The lock lasts while the file stays open; the OS lets go when the process
+    ends, however it ends, so a dead process leaves nothing to clean up.
+
+    Raises:
+        PublisherError: the filesystem cannot lock files (some network shares).
     """
-    path = lock_path(queue, host)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a")
     try:
@@ -63,4 +70,11 @@ def hold(queue: Path, host: str) -> IO[str] | None:
     except BlockingIOError:
         handle.close()
         return None
+    except OSError as exc:
+        handle.close()
+        msg = (
+            f"{path} cannot be locked ({exc.strerror}): its filesystem does not support locks; "
+            "mount the share with locking, or keep that folder on a local disk"
+        )
+        raise PublisherError(msg) from None
     return handle

@@ -107,5 +107,6 @@ def test_a_lease_taken_over_is_not_renewed(
     assert (
         f"ALERT delivery {claim.delivery_id} to x:HaryanaPostal: its lease ran out" in caplog.text
     )
+    assert lease_until(engine) == clock() + mine.lease  # theirs, as they took it
     with mine.heartbeat.holding(theirs):
         assert mine.heartbeat.beat() == []

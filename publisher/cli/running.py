@@ -3,7 +3,6 @@ the queue folder, each under the locks that keep two processes from taking the s
 
 from __future__ import annotations
 
-import fcntl
 from pathlib import Path
 from typing import IO
 
@@ -16,7 +15,7 @@ from publisher.config import Settings, load_settings
 from publisher.daemon import Daemon
 from publisher.engine import Engine
 from publisher.errors import PublisherError
-from publisher.hosts import hold, lock_path
+from publisher.hosts import hold, lock_path, try_lock
 from publisher.intake import release
 from publisher.review import awaiting_text, queued, review_text
 from publisher.store.models import Delivery
@@ -63,13 +62,10 @@ def run(config: Path, settings: Settings, *, host: str, dry_run: bool, once: boo
 def _lock(state: Path) -> None:
     """One ``publisher run`` per state folder: a second would send beside the first from the
     same state. The lock lasts as long as the process."""
-    state.mkdir(parents=True, exist_ok=True)
-    handle = (state / "run.lock").open("a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    handle = try_lock(state / "run.lock")
+    if handle is None:
         msg = f"another 'publisher run' is already using {state}; stop it first"
-        raise PublisherError(msg) from None
+        raise PublisherError(msg)
     _LOCKS.append(handle)
 
 

@@ -307,14 +307,23 @@ def _lease(
 
 def renew_leases(session: Session, held: Iterable[int], until: datetime) -> set[int]:
     """Move to ``until`` the end of each lease still held by one of the attempts ``held``;
-    returns those attempts. One whose lease expired and was taken over holds it no more."""
-    kept = session.scalars(
-        update(Delivery)
+    returns those attempts. One whose lease expired and was taken over holds it no more.
+
+    The rows are locked in the order of their ids, as every statement that locks several
+    deliveries does (controls._locked), so two of them can never wait for each other."""
+    rows = session.execute(
+        select(Delivery.id, Delivery.lease_holder)
         .where(Delivery.lease_holder.in_(list(held)), Delivery.status == DeliveryStatus.SENDING)
-        .values(lease_until=until)
-        .returning(Delivery.lease_holder)
-    )
-    return {holder for holder in kept if holder is not None}
+        .order_by(Delivery.id)
+        .with_for_update()
+    ).all()
+    if rows:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([id_ for id_, _ in rows]))
+            .values(lease_until=until)
+        )
+    return {holder for _, holder in rows if holder is not None}
 
 
 def _amplified(source: Delivery | None) -> Amplified | None:

@@ -32,9 +32,10 @@ def recent_sends(
     besides: int | None = None,
 ) -> list[Send]:
     """Every attempt on ``platform`` whose call ended after ``since``, with the number of parts
-    of its delivery, but the attempt ``besides`` (one being decided). A call still running counts
-    as now; one that never recorded its end (its process died) as when its lease ran out, the
-    latest it can have reached the platform."""
+    of its delivery, but the attempt ``besides`` (one being decided). A call that has not
+    recorded its end (still running, or its process died) counts as now, or as one lease after
+    it started if that is sooner: the latest a call can reach the platform unless the heartbeat
+    keeps it going longer, and such a rare long call then counts a little early."""
     rows = session.execute(
         select(
             Delivery.platform,
