@@ -38,9 +38,9 @@ from watchdog.observers import Observer
 from publisher.adapters.base import Adapter
 from publisher.engine import Engine, Tick
 from publisher.errors import PublisherError, TransientError
-from publisher.intake import Watcher
 from publisher.metrics import MeasuringAdapters, collect
 from publisher.notify import notify, watchdog_seconds
+from publisher.settle import Watcher
 from publisher.store.jobs import interval_slot, take_slot
 from publisher.store.ledger import Claim
 from publisher.weekly import CRON_DAYS, send_weekly
