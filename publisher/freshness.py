@@ -44,8 +44,8 @@ from publisher.plan import plan
 from publisher.receipts import local
 from publisher.render import Renderer
 from publisher.store import activity as store
-from publisher.store.ledger import record_post
 from publisher.store.models import DeliveryStatus, Notice
+from publisher.store.posts import record_post
 
 logger = logging.getLogger(__name__)
 

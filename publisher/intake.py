@@ -40,8 +40,8 @@ from publisher.receipts import (
 )
 from publisher.render import Renderer
 from publisher.settle import Settler, is_candidate
-from publisher.store.ledger import RecordedPost, find_post, record_post
 from publisher.store.models import DeliveryStatus, Post
+from publisher.store.posts import RecordedPost, find_post, record_post
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from publisher.plan import plan
 from publisher.receipts import local, write_atomic
 from publisher.render import Renderer
 from publisher.schedulefile import FiringRequest, Rule, load_rules
-from publisher.store.ledger import find_post, record_post
+from publisher.store.posts import find_post, record_post
 
 logger = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ from publisher.platform_options import PlatformOptions
 from publisher.postfile import parse_post
 from publisher.render import Renderer
 from publisher.store.db import open_ledger
-from publisher.store.ledger import record_post
 from publisher.store.models import AccountActivity, Delivery, DeliveryStatus
+from publisher.store.posts import record_post
 from tests.conftest import REPO
 from tests.fakes.smtp import FakeSMTP
 

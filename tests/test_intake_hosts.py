@@ -24,7 +24,7 @@ from publisher.intake import Outcome, Result
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
-from publisher.store.ledger import record_post
+from publisher.store.posts import record_post
 from tests.conftest import Drop, FakeClock
 from tests.platforms import UNIT, drop_post, fake_platforms
 from tests.processes import publisher, running, wait_for_line

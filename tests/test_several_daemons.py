@@ -32,8 +32,8 @@ from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
 from publisher.store.db import Ledger, open_ledger
-from publisher.store.ledger import record_post
 from publisher.store.models import Attempt, Delivery
+from publisher.store.posts import record_post
 from tests.platforms import UNIT, Platforms, assert_published_once, fake_platforms
 from tests.test_daemon_e2e import wait_until
 
