@@ -169,9 +169,9 @@ def test_a_platform_down_delays_only_itself(site: Callable[..., Site], outage: s
     s.x.fail_next(outage, count=1000, method="POST")
     with daemon(s):
         s.drop(3)
+        until(lambda: s.x_posts() >= 1, "X was called: it is down, not idle")
         until(lambda: s.graph.count_published(PAGE) == 3, "the Facebook posts went out")
         until(lambda: len(s.smtp.messages) == 3, "the e-mails went out")
-        assert s.x_posts() >= 1  # X was called: it is down, not idle
         assert s.x.count_posts() == 0
         s.x.clear_faults()
         s.x.release()  # the outage ends: the held call answers 503, later ones are served
