@@ -16,7 +16,7 @@ from publisher.engine import Engine
 from publisher.errors import ConfigError
 from publisher.review import queued, review_text, status_text
 from publisher.store.amplifications import record_amplifications
-from publisher.store.db import make_engine
+from publisher.store.db import make_engine, upgrade
 from publisher.store.ledger import resolve
 from publisher.store.models import Delivery, DeliveryStatus
 from tests.conftest import REPO, Drop, FakeClock
@@ -216,11 +216,8 @@ def test_a_person_deciding_a_post_was_published_sets_its_amplifications_going(
 
 def test_existing_deliveries_become_posts_that_count_for_freshness(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    config = Config()
-    config.set_main_option("script_location", "publisher.store:migrations")
+    upgrade(engine, "0005")
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0005")
         connection.execute(
             text(
                 "INSERT INTO posts (id, key, unit, source_name, source_sha256, priority, "
@@ -236,11 +233,14 @@ def test_existing_deliveries_become_posts_that_count_for_freshness(tmp_path: Pat
                 "'2026-01-01 00:00:00', 1)"
             )
         )
-        command.upgrade(config, "head")
+    upgrade(engine)
+    with engine.connect() as connection:
         row = connection.execute(
             text("SELECT kind, source_delivery_id, counts_for_freshness FROM deliveries")
         ).one()
     assert tuple(row) == ("post", None, 1)
+    config = Config()  # no helper downgrades: only this test does
+    config.set_main_option("script_location", "publisher.store:migrations")
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0005")

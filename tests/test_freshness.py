@@ -11,8 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select, text
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
@@ -25,7 +23,7 @@ from publisher.errors import AuthError
 from publisher.evergreen import PoolError, load_pools
 from publisher.freshness import Freshness, mailer
 from publisher.render import Renderer
-from publisher.store.db import make_engine, open_ledger
+from publisher.store.db import make_engine, open_ledger, upgrade
 from publisher.store.models import AccountActivity, Delivery, DeliveryStatus, Post
 from tests.conftest import REPO, Drop, FakeClock
 from tests.fakes.smtp import FakeSMTP, ReceivedMessage
@@ -312,12 +310,9 @@ def test_last_content_is_recorded_with_the_outcome_and_backfilled_by_the_migrati
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    config = Config()
-    config.set_main_option("script_location", "publisher.store:migrations")
     engine = make_engine(url)
+    upgrade(engine, "0005")
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0005")
         connection.execute(
             text(
                 "INSERT INTO posts (id, key, unit, source_name, source_sha256, priority, "
