@@ -98,38 +98,44 @@ class Dispatcher:
     def run_due(
         self, platform: str | None = None, stop: threading.Event | None = None
     ) -> list[Claim]:
-        """Send what is due (on ``platform``, or on every platform), one delivery at a time,
-        each leased just before its call (a lease taken long before would expire while others
-        are sent, and another dispatcher would take the delivery over). At most ``batch`` in one
-        pass; none claimed once ``stop`` is set."""
-        touched: list[Claim] = []
+        """Send what is due (on ``platform``, or on every platform); at most ``batch`` in one
+        pass, none claimed once ``stop`` is set."""
         start = self.clock()
-        while len(touched) < self.batch and not (stop and stop.is_set()):
-            claim = self._claim(platform, min(start, self.clock()))
-            if claim is None:
-                break
-            self._send(claim)
-            touched.append(claim)
-        return touched
+        return self._one_by_one(
+            lambda: self._claim(platform, min(start, self.clock())), self._send, stop
+        )
 
     def reconcile_expired(
         self, platform: str | None = None, stop: threading.Event | None = None
     ) -> list[Claim]:
         """Ask the platforms about deliveries whose sender vanished mid-call (a crash, a kill):
         found there, they are recorded as sent; not there, they go back to pending; when the
-        platform cannot be asked, a person decides (``publisher resolve``). One is leased at a
-        time, just before it is asked (asking may read many pages: leases taken for a batch
-        would run out while the first is asked, and another host would ask about them too). At
-        most ``batch`` in one pass; none once ``stop`` is set."""
-        asked: list[Claim] = []
-        while len(asked) < self.batch and not (stop and stop.is_set()):
-            with self.ledger.begin() as session:
-                claims = claim_expired(session, self.clock(), self.lease, 1, platform=platform)
-            if not claims:
+        platform cannot be asked, a person decides (``publisher resolve``). At most ``batch`` in
+        one pass; none once ``stop`` is set."""
+        return self._one_by_one(partial(self._claim_expired, platform), self._reconcile, stop)
+
+    def _one_by_one(
+        self,
+        claim: Callable[[], Claim | None],
+        handle: Callable[[Claim], None],
+        stop: threading.Event | None,
+    ) -> list[Claim]:
+        """Each delivery leased just before it is handled, never a batch at once: leases taken
+        together would run out while the first is sent or asked about (asking may read many
+        pages), and another dispatcher would take the rest over."""
+        handled: list[Claim] = []
+        while len(handled) < self.batch and not (stop and stop.is_set()):
+            taken = claim()
+            if taken is None:
                 break
-            self._reconcile(claims[0])
-            asked += claims
-        return asked
+            handle(taken)
+            handled.append(taken)
+        return handled
+
+    def _claim_expired(self, platform: str | None) -> Claim | None:
+        with self.ledger.begin() as session:
+            claims = claim_expired(session, self.clock(), self.lease, 1, platform=platform)
+        return claims[0] if claims else None
 
     def next_due(self, platform: str) -> datetime | None:
         """When the platform's next pending delivery falls due, if it has one."""
