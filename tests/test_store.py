@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from publisher.store.db import (
@@ -57,6 +58,34 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path: Path) -> None:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
         assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_processes_opening_a_new_ledger_at_once_all_open_it(tmp_path: Path) -> None:
+    """Two daemons (or a daemon and ``publisher status``) starting on a ledger not yet created
+    both switch it to WAL; SQLite refuses one of them at once to break the deadlock, and that
+    one must try again instead of stopping with "database is locked". Each engine has its own
+    connection, as each process would; the race is rare, so it is run many times."""
+    errors: list[Exception] = []
+    for round_ in range(200):
+        engines = [make_engine(f"sqlite:///{tmp_path / str(round_) / 'ledger.db'}") for _ in "abcd"]
+        start = threading.Barrier(len(engines))
+
+        def open_(engine: Engine, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                with engine.connect() as c:
+                    assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_, args=(e,)) for e in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for engine in engines:
+            engine.dispose()
+    assert errors == []
 
 
 def test_one_delivery_per_post_account_and_locale(tmp_path: Path) -> None:
