@@ -45,6 +45,7 @@ from publisher.store.ledger import (
     checkpoint,
     claim_due,
     claim_expired,
+    mark_cut_attempts_lost,
     next_due,
     record_outcome,
 )
@@ -213,14 +214,18 @@ class Dispatcher:
             return
         with self.ledger.begin() as session:
             if found is not None:
-                record_outcome(
+                recorded = record_outcome(
                     session, claim, DeliveryStatus.SENT, now, receipt=found, amplify=self.amplify
                 )
             elif claim.attempts >= self.policy.max_attempts:  # sent and lost again and again
                 error = f"sent {claim.attempts} times without a clear answer; check the platform"
-                record_outcome(session, claim, DeliveryStatus.UNCERTAIN, now, error=error)
+                recorded = record_outcome(
+                    session, claim, DeliveryStatus.UNCERTAIN, now, error=error
+                )
             else:
-                record_outcome(session, claim, DeliveryStatus.PENDING, now, retry_at=now)
+                recorded = record_outcome(session, claim, DeliveryStatus.PENDING, now, retry_at=now)
+            if recorded and found is None:  # the attempts a crash cut short never got there
+                mark_cut_attempts_lost(session, claim.delivery_id, now)
         logger.info(
             "delivery %d to %s reconciled: %s",
             claim.delivery_id,

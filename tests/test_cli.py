@@ -157,14 +157,18 @@ def test_accounts_check_asks_each_platform_and_never_prints_a_secret(config_path
 def test_resolve_records_a_persons_decision_with_who_and_why(
     config_path: Path, engine, drop
 ) -> None:
+    from datetime import timedelta
+
     from sqlalchemy import select, update
 
+    from publisher.store.ledger import claim_due
     from publisher.store.models import Attempt, Delivery
 
     drop("haryana", "p.toml", '[text]\nhi = "नमस्ते"\nen = "Hello"\n')
     engine.intake.scan()
-    with engine.ledger.begin() as session:
+    with engine.ledger.begin() as session:  # sent, and the answers lost: a person must decide
         first, second = session.scalars(select(Delivery.id).order_by(Delivery.id).limit(2)).all()
+        claim_due(session, engine.clock(), timedelta(minutes=1), 10)
         session.execute(update(Delivery).values(status="uncertain"))
 
     reason = "seen on the page by the nodal officer"
@@ -184,7 +188,15 @@ def test_resolve_records_a_persons_decision_with_who_and_why(
         assert (one.status, one.remote_id) == ("sent", "1234")
         assert two.status == "pending"
         notes = session.scalars(select(Attempt.error).where(Attempt.delivery_id == first)).all()
+        outcomes = {
+            delivery: session.scalars(
+                select(Attempt.outcome).where(Attempt.delivery_id == delivery).order_by(Attempt.id)
+            ).all()
+            for delivery in (first, second)
+        }
     assert any(n and n.endswith(": seen on the page by the nodal officer") for n in notes)
+    # The call the person found on the page counts against the quotas; the one never made, not.
+    assert outcomes == {first: [None, "resolved:sent"], second: ["lost", "resolved:pending"]}
 
 
 @pytest.mark.parametrize("how", ["rename", "write"])

@@ -154,6 +154,29 @@ def test_replies_on_x_count_as_posts(engine: Engine, drop: Drop, clock: FakeCloc
 
 
 @pytest.mark.both_stores
+def test_a_call_a_crash_cut_short_stops_counting_once_it_is_found_missing(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """A daemon died in its call to X; the next one asks X, which does not have the post. Until
+    then the call counted as a post that may have landed; once it is known lost, it does not hold
+    the account's quota: the delivery goes out again at once, not an hour later."""
+    burst(drop, "haryana", 1)
+    engine.intake.scan()
+    lease = timedelta(seconds=engine.settings.dispatch.lease_seconds)
+    with engine.ledger.begin() as session:  # claimed, then the daemon died mid-call
+        claim_due(session, clock(), lease, 10)
+    adapter = Scripted(clock, ["1"], found=None)
+    send = dispatcher(engine, {HARYANA_X: adapter}, per_account(1, 60, HARYANA_X))
+    clock.advance(seconds=lease.total_seconds() + 1)
+    assert len(send.reconcile_expired()) == 1
+    assert len(send.run_due()) == 1
+    assert len(adapter.calls) == 1
+    assert attempts(engine) == ["lost", "reconcile:retry", "sent"]
+    [d] = rows(engine)
+    assert d.status == DeliveryStatus.SENT
+
+
+@pytest.mark.both_stores
 def test_a_429_is_honoured_to_the_second_and_not_counted(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:

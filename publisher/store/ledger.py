@@ -253,6 +253,22 @@ def record_outcome(
     return True
 
 
+def mark_cut_attempts_lost(session: Session, delivery_id: int, now: datetime) -> None:
+    """The delivery's attempts a crash cut short (never finished, no outcome) did not reach the
+    platform: reconciling or a person found nothing there. Marked ``lost``, they stop counting
+    against the quotas, where until now they counted as calls that may have landed
+    (pacing.recent_sends)."""
+    session.execute(
+        update(Attempt)
+        .where(
+            Attempt.delivery_id == delivery_id,
+            Attempt.finished_at.is_(None),
+            Attempt.outcome.is_(None),
+        )
+        .values(outcome="lost", finished_at=now)
+    )
+
+
 def checkpoint(session: Session, delivery_id: int, key: str, value: str) -> None:
     """Remember a step a platform has taken for a delivery, before the next step is tried."""
     delivery = session.get_one(Delivery, delivery_id)
@@ -304,6 +320,7 @@ def resolve(
             note_outcome(session, delivery.account, DeliveryStatus.SENT, now, None)
     else:
         delivery.not_before = now
+        mark_cut_attempts_lost(session, delivery_id, now)
     append(
         session,
         now,
