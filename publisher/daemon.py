@@ -16,7 +16,11 @@ ticks come at least twice per watchdog interval.
 
 The periodic jobs (the freshness sweep, metrics, the weekly report) fire in every daemon, but run
 once per period across all the daemons sharing the ledger: the first to take the period's slot in
-the ledger runs it (store/jobs.py says what happens when that daemon dies mid-job).
+the ledger runs it, holding a lease on it meanwhile. A period whose daemon died mid-job is taken
+over by the next daemon to ask: for the sweep and metrics, one firing within the same period; for
+the weekly report, the check that every daemon runs every minute, which also sends the report's
+retries (they wait in the ledger, so they survive a restart or move to another daemon). SIGHUP
+also reschedules these jobs from the fresh settings (store/jobs.py has the details).
 """
 
 from __future__ import annotations
@@ -37,13 +41,13 @@ from watchdog.observers import Observer
 
 from publisher.adapters.base import Adapter
 from publisher.engine import Engine, Tick
-from publisher.errors import PublisherError, TransientError
+from publisher.errors import PublisherError
 from publisher.metrics import MeasuringAdapters, collect
 from publisher.notify import notify, watchdog_seconds
+from publisher.periodic import WEEKLY_JOB, PeriodicJobs
 from publisher.settle import Watcher
-from publisher.store.jobs import interval_slot, take_slot
 from publisher.store.ledger import Claim
-from publisher.weekly import CRON_DAYS, send_weekly
+from publisher.weekly import CRON_DAYS
 from publisher.workers import Workers
 
 logger = logging.getLogger(__name__)
@@ -51,9 +55,7 @@ logger = logging.getLogger(__name__)
 JOB = "tick"
 RULE_JOB = "rule:"  # + the rule's name: one cron job per recurring post
 METRICS_JOB = "metrics"
-WEEKLY_JOB = "weekly-report"
-WEEKLY_RETRY_JOB = "weekly-report-retry"
-WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES = 6, 30
+WEEKLY_RETRY_JOB = "weekly-report-retry"  # every minute: a retry due, or a sender gone
 SWEEP = "freshness"
 
 
@@ -74,7 +76,7 @@ class Daemon:
         self.engine = engine
         # How the ledger's record of the jobs it runs names this daemon: its host and process.
         self.host = f"{engine.intake.host}:{os.getpid()}"
-        self._slots: dict[str, datetime] = {}  # per interval job, the last period asked for
+        self._periods = PeriodicJobs(lambda: self.engine, self.host)
         self._reload = reload
         self._arrived = threading.Event()
         self._reload_wanted = threading.Event()
@@ -100,17 +102,7 @@ class Daemon:
             max_instances=1,
             next_run_time=self.engine.clock(),
         )
-        self._add_report_jobs()
-        self._scheduler.add_job(
-            self._sweep,
-            "interval",
-            minutes=self.engine.settings.freshness.sweep_minutes,
-            id=SWEEP,
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            next_run_time=self.engine.clock(),
-        )
+        self._schedule_periodic()
         self._watch()
         self._schedule_rules()
         signal.signal(signal.SIGTERM, self._stop)
@@ -170,68 +162,56 @@ class Daemon:
             if not self._arrived.is_set():
                 return
 
-    def _add_report_jobs(self) -> None:
-        """Metrics every ``[metrics] interval_minutes``; the weekly report at its day and time,
-        when ``[reports] weekly`` is configured. Both run beside the ticks, never in their way."""
+    def _schedule_periodic(self) -> None:
+        """The sweep every ``freshness.sweep_minutes``, metrics every ``metrics.interval_minutes``,
+        both first at once; the weekly report at its day and time, when ``[reports] weekly`` is
+        configured, with the check for its retries every minute. They run beside the ticks, never
+        in their way. Called again on SIGHUP: a changed interval counts from the reload (a run at
+        once would take the next period early), a changed weekly time replaces the old one."""
         settings = self.engine.settings
+        self._every(SWEEP, self._sweep, settings.freshness.sweep_minutes)
+        self._every(METRICS_JOB, self._collect_metrics, settings.metrics.interval_minutes)
+        weekly = settings.reports.weekly
+        if weekly is None:
+            for job in (WEEKLY_JOB, WEEKLY_RETRY_JOB):
+                if self._scheduler.get_job(job) is not None:
+                    self._scheduler.remove_job(job)
+            return
+        hour, minute = weekly.time.split(":")
+        trigger = CronTrigger(
+            day_of_week=CRON_DAYS[weekly.day],
+            hour=int(hour),
+            minute=int(minute),
+            timezone=settings.zone,
+        )
         self._scheduler.add_job(
-            self._collect_metrics,
-            "interval",
-            minutes=settings.metrics.interval_minutes,
-            id=METRICS_JOB,
+            self._weekly_report,
+            trigger,
+            args=(trigger,),
+            id=WEEKLY_JOB,
             replace_existing=True,
             coalesce=True,
             max_instances=1,
-            next_run_time=self.engine.clock(),
         )
-        weekly = settings.reports.weekly
-        if weekly is not None:
-            hour, minute = weekly.time.split(":")
-            trigger = CronTrigger(
-                day_of_week=CRON_DAYS[weekly.day],
-                hour=int(hour),
-                minute=int(minute),
-                timezone=settings.zone,
-            )
+        self._every(WEEKLY_RETRY_JOB, self._periods.weekly_retry, 1)
+
+    def _every(self, job: str, run: Callable[[], None], minutes: float) -> None:
+        scheduled = self._scheduler.get_job(job)
+        if scheduled is None:
             self._scheduler.add_job(
-                self._weekly_report,
-                trigger,
-                args=(trigger,),
-                id=WEEKLY_JOB,
-                replace_existing=True,
+                run,
+                "interval",
+                minutes=minutes,
+                id=job,
                 coalesce=True,
                 max_instances=1,
+                next_run_time=self.engine.clock(),
             )
-
-    def _take(self, job: str, slot: datetime) -> bool:
-        """Whether this daemon runs ``job`` for the period starting at ``slot``: only the first of
-        the daemons sharing the ledger to ask does; on SQLite, the one daemon always does."""
-        try:
-            with self.engine.ledger.begin() as session:
-                won = take_slot(session, job, slot, self.host, self.engine.clock())
-        except Exception:
-            logger.exception("%s of %s was not run: the ledger could not be asked", job, slot)
-            return False
-        if not won:
-            logger.info("%s of %s: another daemon sharing the ledger runs it", job, slot)
-        return won
-
-    def _take_period(self, job: str, minutes: float) -> bool:
-        """Whether this daemon runs an interval job now: for the period ``now`` falls in, unless
-        it asked for that one already. That happens when a run started late, just past a
-        period's start, and the next one on time, just before the next period's start: that
-        next run takes the next period, so that one daemon alone never skips a run of its own."""
-        interval = timedelta(minutes=minutes)
-        slot = interval_slot(self.engine.clock(), interval)
-        last = self._slots.get(job)
-        if last is not None and slot <= last:
-            slot = interval_slot(last, interval) + interval
-        self._slots[job] = slot
-        return self._take(job, slot)
+        elif scheduled.trigger.interval != timedelta(minutes=minutes):
+            self._scheduler.reschedule_job(job, trigger="interval", minutes=minutes)
+            logger.info("%s: now every %g minutes", job, minutes)
 
     def _collect_metrics(self) -> None:
-        if not self._take_period(METRICS_JOB, self.engine.settings.metrics.interval_minutes):
-            return
         engine = self.engine
         sending = engine.dispatcher.adapters
         fresh = MeasuringAdapters(engine.settings, engine.credentials, engine.clock)
@@ -240,56 +220,23 @@ class Daemon:
             """A dry run's accounts have nothing on the platforms to measure."""
             return None if key not in sending or sending[key].dry_run else fresh(key)
 
-        try:
-            collect(engine.ledger, adapter_for, engine.settings.metrics, engine.clock)
-        except Exception:
-            logger.exception("collecting metrics failed; the next collection will try again")
+        self._periods.run(
+            METRICS_JOB,
+            engine.settings.metrics.interval_minutes,
+            lambda: collect(engine.ledger, adapter_for, engine.settings.metrics, engine.clock),
+        )
 
     def _weekly_report(self, trigger: CronTrigger) -> None:
-        """At the weekly report's day and time: the daemon that takes this firing sends it, and
-        alone tries again (its retries ask the ledger nothing); the others leave it."""
-        if self._take(WEEKLY_JOB, fired_at(trigger, self.engine.clock())):
-            self._send_weekly_report()
-
-    def _send_weekly_report(self, tries_left: int = WEEKLY_RETRIES) -> None:
-        """A failure the mail server may get over (down, busy) is tried again every
-        WEEKLY_RETRY_MINUTES, a few times; after that, ``publisher report --email`` sends it."""
-        engine = self.engine
-        try:
-            message = send_weekly(
-                engine.settings, engine.ledger, engine.credentials, engine.clock()
-            )
-        except TransientError as exc:
-            if not tries_left:
-                logger.error("the weekly report was not sent, and will not be tried again: %s", exc)
-                return
-            logger.warning(
-                "the weekly report was not sent; trying again in %d minutes: %s",
-                WEEKLY_RETRY_MINUTES,
-                exc,
-            )
-            self._scheduler.add_job(
-                self._send_weekly_report,
-                "date",
-                run_date=engine.clock() + timedelta(minutes=WEEKLY_RETRY_MINUTES),
-                args=[tries_left - 1],
-                id=WEEKLY_RETRY_JOB,
-                replace_existing=True,
-            )
-        except Exception:
-            logger.exception("the weekly report was not sent")
-        else:
-            logger.info("weekly report sent to %s", message["To"])
+        """At the weekly report's day and time: the daemon that takes this firing sends it; the
+        others leave it."""
+        self._periods.weekly_report(fired_at(trigger, self.engine.clock()))
 
     def _sweep(self) -> None:
         """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes; once per
         period of sweep_minutes across the daemons sharing the ledger."""
-        if not self._take_period(SWEEP, self.engine.settings.freshness.sweep_minutes):
-            return
-        try:
-            self.engine.sweep_freshness()
-        except Exception:
-            logger.exception("freshness sweep failed; the next one will try again")
+        self._periods.run(
+            SWEEP, self.engine.settings.freshness.sweep_minutes, self.engine.sweep_freshness
+        )
 
     def _wake(self) -> None:
         self._arrived.set()
@@ -341,6 +288,7 @@ class Daemon:
         self.engine = fresh
         self._watch()
         self._schedule_rules()
+        self._schedule_periodic()
         self._workers.ensure(fresh.platforms())
         logger.info("config.toml reloaded")
 

@@ -9,6 +9,9 @@ however long its calls take, a dead one loses them within one ``dispatch.lease_s
 
 The heartbeat renews only leases still held by the claim's own attempt (``lease_holder``), in a
 short transaction of its own: no row lock is held across a platform call.
+
+A periodic job's period (``store/jobs.py``) is held the same way, by ``holding_period``: a thread
+of its own for as long as the job runs, since a daemon runs at most a few jobs at once.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import Clock
+from publisher.store.jobs import Taken, renew
 from publisher.store.ledger import Claim, renew_leases
 
 logger = logging.getLogger(__name__)
@@ -90,3 +94,40 @@ class Heartbeat:
                 self.beat()
             except Exception:
                 logger.exception("the heartbeat could not renew the leases; it will try again")
+
+
+@contextmanager
+def holding_period(
+    ledger: sessionmaker[Session], clock: Clock, lease: timedelta, taken: Taken
+) -> Iterator[None]:
+    """Keep the lease of ``taken`` (a periodic job's period) alive while the job runs: renewed
+    every third of a lease, until the body ends or another daemon has taken the period over."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(lease.total_seconds() / BEATS_PER_LEASE):
+            try:
+                with ledger.begin() as session:
+                    kept = renew(session, taken, clock() + lease)
+            except Exception:
+                logger.exception(
+                    "the heartbeat could not renew %s's lease; it will try again", taken.job
+                )
+                continue
+            if not kept:
+                logger.error(
+                    "ALERT %s of %s: its lease ran out while it was still running and another "
+                    "daemon took it over, and may run it again (raise dispatch.lease_seconds if "
+                    "the database is often this slow)",
+                    taken.job,
+                    taken.slot,
+                )
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat {taken.job}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

@@ -81,15 +81,20 @@ def send_weekly(
     ledger: sessionmaker[Session],
     credentials: Credentials,
     now: datetime,
+    *,
+    fired: datetime | None = None,
 ) -> EmailMessage:
     """Build last week's report and send it; returns the message sent.
+
+    ``fired`` is the time the report was due (default ``now``): its week is the one reported,
+    even when it is sent later (a retry past midnight, or another daemon's after a crash).
 
     Raises:
         PublisherError: ``[reports] weekly`` is not configured.
         AdapterError: the mail server refused or could not be reached (TransientError, AuthError,
             PermanentError as for the e-mail adapter).
     """
-    first, last = last_week(now, settings)
+    first, last = last_week(fired or now, settings)
     with ledger() as session:
         report = build_report(session, settings, first, last, now)
     return send_report(report, settings, credentials)

@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Settings, load_settings
-from publisher.daemon import SWEEP, WEEKLY_JOB, WEEKLY_RETRY_JOB, WEEKLY_RETRY_MINUTES, Daemon
+from publisher.daemon import SWEEP, WEEKLY_RETRY_JOB, Daemon
 from publisher.engine import Engine
+from publisher.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
 from publisher.store.db import make_engine, open_ledger, upgrade
 from publisher.store.jobs import KEEP, interval_slot, take_slot
 from publisher.store.models import AccountActivity, JobRun
@@ -34,6 +35,7 @@ from tests.test_daemon_e2e import wait_until
 from tests.test_roster_weekly import with_mail
 
 HOUR = timedelta(hours=1)
+LEASE = timedelta(minutes=1)
 OTHER = "another daemon sharing the ledger runs it"
 
 
@@ -55,17 +57,21 @@ def test_the_first_daemon_to_take_a_period_runs_it_and_month_old_periods_are_for
     slot = interval_slot(now, HOUR)
     assert slot == datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
     with ledger.begin() as session:
-        assert take_slot(session, SWEEP, slot, "host-a:10", now)
+        assert take_slot(session, SWEEP, slot, "host-a:10", now, LEASE)
     with ledger.begin() as session:
-        assert not take_slot(session, SWEEP, slot, "host-b:20", now + timedelta(seconds=1))
-        assert take_slot(session, "metrics", slot, "host-b:20", now)  # each job its own periods
+        assert not take_slot(session, SWEEP, slot, "host-b:20", now + timedelta(seconds=1), LEASE)
+        assert take_slot(
+            session, "metrics", slot, "host-b:20", now, LEASE
+        )  # each job its own periods
     with ledger.begin() as session:  # taken a month ago, and a little less
-        assert take_slot(session, SWEEP, slot - KEEP - HOUR, "host-a:10", now - KEEP - HOUR)
-        assert take_slot(session, SWEEP, slot - KEEP + 2 * HOUR, "host-a:10", now - KEEP + HOUR)
+        assert take_slot(session, SWEEP, slot - KEEP - HOUR, "host-a:10", now - KEEP - HOUR, LEASE)
+        assert take_slot(
+            session, SWEEP, slot - KEEP + 2 * HOUR, "host-a:10", now - KEEP + HOUR, LEASE
+        )
 
     later = now + HOUR
     with ledger.begin() as session:
-        assert take_slot(session, SWEEP, interval_slot(later, HOUR), "host-b:20", later)
+        assert take_slot(session, SWEEP, interval_slot(later, HOUR), "host-b:20", later, LEASE)
     assert runs(ledger) == [
         (SWEEP, slot - KEEP + 2 * HOUR, "host-a:10"),
         (SWEEP, slot, "host-a:10"),
@@ -93,7 +99,7 @@ def test_daemons_racing_for_the_same_periods_take_each_exactly_once(ledger_url: 
             start.wait()
             for slot in slots:
                 with ledger.begin() as session:
-                    if take_slot(session, SWEEP, slot, f"host-{n}:1", now):
+                    if take_slot(session, SWEEP, slot, f"host-{n}:1", now, LEASE):
                         won[n].append(slot)
         except BaseException as error:
             errors.append(error)
@@ -129,7 +135,7 @@ def two_daemons(settings: Settings, clock: FakeClock) -> tuple[Daemon, Daemon]:
 def test_each_period_of_the_freshness_sweep_runs_in_one_daemon(
     settings: Settings, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="publisher.daemon")
+    caplog.set_level(logging.INFO, logger="publisher.periodic")
     a, b = two_daemons(settings, clock)
     period = timedelta(minutes=settings.freshness.sweep_minutes)
     start = interval_slot(clock(), period)
@@ -152,17 +158,17 @@ def test_each_period_of_the_freshness_sweep_runs_in_one_daemon(
 
 
 @pytest.mark.both_stores
-def test_the_weekly_report_goes_once_per_firing_and_only_its_sender_tries_again(
+def test_the_weekly_report_goes_once_per_firing_and_its_retry_once_by_either_daemon(
     config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
         with_mail(config_path, smtp, monkeypatch)  # mondays at 09:00
         settings = load_settings(config_path)
         a, b = two_daemons(settings, clock)
-        jobs = []
         for daemon in (a, b):
-            daemon._add_report_jobs()
-            jobs.append(daemon._scheduler.get_job(WEEKLY_JOB))
+            daemon._schedule_periodic()
+        jobs = [daemon._scheduler.get_job(WEEKLY_JOB) for daemon in (a, b)]
+        retries = [daemon._scheduler.get_job(WEEKLY_RETRY_JOB) for daemon in (a, b)]
         monday = datetime(2026, 11, 30, 9, 0, tzinfo=settings.zone).astimezone(UTC)
 
         clock.now = monday + timedelta(milliseconds=300)
@@ -170,18 +176,23 @@ def test_the_weekly_report_goes_once_per_firing_and_only_its_sender_tries_again(
         for job in jobs:
             job.func(*job.args)  # what each scheduler does at 09:00
         assert smtp.messages == []
-        assert b._scheduler.get_job(WEEKLY_RETRY_JOB) is None
-        retry = a._scheduler.get_job(WEEKLY_RETRY_JOB)
-        clock.advance(minutes=WEEKLY_RETRY_MINUTES)
-        retry.func(*retry.args)  # the retry is a's own: no period to take
+        clock.advance(minutes=WEEKLY_RETRY_MINUTES - 1)
+        for retry in retries:
+            retry.func(*retry.args)  # each daemon's check, every minute: not due yet
+        assert smtp.messages == []
+        clock.advance(minutes=1)
+        for retry in reversed(retries):  # b first: the retry is anyone's
+            retry.func(*retry.args)
         assert len(smtp.messages) == 1
 
         clock.now = monday + timedelta(days=7, seconds=1)
         for job in reversed(jobs):  # b first, next week
             job.func(*job.args)
+        for retry in retries:
+            retry.func(*retry.args)
         assert len(smtp.messages) == 2
     assert runs(a.engine.ledger) == [
-        (WEEKLY_JOB, monday, f"host-a:{os.getpid()}"),
+        (WEEKLY_JOB, monday, f"host-b:{os.getpid()}"),
         (WEEKLY_JOB, monday + timedelta(days=7), f"host-b:{os.getpid()}"),
     ]
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from publisher.config import load_settings
 from publisher.credentials import Credentials
-from publisher.daemon import WEEKLY_JOB, WEEKLY_RETRY_JOB, WEEKLY_RETRY_MINUTES, Daemon
+from publisher.daemon import WEEKLY_RETRY_JOB, Daemon
 from publisher.engine import Engine
 from publisher.errors import ConfigError
+from publisher.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
 from publisher.weekly import send_weekly
 from tests.conftest import Drop, FakeClock
 from tests.fakes.smtp import FakeSMTP
@@ -158,7 +159,7 @@ def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server
         settings = load_settings(config_path)
         engine = Engine(settings, dry_run=True, clock=clock)
         daemon = Daemon(engine, reload=lambda: engine)
-        daemon._add_report_jobs()
+        daemon._schedule_periodic()
         job = daemon._scheduler.get_job(WEEKLY_JOB)
         monday = datetime(2026, 11, 30, 9, 0, tzinfo=settings.zone)  # a Monday
         assert job.trigger.get_next_fire_time(None, monday - timedelta(days=2)) == monday
@@ -166,12 +167,16 @@ def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server
             timedelta(days=7)
         )
 
+        clock.now = monday.astimezone(UTC)
         smtp.fail_next(451, stage="MAIL")  # busy: try later
-        daemon._send_weekly_report()
+        job.func(*job.args)  # what the scheduler does on Monday at 09:00
         assert smtp.messages == []
-        retry = daemon._scheduler.get_job(WEEKLY_RETRY_JOB)
-        assert retry.trigger.run_date == clock() + timedelta(minutes=WEEKLY_RETRY_MINUTES)
-        retry.func(*retry.args)  # what the scheduler does at that time
+        retry = daemon._scheduler.get_job(WEEKLY_RETRY_JOB)  # every minute, due or not
+        clock.advance(minutes=WEEKLY_RETRY_MINUTES - 1)
+        retry.func(*retry.args)
+        assert smtp.messages == []
+        clock.advance(minutes=1)
+        retry.func(*retry.args)
         [received] = smtp.messages
     assert "weekly compliance report" in received.message["Subject"]
 

@@ -270,15 +270,30 @@ class EvergreenUse(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
 
 
+class JobOutcome(enum.StrEnum):
+    """How a periodic job's period ended (``job_runs.outcome``)."""
+
+    DONE = "done"
+    FAILED = "failed"  # logged; the next period does the work (the weekly report: by hand)
+    GAVE_UP = "gave_up"  # the weekly report: every retry failed; `publisher report --email`
+
+
 class JobRun(Base):
     """One period (``slot``) of a periodic job (the freshness sweep, metrics, the weekly report),
     taken by the daemon that runs it. Several daemons sharing the ledger each fire every job, and
     APScheduler's job store cannot be shared: the primary key lets the first of them to ask run
-    the job for that period, and the others skip it (store/jobs.py)."""
+    the job for that period, and the others skip it. The holder keeps a lease on the row while
+    the job runs; a period not finished whose lease ran out (its daemon died) is taken over, and
+    the weekly report's retries wait here, not in a daemon's memory (store/jobs.py)."""
 
     __tablename__ = "job_runs"
 
     job: Mapped[str] = mapped_column(String(64), primary_key=True)  # the daemon's job id
     slot: Mapped[datetime] = mapped_column(primary_key=True)  # when the period starts (UTC)
-    host: Mapped[str] = mapped_column(String(255))  # the daemon that runs it: host:pid
+    host: Mapped[str] = mapped_column(String(255))  # the daemon that runs it (last): host:pid
     started_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]  # while ``host`` runs it; renewed by its heartbeat
+    tries: Mapped[int] = mapped_column(default=1, server_default="1")  # times taken
+    retry_at: Mapped[datetime | None]  # the weekly report: when the next try is due
+    finished_at: Mapped[datetime | None]  # None: running, waiting for a retry, or abandoned
+    outcome: Mapped[str | None] = mapped_column(String(16))  # a JobOutcome once finished

@@ -4,8 +4,10 @@ It speaks real SMTP to Python's ``smtplib``: EHLO, optional STARTTLS or implicit
 with a throwaway self-signed certificate for 127.0.0.1 (made with the ``openssl`` command, since
 ``cryptography`` is not installed), AUTH LOGIN/PLAIN against one configured user (offered only
 over TLS when TLS is on, as real submission servers do), and it records every accepted message.
-Faults: ``fail_next(code, stage=...)`` answers MAIL, RCPT or DATA with a chosen reply code, and
-``fail_next("drop")`` closes the connection after the message data arrived, before any reply.
+Faults: ``fail_next(code, stage=...)`` answers MAIL, RCPT or DATA with a chosen reply code,
+``fail_next("drop")`` closes the connection after the message data arrived, before any reply, and
+``fail_next("hang")`` holds the reply to the data until ``release()`` (``holding`` counts the
+messages held): a client killed meanwhile never had its message accepted, and it is not stored.
 
 Not imitated: delivery, DSNs, SIZE limits, pipelining quirks, greylisting or any server's exact
 wording. Clients must trust ``fake.cert_path`` (or use ``fake.client_context()``) to verify TLS.
@@ -13,10 +15,12 @@ wording. Clients must trust ``fake.cert_path`` (or use ``fake.client_context()``
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import ssl
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -108,6 +112,8 @@ class FakeSMTP:
         # (mechanism, login, accepted); not named auth_*: aiosmtpd takes those for mechanisms
         self.logins: list[tuple[str, str, bool]] = []
         self.cert_path: Path | None = None
+        self.holding = 0  # messages a "hang" fault holds right now
+        self._released = threading.Event()
         self._faults: list[_Fault] = []
         self._tmp: str | None = None
         self._controller: _Controller | None = None
@@ -151,10 +157,11 @@ class FakeSMTP:
     ) -> None:
         """Answer the next ``count`` commands of ``stage`` (MAIL, RCPT, DATA) with ``code``
         and ``reply`` (a usual text by default). ``"drop"`` closes the connection after the
-        message data arrived, without storing it; ``"drop_after_store"`` stores it first."""
+        message data arrived, without storing it; ``"drop_after_store"`` stores it first;
+        ``"hang"`` holds the reply until ``release()``, then stores and accepts it."""
         stage = "DATA" if isinstance(code, str) else stage.upper()
         reply_code = isinstance(code, int) and 400 <= code < 600
-        if stage not in STAGES or not (reply_code or code in ("drop", "drop_after_store")):
+        if stage not in STAGES or not (reply_code or code in ("drop", "drop_after_store", "hang")):
             raise ValueError(f"bad fault {code!r} at {stage!r}")
         self._faults.append(_Fault(code, count, stage, reply, code == "drop_after_store"))
 
@@ -180,6 +187,9 @@ class FakeSMTP:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         fault = self._take_fault("DATA")
+        if fault and fault.code == "hang":
+            await self._hold()  # cancelled, storing nothing, if the client goes away
+            fault = None
         if fault is None or fault.store:
             self._store(server, session, envelope)
         if fault and isinstance(fault.code, str):
@@ -190,7 +200,19 @@ class FakeSMTP:
             return self._reply(fault)
         return "250 2.0.0 OK: queued"
 
+    def release(self) -> None:
+        """Let every message held by a "hang" fault, and any later one, go on."""
+        self._released.set()
+
     # -- internals --------------------------------------------------------------------------
+    async def _hold(self) -> None:
+        self.holding += 1
+        try:
+            while not self._released.is_set():
+                await asyncio.sleep(0.05)
+        finally:
+            self.holding -= 1
+
     def _store(self, server: SMTP, session: Session, envelope: Envelope) -> None:
         raw = envelope.original_content or b""
         parsed = message_from_bytes(raw, policy=policy.default)
