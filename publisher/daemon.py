@@ -20,7 +20,7 @@ the ledger runs it, holding a lease on it meanwhile. A period whose daemon died 
 over by the next daemon to ask: for the sweep and metrics, one firing within the same period; for
 the weekly report, the check that every daemon runs every minute, which also sends the report's
 retries (they wait in the ledger, so they survive a restart or move to another daemon). SIGHUP
-also reschedules these jobs from the fresh settings (store/jobs.py has the details).
+also reschedules these jobs from the fresh settings. store/jobs.py and periodic.py say more.
 """
 
 from __future__ import annotations

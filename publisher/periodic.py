@@ -108,8 +108,8 @@ class PeriodicJobs:
                 held = end(session)
         except Exception:
             logger.exception(
-                "%s of %s: its end could not be recorded; another daemon will take it over "
-                "once its lease runs out",
+                "%s of %s: its end could not be recorded; once its lease runs out, another daemon "
+                "takes it over and runs it again (a weekly report already sent goes twice)",
                 taken.job,
                 taken.slot,
             )
@@ -152,8 +152,13 @@ class PeriodicJobs:
         by_hand = f"send it with `publisher report --from {first} --to {last} --email`"
         outcome: JobOutcome | None = JobOutcome.GAVE_UP
         if taken.tries > WEEKLY_RETRIES + 1:
-            logger.error("the weekly report of %s was given up: %d tries were cut short; %s",
-                         taken.slot, taken.tries - 1, by_hand)  # fmt: skip
+            logger.error(
+                "the weekly report of %s was given up after %d tries (the daemons of some died "
+                "while trying it); %s",
+                taken.slot,
+                taken.tries - 1,
+                by_hand,
+            )
         else:
             with self._holding(taken):
                 outcome = self._try_weekly_report(taken, by_hand)

@@ -289,3 +289,33 @@ def test_a_daemon_killed_while_the_mail_server_holds_its_weekly_report_sends_it_
     assert (sent.slot, sent.tries, sent.outcome) == (fire_at, 2, "done")
     assert sent.host.endswith(f":{second.pid}")
     ledger.kw["bind"].dispose()
+
+
+@pytest.mark.both_stores
+def test_a_weekly_report_whose_daemons_keep_dying_is_given_up_not_tried_for_ever(
+    config_path: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each take counts as a try: a report that kills its daemons (or that the server takes
+    just before each dies) is not sent again and again."""
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        with_mail(config_path, smtp, monkeypatch)
+        settings = load_settings(config_path)
+        live = daemon(settings, clock, "host-a")
+        live._schedule_periodic()
+        monday = datetime(2026, 11, 30, 9, 0, tzinfo=settings.zone).astimezone(UTC)
+        clock.now = monday
+        with live.engine.ledger.begin() as session:
+            assert take_slot(session, WEEKLY_JOB, monday, "dead-host:1", clock(), LEASE)
+        for n in range(2, WEEKLY_RETRIES + 2):  # as many tries as a busy server gets, all cut short
+            clock.advance(minutes=2)
+            with live.engine.ledger.begin() as session:
+                assert take_due(session, WEEKLY_JOB, f"dead-host:{n}", clock(), LEASE)
+        clock.advance(minutes=2)
+        check(live)
+        assert smtp.messages == []
+    assert "publisher report --from 2026-11-23 --to 2026-11-29 --email" in caplog.text
+    given_up = row(live.engine.ledger, WEEKLY_JOB, monday)
+    assert (given_up.host, given_up.outcome) == (live.host, "gave_up")

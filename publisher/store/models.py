@@ -296,4 +296,4 @@ class JobRun(Base):
     tries: Mapped[int] = mapped_column(default=1, server_default="1")  # times taken
     retry_at: Mapped[datetime | None]  # the weekly report: when the next try is due
     finished_at: Mapped[datetime | None]  # None: running, waiting for a retry, or abandoned
-    outcome: Mapped[str | None] = mapped_column(String(16))  # a JobOutcome once finished
+    outcome: Mapped[str | None] = mapped_column(String(16))  # a JobOutcome (none before 0013)
