@@ -63,6 +63,8 @@ class PeriodicJobs:
             return None
         if taken is None:
             logger.info("%s of %s: another daemon sharing the ledger runs it", job, slot)
+        elif taken.tries > 1:
+            logger.warning("%s of %s: taken over; the daemon that held it is gone", job, slot)
         return taken
 
     def _lease(self) -> timedelta:

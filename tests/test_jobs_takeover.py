@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import load_settings
+from publisher.config import Settings, load_settings
 from publisher.daemon import METRICS_JOB, SWEEP, WEEKLY_RETRY_JOB, Daemon
 from publisher.engine import Engine
 from publisher.leases import holding_period
 from publisher.periodic import WEEKLY_JOB, WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES
 from publisher.store.db import open_ledger
-from publisher.store.jobs import finish, renew, take_due, take_slot
+from publisher.store.jobs import finish, interval_slot, renew, take_due, take_slot
 from publisher.store.models import JobOutcome, JobRun
 from tests.conftest import FakeClock
 from tests.fakes.smtp import FakeSMTP
@@ -116,6 +116,26 @@ def test_a_live_daemon_keeps_its_period_while_its_job_runs(tmp_path: Path) -> No
     with ledger.begin() as session:  # no beat after the job: a dead holder's lease runs out
         assert take_slot(session, SWEEP, slot, "host-b:20", ended + timedelta(seconds=1), lease)
     ledger.kw["bind"].dispose()
+
+
+@pytest.mark.both_stores
+def test_a_sweep_whose_daemon_died_is_run_by_the_next_to_fire_it_within_the_period(
+    settings: Settings, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = two_daemons(settings, clock)
+    period = timedelta(minutes=settings.freshness.sweep_minutes)
+    lease = timedelta(seconds=settings.dispatch.lease_seconds)
+    start = interval_slot(clock(), period)
+    clock.now = start + timedelta(seconds=1)
+    with a.engine.ledger.begin() as session:  # another daemon took this period, and died
+        assert take_slot(session, SWEEP, start, DEAD, clock(), lease)
+    a._sweep()  # its lease is still running: it may be alive
+    assert row(a.engine.ledger, SWEEP, start).finished_at is None
+    clock.advance(seconds=lease.total_seconds() + 1)
+    b._sweep()  # b's first sweep (just started, or its interval's phase falls here)
+    swept = row(a.engine.ledger, SWEEP, start)
+    assert (swept.host, swept.tries, swept.outcome) == (b.host, 2, "done")
+    assert "taken over; the daemon that held it is gone" in caplog.text
 
 
 @pytest.mark.both_stores
