@@ -263,6 +263,7 @@ def test_sighup_reschedules_the_periodic_jobs_from_the_new_config(
             assert (weekly.strftime("%A %H:%M"), weekly.tzinfo) == ("Friday 17:30", settings.zone)
         finally:
             scheduler.shutdown(wait=False)
+            assert running_daemon._workers.stop(30) == []  # the reload started them
 
 
 def test_a_daemon_killed_while_the_mail_server_holds_its_weekly_report_sends_it_once_restarted(
