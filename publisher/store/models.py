@@ -275,7 +275,7 @@ class JobOutcome(enum.StrEnum):
 
     DONE = "done"
     FAILED = "failed"  # logged; the next period does the work (the weekly report: by hand)
-    GAVE_UP = "gave_up"  # the weekly report: every retry failed; `publisher report --email`
+    GAVE_UP = "gave_up"  # the weekly report: its tries used up; `publisher report --email`
 
 
 class JobRun(Base):
