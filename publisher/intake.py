@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import Clock
@@ -253,7 +253,13 @@ class Intake:
             now,
             timedelta(hours=self.settings.intake.max_past_hours),
         )
-        existing = self.lookup(reader, request)
+        try:
+            existing = self.lookup(reader, request)
+        except SQLAlchemyError:
+            # On PostgreSQL a failed statement ends the transaction: the next file's look-up
+            # must not inherit it (a connection lost is replaced at the next checkout).
+            reader.rollback()
+            raise
         if existing is not None:
             return self._again(unit, claimed, request, existing, now, reserved)
         media = self._media(unit, request)

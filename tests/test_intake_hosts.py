@@ -18,12 +18,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from publisher import intake
 from publisher.engine import Engine
 from publisher.intake import Outcome, Result
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
+from publisher.store.models import Post
 from publisher.store.posts import record_post
 from tests.conftest import Drop, FakeClock
 from tests.platforms import UNIT, drop_post, fake_platforms
@@ -268,3 +272,25 @@ def test_a_copy_another_host_records_holds_back_none_of_the_files_taken_with_it(
     unit = settings.paths.queue / "haryana"
     assert files(unit / "rejected") == []
     assert sorted(p.name for p in unit.glob("archive/*/*.toml")) == ["a.toml", "b.toml", "c.toml"]
+
+
+@pytest.mark.both_stores
+def test_a_look_up_the_database_fails_holds_back_none_of_the_files_taken_with_it(
+    engine: Engine, drop: Drop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files of a pass are looked up in one read transaction. A look-up the database fails
+    (on PostgreSQL a failed statement aborts the transaction) rejects its own file, as an
+    internal error; the files after it are looked up afresh and accepted."""
+    for name in "abc":
+        drop("haryana", f"{name}.toml", POST.format(extra=f'id = "{name}"'))
+    find_post = intake.find_post
+
+    def failing_for_b(session: Session, key: str) -> Post | None:
+        if key == "haryana/b":
+            session.execute(text("SELECT * FROM no_such_table"))
+        return find_post(session, key)
+
+    monkeypatch.setattr(intake, "find_post", failing_for_b)
+    results = {r.name: r.outcome for r in engine.intake.scan()}
+    assert results == {"a.toml": "accepted", "b.toml": "rejected", "c.toml": "accepted"}
+    assert len({d.post_id for d in rows(engine)}) == 2
