@@ -5,10 +5,11 @@ time: the figures and the goal), with this process's CPU time (process_time) and
 time it waited for a core (/proc/self/schedstat) beside it: the machine may be shared, and wall
 time less those two is time spent blocked, mostly on the disk (fsync):
 
-1. engine plan+record: per post, what Intake._accept does, less its work in the queue folder
-   (reading the file, checking media, naming the archive folder, moving files, writing the
-   receipt), through the same Intake methods: parse_post on the file's bytes, Intake.lookup,
-   Intake.record (plan, then record_post in a transaction of its own), then the receipt text;
+1. engine plan+record: what Intake.take does with batches of new files, less its work in the
+   queue folder (reading the file, checking media, naming the archive folder, moving files,
+   writing the receipt), through the same Intake methods: per file parse_post on its bytes,
+   Intake.lookup and Intake.plan_post; then Intake.record of the batch (one transaction), then
+   each receipt text;
 2. raw render: the same template (savings-scheme) with the same variables in the same locales,
    once per (post, locale) as plan() does, with a plain Jinja2 SandboxedEnvironment per locale, the
    same compiled catalogs and the same Babel formatting, each template looked up once;
@@ -49,7 +50,7 @@ from publisher.adapters import load_adapters
 from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials
 from publisher.dispatch import Dispatcher
-from publisher.intake import Intake
+from publisher.intake import BATCH, Intake
 from publisher.postfile import parse_post
 from publisher.receipts import receipt_text
 from publisher.render import Renderer
@@ -138,20 +139,26 @@ def post_file(i: int) -> bytes:
 
 
 def engine_plan_record(settings: Settings, ledger: Ledger, files: list[bytes]) -> Spent:
-    """Per post, what Intake._accept does, less its work in the queue folder, through the same
-    Intake methods: parse the bytes; ``lookup`` the key (a read session); ``record`` (plan
-    outside the write lock, then the post and its deliveries in a transaction of their own);
-    the receipt text from what was recorded."""
+    """What Intake.take does with a batch of new files, less its work in the queue folder,
+    through the same Intake methods: per file, parse the bytes, ``lookup`` the key (in the
+    batch's read session) and ``plan_post`` it (outside the write lock); then ``record`` the
+    batch's posts in ONE transaction; then each post's receipt text from what was recorded.
+    Batches of intake.BATCH files, as Intake.scan takes them."""
     intake = Intake(settings, Renderer.from_settings(settings), ledger, fixed_clock)  # catalogs
     max_past = timedelta(hours=settings.intake.max_past_hours)
     start = clocks()
-    for i, raw in enumerate(files):
-        now, name = fixed_clock(), f"savings-{i:05d}.toml"
-        request = parse_post(raw, "directorate", name, settings.zone, now, max_past)
-        if intake.lookup(request) is not None:
-            raise SystemExit(f"{request.key} is in the ledger already")
-        folder = f"directorate/archive/{now:%Y-%m-%d}_{Path(name).stem}"
-        receipt_text(intake.record(request, [], folder, now), settings.zone)
+    for first in range(0, len(files), BATCH):
+        posts = []
+        with ledger() as reader:
+            for i, raw in enumerate(files[first : first + BATCH], first):
+                now, name = fixed_clock(), f"savings-{i:05d}.toml"
+                request = parse_post(raw, "directorate", name, settings.zone, now, max_past)
+                if intake.lookup(reader, request) is not None:
+                    raise SystemExit(f"{request.key} is in the ledger already")
+                folder = f"directorate/archive/{now:%Y-%m-%d}_{Path(name).stem}"
+                posts.append(intake.plan_post(request, [], folder, now))
+        for post in intake.record(posts):
+            receipt_text(post, settings.zone)
     return spent(start)
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import Clock
@@ -41,11 +43,13 @@ from publisher.receipts import (
 from publisher.render import Renderer
 from publisher.settle import Settler, is_candidate
 from publisher.store.models import DeliveryStatus, Post
-from publisher.store.posts import RecordedPost, find_post, record_post
+from publisher.store.posts import NewPost, RecordedPost, find_post, record_posts
 
 logger = logging.getLogger(__name__)
 
 PROCESSING, ARCHIVE, REJECTED = "processing", "archive", "rejected"
+BATCH = 100  # post files at most whose posts are recorded in one transaction (Intake.take)
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
@@ -53,6 +57,14 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # the same post again: archived with a receipt, nothing new planned
     REJECTED = "rejected"
     WAITING = "waiting"  # its media is not complete yet; the file stays in the queue
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A new post planned from a claimed file, waiting for its batch's transaction."""
+
+    post: NewPost
+    media: list[Path]  # its media files in the unit folder, archived with it
 
 
 @dataclass(frozen=True)
@@ -100,7 +112,8 @@ class Intake:
             put_back(folder / PROCESSING / self.host, folder)
 
     def scan(self) -> list[Result]:
-        """One pass over every unit folder: take each settled post file, in name order."""
+        """One pass over every unit folder: take each settled post file, in name order, in
+        batches of at most ``BATCH`` files."""
         results = []
         for unit in self.settings.units:
             folder = self.root / unit
@@ -109,34 +122,81 @@ class Intake:
             except FileNotFoundError:
                 logger.error("queue folder %s is missing; it is recreated at start", folder)
                 continue
+            ready = []
             for path in sorted(entries, key=lambda p: p.name):
                 try:
                     early = self.settler.early(path)
-                    ready = early or self.settler.settled(path)
+                    settled = early or self.settler.settled(path)
                 except FileNotFoundError:
                     continue  # taken back by its writer between listing and looking
-                if ready:
+                if settled:
                     self.settler.forget(path)
-                    result = self.take(unit, path, early=early)
-                    if result:
-                        results.append(result)
+                    ready.append((path, early))
+            for start in range(0, len(ready), BATCH):
+                results += self.take(unit, ready[start : start + BATCH])
         return results
 
-    def take(self, unit: str, path: Path, *, early: bool = False) -> Result | None:
-        """Claim one post file and see it through to archive/ or rejected/.
+    def take(self, unit: str, files: Sequence[tuple[Path, bool]]) -> list[Result]:
+        """Claim post files of one unit, each with whether it is taken early (see ``_guarded``),
+        and see each through to archive/ or rejected/.
+
+        The new posts among them are planned one by one (their keys looked up in one read
+        transaction), then recorded together in one write transaction (one commit and one fsync
+        instead of one per file), and archived only after it. Should that transaction fail
+        (another host recorded a copy of one of them a moment before, two of them are copies of
+        one post, the database refuses a row), nothing of it is kept and each post is recorded
+        in a transaction of its own instead, so that no file holds back the others.
+        """
+        results: list[Result] = []
+        new: list[tuple[Path, bool, Path, _Planned]] = []
+        reserved: set[str] = set()  # archive folders named for this batch, not made yet
+        with self.ledger() as reader:  # one read transaction for the batch's look-ups
+            for path, early in files:
+                claimed = free_path(self.root / unit / PROCESSING / self.host / path.name)
+                try:
+                    path.rename(claimed)
+                except FileNotFoundError:
+                    continue  # someone else took it, or the officer removed it
+                prepare = partial(self._prepare, unit, claimed, reader, reserved)
+                step = self._guarded(unit, path, claimed, early, prepare)
+                if isinstance(step, Result):
+                    results.append(step)
+                else:
+                    new.append((path, early, claimed, step))
+        if len(new) > 1:
+            try:
+                recorded = self.record([planned.post for *_, planned in new])
+            except Exception:
+                logger.warning(
+                    "recording %d posts of %s together failed; recording them one by one",
+                    len(new),
+                    unit,
+                    exc_info=True,
+                )
+            else:
+                for (*_, claimed, planned), post in zip(new, recorded, strict=True):
+                    folder = planned.post.archive_path
+                    done = self._done(unit, claimed, planned.media, folder, post, Outcome.ACCEPTED)
+                    results.append(done)
+                return results
+        for path, early, claimed, planned in new:  # one, or a batch whose transaction failed
+            record = partial(self._record_alone, unit, claimed, planned)
+            results.append(self._guarded(unit, path, claimed, early, record))
+        return results
+
+    def _guarded(
+        self, unit: str, path: Path, claimed: Path, early: bool, step: Callable[[], T]
+    ) -> T | Result:
+        """``step`` on a file claimed from ``path``; a file it fails on goes back to the queue to
+        wait, or to rejected/ with what to fix.
 
         A file taken ``early`` (on a folder event, before it settled) that does not parse goes
         back to wait for the settle interval: its writer may not be done with it after all.
         """
-        claimed = free_path(self.root / unit / PROCESSING / self.host / path.name)
         try:
-            path.rename(claimed)
-        except FileNotFoundError:
-            return None  # someone else took it, or the officer removed it
-        try:
-            result = self._accept(unit, claimed)
+            done = step()
             self._waiting_since.pop(path, None)
-            return result
+            return done
         except MediaNotReadyError as exc:
             now = self.clock().timestamp()
             since = self._waiting_since.setdefault(
@@ -173,7 +233,17 @@ class Intake:
         self._waiting_since.pop(path, None)
         return self._reject(unit, claimed, problems)
 
-    def _accept(self, unit: str, claimed: Path) -> Result:
+    def _prepare(
+        self, unit: str, claimed: Path, reader: Session, reserved: set[str]
+    ) -> _Planned | Result:
+        """Parse a claimed file and look its key up in ``reader``: a post recorded before is
+        archived at once (the Result); a new one is planned, to be recorded, then archived in a
+        folder named now, none of ``reserved`` (to which it is added).
+
+        Raises:
+            PostFileError: what is wrong with the file, each with its line and fix.
+            MediaNotReadyError: its photos are not all there yet.
+        """
         now = self.clock()
         request = parse_post(
             claimed.read_bytes(),
@@ -183,70 +253,118 @@ class Intake:
             now,
             timedelta(hours=self.settings.intake.max_past_hours),
         )
-        existing = self.lookup(request)
+        try:
+            existing = self.lookup(reader, request)
+        except SQLAlchemyError:
+            # On PostgreSQL a failed statement ends the transaction: the next file's look-up
+            # must not inherit it (a connection lost is replaced at the next checkout).
+            reader.rollback()
+            raise
+        if existing is not None:
+            return self._again(unit, claimed, request, existing, now, reserved)
+        media = self._media(unit, request)
+        folder = self._new_archive_folder(unit, claimed.name, now, reserved)
+        reserved.add(folder)
+        post = self.plan_post(request, [f"{folder}/{m.name}" for m in media], folder, now)
+        return _Planned(post, media)
+
+    def _record_alone(self, unit: str, claimed: Path, planned: _Planned) -> Result:
+        """Record a planned post in a transaction of its own, then archive its file."""
         post: Post | RecordedPost
-        if existing is None:
-            media = self._media(unit, request)
-            folder = self._new_archive_folder(unit, claimed.name, now)
-            try:
-                post = self.record(request, [f"{folder}/{m.name}" for m in media], folder, now)
-                outcome = Outcome.ACCEPTED
-            except IntegrityError:  # another host took a copy of this file a moment before
-                recorded = self.lookup(request)
-                if recorded is None:
-                    raise
-                post, outcome = recorded, Outcome.DUPLICATE
+        try:
+            [post] = self.record([planned.post])
+        except IntegrityError:  # another host took a copy of this file a moment before
+            with self.ledger() as reader:
+                recorded = self.lookup(reader, planned.post.request)
+            if recorded is None:
+                raise
+            post, outcome = recorded, Outcome.DUPLICATE
         else:
-            # Recorded before: the same file again, or a pass a crash cut short (its archive
-            # folder was never made). Whatever photos of it are still here go along.
-            post, folder_then = existing, existing.archive_path
-            finishing = folder_then is not None and not (self.root / folder_then).exists()
-            folder = (
-                folder_then
-                if finishing and folder_then
-                else self._new_archive_folder(unit, claimed.name, now)
-            )
-            media = self._present_media(unit, request)
-            outcome = Outcome.ACCEPTED if finishing else Outcome.DUPLICATE
-        # From here the post is in the ledger: whatever happens, the file is never "rejected".
+            outcome = Outcome.ACCEPTED
+        return self._done(unit, claimed, planned.media, planned.post.archive_path, post, outcome)
+
+    def _again(
+        self,
+        unit: str,
+        claimed: Path,
+        request: PostRequest,
+        existing: Post,
+        now: datetime,
+        reserved: Collection[str],
+    ) -> Result:
+        """A post recorded before: the same file again, or a pass a crash cut short (its archive
+        folder was never made). Whatever photos of it are still here go along; a new archive
+        folder is none of ``reserved``."""
+        folder_then = existing.archive_path
+        finishing = folder_then is not None and not (self.root / folder_then).exists()
+        folder = (
+            folder_then
+            if finishing and folder_then
+            else self._new_archive_folder(unit, claimed.name, now, reserved)
+        )
+        outcome = Outcome.ACCEPTED if finishing else Outcome.DUPLICATE
+        media = self._present_media(unit, request)
+        return self._done(unit, claimed, media, folder, existing, outcome)
+
+    def _done(
+        self,
+        unit: str,
+        claimed: Path,
+        media: list[Path],
+        folder: str,
+        post: Post | RecordedPost,
+        outcome: Outcome,
+    ) -> Result:
+        """Archive a file whose post is in the ledger, with its media, into ``folder`` (relative
+        to the queue folder). From here the file is never "rejected", whatever happens."""
         try:
             self._archive(claimed, media, self.root / folder, post, outcome)
-        except OSError:
+        except Exception:
             logger.exception("post %d is recorded, but %s could not be archived", post.id, claimed)
         logger.info("%s %s/%s as post %d", outcome.value, unit, claimed.name, post.id)
         return Result(unit, claimed.name, outcome, post.id)
 
-    def lookup(self, request: PostRequest) -> Post | None:
+    def lookup(self, reader: Session, request: PostRequest) -> Post | None:
         """The post already recorded under this file's key, with its deliveries, or None.
 
-        A read session: no write lock is taken, so a look-up never waits for the dispatcher.
+        ``reader`` is a read session (``self.ledger()``): no write lock is taken, so a look-up
+        never waits for the dispatcher.
 
         Raises:
             PostFileError: a different post (other content) was recorded under the same key.
         """
-        with self.ledger() as session:
-            existing = find_post(session, request.key)
+        existing = find_post(reader, request.key)
         if existing is not None and existing.source_sha256 != request.sha256:
             raise PostFileError(request.source_name, [_conflict(request, existing, self.settings)])
         return existing
 
-    def record(
+    def plan_post(
         self, request: PostRequest, media: list[str], folder: str, now: datetime
-    ) -> RecordedPost:
-        """Plan a new post, outside the write lock, then record it and all its deliveries in one
-        transaction of its own. ``media`` and ``folder`` are where its files will be archived,
-        relative to the queue folder.
+    ) -> NewPost:
+        """Plan a new post (render, tag, fit), outside the write lock. ``media`` and ``folder``
+        are where its files will be archived, relative to the queue folder.
 
         Raises:
             PostFileError: every problem planning found, each with its line and fix.
         """
-        planned = plan(request, self.settings, self.renderer)
         held = self.settings.units[request.unit].approval
         status = DeliveryStatus.AWAITING if held else DeliveryStatus.PENDING
+        return NewPost(
+            request, plan(request, self.settings, self.renderer), media, folder, now, status
+        )
+
+    def record(self, posts: Sequence[NewPost]) -> list[RecordedPost]:
+        """Record planned posts and all their deliveries in one transaction: all or none.
+
+        Raises:
+            IntegrityError: a post's key is taken (another host recorded a copy a moment before,
+                or two of ``posts`` are one post).
+        """
         with self.ledger.begin() as session:
-            recorded = record_post(session, request, planned, media, folder, now, status=status)
-            if held:
-                hold_for_approval(session, request.unit, recorded.id, now)
+            recorded = record_posts(session, posts)
+            for post in recorded:
+                if self.settings.units[post.unit].approval:
+                    hold_for_approval(session, post.unit, post.id, post.received_at)
             return recorded
 
     def _archive(
@@ -313,12 +431,15 @@ class Intake:
             raise MediaNotReadyError(missing)
         return found
 
-    def _new_archive_folder(self, unit: str, name: str, now: datetime) -> str:
-        """``<unit>/archive/<local date>_<file stem>``, numbered if that exists."""
+    def _new_archive_folder(
+        self, unit: str, name: str, now: datetime, reserved: Collection[str]
+    ) -> str:
+        """``<unit>/archive/<local date>_<file stem>``, numbered if that exists or is among
+        ``reserved`` (named for another file of the same batch, made once it is recorded)."""
         stem = f"{now.astimezone(self.settings.zone):%Y-%m-%d}_{Path(name).stem}"
         base = f"{unit}/{ARCHIVE}/{stem}"
         candidate, n = base, 1
-        while (self.root / candidate).exists():
+        while candidate in reserved or (self.root / candidate).exists():
             n += 1
             candidate = f"{base}_{n}"
         return candidate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from itertools import pairwise
 
@@ -21,7 +22,17 @@ from twitter_text.regexp.valid_cctld import valid_cctld
 from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
 
-from publisher.fit import X_EMOJI, X_ONE_UNIT, FitError, fit, needs_parse, reply_lead, x_length
+from publisher.fit import (
+    HASHTAG,
+    MENTION,
+    X_EMOJI,
+    X_ONE_UNIT,
+    FitError,
+    fit,
+    needs_parse,
+    reply_lead,
+    x_length,
+)
 
 CIRCLES = [f"Circle{n:02d}PostOffice" for n in range(1, 25)]  # 24 circles, 18 characters each
 
@@ -160,6 +171,15 @@ def test_instagram_counts_mentions_already_in_the_message() -> None:
     parts = fit("instagram", message, CIRCLES[:5], [])
     assert len(parts[0].tags) == 2
     assert parts[1].tags == CIRCLES[2:5]
+
+
+@given(st.text(alphabet="ab_1#@ .,\nकि\u094d\u200dé", max_size=30))
+@example("mail@example.org @a #b c#d ##e @@f")
+def test_hashtags_and_mentions_count_where_a_word_starts(text: str) -> None:
+    """Instagram's hashtag and mention counts: a # or @ where a word starts (not in a@b.org or
+    c#d), each with the word after it, exactly as the plain look-behind pattern finds them."""
+    assert HASHTAG.findall(text) == re.findall(r"(?<!\w)#\w+", text)
+    assert MENTION.findall(text) == re.findall(r"(?<!\w)@\w+", text)
 
 
 def test_instagram_refuses_more_than_30_hashtags() -> None:

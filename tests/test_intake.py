@@ -12,7 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from publisher.engine import Engine
 from publisher.receipts import receipt_text
-from publisher.store.models import Delivery, DeliveryStatus, Post
+from publisher.store.audit import verify
+from publisher.store.models import AuditEntry, Delivery, DeliveryStatus, Post
 from tests.conftest import Drop, FakeClock, touch
 
 PONGAL = """\
@@ -134,6 +135,66 @@ def test_without_an_id_the_same_content_is_one_post(engine: Engine, drop: Drop) 
     outcomes = sorted(r.outcome for r in engine.intake.scan())
     assert outcomes == ["accepted", "duplicate"]
     assert len(deliveries(engine)) == 5
+
+
+def test_copies_in_one_pass_hold_back_none_of_the_other_files(
+    engine: Engine, drop: Drop, settings
+) -> None:
+    """The files of one pass are recorded in one transaction. Two copies of one post, or a new
+    version of another under the same id, make it fail; each post is then recorded on its own:
+    the good files are accepted, the copy is a duplicate, the new version is rejected, and the
+    audit log has a row for each post, its chain intact."""
+    no_id = PONGAL.replace('id = "pongal-2026"\n', "")
+    drop("tamil-nadu", "a.toml", PONGAL.replace("pongal-2026", "pongal-a"))
+    drop("tamil-nadu", "b.toml", no_id)
+    drop("tamil-nadu", "c.toml", no_id)  # b copied in a second time
+    drop("tamil-nadu", "d.toml", PONGAL)
+    drop("tamil-nadu", "e.toml", PONGAL.replace("Happy Pongal!", "Pongal greetings!"))  # d's id
+    drop("tamil-nadu", "f.toml", PONGAL.replace("pongal-2026", "pongal-f"))
+
+    results = {r.name: r.outcome for r in engine.intake.scan()}
+
+    assert results == {
+        "a.toml": "accepted",
+        "b.toml": "accepted",
+        "c.toml": "duplicate",
+        "d.toml": "accepted",
+        "e.toml": "rejected",
+        "f.toml": "accepted",
+    }
+    assert len(deliveries(engine)) == 4 * 5
+    folder = settings.paths.queue / "tamil-nadu"
+    receipts = sorted(p.name for p in folder.glob("archive/*/*.receipt.txt"))
+    assert receipts == [f"{n}.receipt.txt" for n in "abcdf"]
+    error = (folder / "rejected/e.toml.error.txt").read_text(encoding="utf-8")
+    assert "a different post with id 'pongal-2026' was already received" in error
+    assert verify(engine.ledger).problem is None
+    with engine.ledger() as session:
+        accepted = session.scalars(select(AuditEntry).where(AuditEntry.action == "post.accept"))
+        assert sorted(row.detail for row in accepted) == sorted(
+            f'{{"deliveries":5,"file":"{post.source_name}","key":"{post.key}"}}'
+            for post in session.scalars(select(Post))
+        )
+
+
+def test_files_of_one_pass_with_one_stem_get_an_archive_folder_each(
+    engine: Engine, drop: Drop, settings
+) -> None:
+    """Archive folders are named before the pass's posts are recorded and made after: two
+    files whose names differ only in the case of their suffix get a folder and receipt each."""
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    drop("tamil-nadu", "pongal.TOML", PONGAL.replace("pongal-2026", "pongal-again"))
+
+    assert sorted(r.outcome for r in engine.intake.scan()) == ["accepted", "accepted"]
+
+    with engine.ledger() as session:
+        posts = session.scalars(select(Post)).all()
+    assert len({post.archive_path for post in posts}) == 2
+    for post in posts:
+        assert post.archive_path is not None
+        archived = settings.paths.queue / post.archive_path
+        assert {p.name for p in archived.iterdir()} == {post.source_name, "pongal.receipt.txt"}
+        assert post.key in (archived / "pongal.receipt.txt").read_text(encoding="utf-8")
 
 
 def test_half_written_file_waits_until_it_settles(

@@ -18,12 +18,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from publisher import intake
 from publisher.engine import Engine
 from publisher.intake import Outcome, Result
 from publisher.plan import plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
+from publisher.store.models import Post
 from publisher.store.posts import record_post
 from tests.conftest import Drop, FakeClock
 from tests.platforms import UNIT, drop_post, fake_platforms
@@ -238,3 +242,55 @@ def test_a_copy_taken_while_another_host_records_the_same_post_is_a_duplicate(
     ]
     assert [d.post_id for d in rows(engine)] == [post_id] * len(planned)
     assert files(settings.paths.queue / "haryana" / "rejected") == []
+
+
+@pytest.mark.both_stores
+def test_a_copy_another_host_records_holds_back_none_of_the_files_taken_with_it(
+    engine: Engine, drop: Drop, clock: FakeClock
+) -> None:
+    """This host takes three files in one pass while another host records a copy of one of
+    them: the pass's transaction finds that post's key taken and fails, and each post is then
+    recorded on its own: the other two are accepted, the copy is archived as a duplicate."""
+    settings = engine.settings
+    drop("haryana", "a.toml", POST.format(extra='id = "a"'))
+    path = drop("haryana", "b.toml", POST.format(extra=""))
+    drop("haryana", "c.toml", POST.format(extra='id = "c"'))
+    request = parse_post(path.read_bytes(), "haryana", path.name, settings.zone, clock(),
+                         timedelta(hours=settings.intake.max_past_hours))  # fmt: skip
+    planned = plan(request, settings, Renderer.from_settings(settings))
+    taken: list[Result] = []
+    with engine.ledger.begin() as other_host:  # its post recorded, not yet committed
+        post_id = record_post(other_host, request, planned, [], "haryana/archive/x", clock()).id
+        this_host = threading.Thread(target=lambda: taken.extend(engine.intake.scan()))
+        this_host.start()
+        this_host.join(2)  # it looks the three keys up (none there yet), plans, and waits
+    this_host.join(30)
+    results = {r.name: (r.outcome, r.post_id) for r in taken}
+    assert results["b.toml"] == (Outcome.DUPLICATE, post_id)
+    assert (results["a.toml"][0], results["c.toml"][0]) == (Outcome.ACCEPTED, Outcome.ACCEPTED)
+    assert len(rows(engine)) == 3 * len(planned)
+    unit = settings.paths.queue / "haryana"
+    assert files(unit / "rejected") == []
+    assert sorted(p.name for p in unit.glob("archive/*/*.toml")) == ["a.toml", "b.toml", "c.toml"]
+
+
+@pytest.mark.both_stores
+def test_a_look_up_the_database_fails_holds_back_none_of_the_files_taken_with_it(
+    engine: Engine, drop: Drop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files of a pass are looked up in one read transaction. A look-up the database fails
+    (on PostgreSQL a failed statement aborts the transaction) rejects its own file, as an
+    internal error; the files after it are looked up afresh and accepted."""
+    for name in "abc":
+        drop("haryana", f"{name}.toml", POST.format(extra=f'id = "{name}"'))
+    find_post = intake.find_post
+
+    def failing_for_b(session: Session, key: str) -> Post | None:
+        if key == "haryana/b":
+            session.execute(text("SELECT * FROM no_such_table"))
+        return find_post(session, key)
+
+    monkeypatch.setattr(intake, "find_post", failing_for_b)
+    results = {r.name: r.outcome for r in engine.intake.scan()}
+    assert results == {"a.toml": "accepted", "b.toml": "rejected", "c.toml": "accepted"}
+    assert len({d.post_id for d in rows(engine)}) == 2

@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
@@ -55,6 +55,21 @@ def row_hash(
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
+_LAST = select(LOG.c.id, LOG.c.hash).order_by(LOG.c.id.desc()).limit(1)
+_INSERT = insert(LOG)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row to append: who did what, when, to which post, delivery or scope."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: Mapping[str, Any]
+
+
 def append(
     session: Session,
     at: datetime,
@@ -64,23 +79,27 @@ def append(
     detail: Mapping[str, Any],
 ) -> None:
     """Add one row after the last, inside the caller's (write) transaction."""
+    append_all(session, [Entry(at, actor, action, subject, detail)])
+
+
+def append_all(session: Session, entries: Sequence[Entry]) -> None:
+    """Add rows after the last, in order, inside the caller's (write) transaction: one read of
+    the last row and one insert for them all (intake records a batch of posts at once)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK})
-    last = session.execute(select(LOG.c.id, LOG.c.hash).order_by(LOG.c.id.desc()).limit(1)).first()
+    connection = session.connection()
+    last = connection.execute(_LAST).first()
     prev_id, prev_hash = (last.id, last.hash) if last else (0, GENESIS)
-    text = canonical(dict(detail))
-    session.execute(
-        insert(LOG).values(
-            id=prev_id + 1,
-            at=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            detail=text,
-            prev_hash=prev_hash,
-            hash=row_hash(prev_hash, prev_id + 1, at, actor, action, subject, text),
-        )
-    )
+    rows = []
+    for e in entries:
+        prev_id, text = prev_id + 1, canonical(dict(e.detail))
+        digest = row_hash(prev_hash, prev_id, e.at, e.actor, e.action, e.subject, text)
+        rows.append(
+            {"id": prev_id, "at": e.at, "actor": e.actor, "action": e.action,
+             "subject": e.subject, "detail": text, "prev_hash": prev_hash, "hash": digest}
+        )  # fmt: skip
+        prev_hash = digest
+    connection.execute(_INSERT, rows)
 
 
 @dataclass(frozen=True)

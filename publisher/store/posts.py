@@ -7,21 +7,23 @@ no ORM objects for the rows written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from publisher.plan import PlannedDelivery
 from publisher.postfile import PostRequest
-from publisher.store.audit import append
+from publisher.store.audit import Entry, append_all
 from publisher.store.models import Base, Delivery, DeliveryKind, DeliveryStatus, Post
 
 _POSTS = Base.metadata.tables[Post.__tablename__]
 _DELIVERIES = Base.metadata.tables[Delivery.__tablename__]
-_INSERT_POST = insert(_POSTS).returning(_POSTS.c.id)
+# Ids in the order of the rows (SQLAlchemy's insertmanyvalues; on SQLite an INSERT per row).
+_INSERT_POSTS = insert(_POSTS).returning(_POSTS.c.id, sort_by_parameter_order=True)
 _INSERT_DELIVERIES = insert(_DELIVERIES)
 _POST_ID = select(_POSTS.c.id).where(_POSTS.c.key == bindparam("key"))
 
@@ -68,6 +70,23 @@ class RecordedPost:
     deliveries: list[RecordedDelivery]
 
 
+@dataclass(frozen=True)
+class NewPost:
+    """A post planned and not yet recorded: what ``record_posts`` writes.
+
+    ``media`` are paths relative to the queue folder, where the post's media files will be once
+    archived, in the post's order; each delivery keeps them with the alt text of its locale.
+    ``status`` is its deliveries' first one: pending, or awaiting when its unit needs approval.
+    """
+
+    request: PostRequest
+    planned: Sequence[PlannedDelivery]
+    media: Sequence[str]
+    archive_path: str
+    received_at: datetime
+    status: DeliveryStatus = DeliveryStatus.PENDING
+
+
 def record_post(
     session: Session,
     request: PostRequest,
@@ -78,75 +97,105 @@ def record_post(
     *,
     status: DeliveryStatus = DeliveryStatus.PENDING,
 ) -> RecordedPost:
-    """Insert a new post and all its deliveries, each ``status`` (pending; awaiting when its unit
-    needs approval); returns what was recorded.
+    """Insert a new post and all its deliveries (the arguments are those of ``NewPost``);
+    returns what was recorded."""
+    new = NewPost(request, planned, media, archive_path, now, status)
+    [recorded] = record_posts(session, [new])
+    return recorded
 
-    The hot path of intake (bench/plan_record.py): two prepared Core statements on the session's
-    connection, the deliveries in one executemany, no ORM objects and no statement built per post.
-    ``media`` are paths relative to the queue folder, where the post's media files will be once
-    archived, in the post's order; each delivery keeps them with the alt text of its locale.
+
+def record_posts(session: Session, posts: Sequence[NewPost]) -> list[RecordedPost]:
+    """Insert new posts, all their deliveries and an audit row for each; returns what was
+    recorded, in the same order.
+
+    The hot path of intake (bench/plan_record.py), which records a batch of files at once:
+    prepared Core statements on the session's connection, the post rows first (their ids, in
+    order, are needed for the deliveries), then ONE executemany for the deliveries of all the
+    posts and one for their audit rows; no ORM objects and no statement built per post.
     """
     connection = session.connection()
-    priority = int(request.priority)
-    post_id: int = connection.execute(
-        _INSERT_POST,
-        {
-            "key": request.key,
-            "unit": request.unit,
-            "source_name": request.source_name,
-            "source_sha256": request.sha256,
-            "priority": priority,
-            "not_before": request.not_before,
-            "received_at": now,
-            "archive_path": archive_path,
-            "request": request.body.model_dump(mode="json"),
-        },
-    ).scalar_one()
+    ids = list(connection.execute(_INSERT_POSTS, [_post_row(new) for new in posts]).scalars())
     connection.execute(
         _INSERT_DELIVERIES,
+        [row for post_id, new in zip(ids, posts, strict=True) for row in _rows(post_id, new)],
+    )
+    append_all(
+        session,
         [
-            {
-                "post_id": post_id,
-                "idempotency_key": f"{request.key}|{d.account.key}|{d.locale}",
-                "unit": d.unit,
-                "account": d.account.key,
-                "platform": d.account.platform,
-                "locale": d.locale,
-                "text": d.parts[0].text,
-                "parts": [
-                    {"kind": p.kind, "text": p.text, "tags": p.tags, "remote_id": None}
-                    for p in d.parts
-                ],
-                "notes": d.notes,
-                "progress": {},
-                "tags": d.tags,
-                "media": [
-                    {"path": path, "alt": item.alt.get(d.locale)}
-                    for path, item in zip(media, request.body.media, strict=True)
-                ],
-                "status": status,
-                "priority": priority,
-                "not_before": request.not_before,
-                "attempts": 0,
-            }
-            for d in planned
+            Entry(
+                new.received_at,
+                f"queue/{new.request.unit}",
+                "post.accept",
+                f"post {post_id}",
+                {
+                    "key": new.request.key,
+                    "file": new.request.source_name,
+                    "deliveries": len(new.planned),
+                },
+            )
+            for post_id, new in zip(ids, posts, strict=True)
         ],
     )
-    append(
-        session,
-        now,
-        f"queue/{request.unit}",
-        "post.accept",
-        f"post {post_id}",
-        {"key": request.key, "file": request.source_name, "deliveries": len(planned)},
-    )
+    return [_recorded(post_id, new) for post_id, new in zip(ids, posts, strict=True)]
+
+
+def _post_row(new: NewPost) -> dict[str, Any]:
+    request = new.request
+    return {
+        "key": request.key,
+        "unit": request.unit,
+        "source_name": request.source_name,
+        "source_sha256": request.sha256,
+        "priority": int(request.priority),
+        "not_before": request.not_before,
+        "received_at": new.received_at,
+        "archive_path": new.archive_path,
+        "request": request.body.model_dump(mode="json"),
+    }
+
+
+def _rows(post_id: int, new: NewPost) -> Iterator[dict[str, Any]]:
+    """The post's delivery rows."""
+    request = new.request
+    priority = int(request.priority)
+    for d in new.planned:
+        yield {
+            "post_id": post_id,
+            "idempotency_key": f"{request.key}|{d.account.key}|{d.locale}",
+            "unit": d.unit,
+            "account": d.account.key,
+            "platform": d.account.platform,
+            "locale": d.locale,
+            "text": d.parts[0].text,
+            "parts": [
+                {"kind": p.kind, "text": p.text, "tags": p.tags, "remote_id": None} for p in d.parts
+            ],
+            "notes": d.notes,
+            "progress": {},
+            "tags": d.tags,
+            "media": [
+                {"path": path, "alt": item.alt.get(d.locale)}
+                for path, item in zip(new.media, request.body.media, strict=True)
+            ],
+            "status": new.status,
+            "priority": priority,
+            "not_before": request.not_before,
+            "attempts": 0,
+        }
+
+
+def _recorded(post_id: int, new: NewPost) -> RecordedPost:
+    request = new.request
     return RecordedPost(
         post_id,
         request.key,
         request.unit,
         request.source_name,
-        priority,
+        int(request.priority),
         request.not_before,
-        now,
-        [RecordedDelivery(d.account.key, d.locale, request.not_before, status) for d in planned],
+        new.received_at,
+        [
+            RecordedDelivery(d.account.key, d.locale, request.not_before, new.status)
+            for d in new.planned
+        ],
     )
