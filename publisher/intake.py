@@ -199,9 +199,8 @@ class Intake:
             return done
         except MediaNotReadyError as exc:
             now = self.clock().timestamp()
-            since = self._waiting_since.setdefault(
-                path, now
-            )  # not the file's mtime: copies keep it
+            # Since it was first seen waiting, not the file's mtime: copies keep that.
+            since = self._waiting_since.setdefault(path, now)
             if now - since < self.settings.intake.media_wait_minutes * 60:
                 claimed.rename(free_path(path))  # back to the queue, to wait for its photos
                 return Result(unit, path.name, Outcome.WAITING)
@@ -214,10 +213,8 @@ class Intake:
                 )
             ]
         except PostFileError as exc:
-            if early:
-                claimed.rename(
-                    free_path(path)
-                )  # back to the queue, to wait for the settle interval
+            if early:  # back to the queue, to wait for the settle interval
+                claimed.rename(free_path(path))
                 return Result(unit, path.name, Outcome.WAITING)
             problems = exc.problems
         except Exception:
