@@ -22,7 +22,8 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import Clock
@@ -151,6 +152,17 @@ class Intake:
         new: list[tuple[Path, bool, Path, _Planned]] = []
         reserved: set[str] = set()  # archive folders named for this batch, not made yet
         with self.ledger() as reader:  # one read transaction for the batch's look-ups
+            try:
+                reader.execute(select(1))
+            except OperationalError as exc:  # down, restarting, failing over: not the files' fault
+                logger.error(
+                    "the ledger cannot be reached, so %d post file(s) of %s wait in the queue "
+                    "until it can: %s",
+                    len(files),
+                    unit,
+                    exc.orig,
+                )
+                return []
             for path, early in files:
                 claimed = free_path(self.root / unit / PROCESSING / self.host / path.name)
                 try:

@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from publisher.engine import Engine
+from publisher.intake import Intake
 from publisher.receipts import receipt_text
 from publisher.store.audit import verify
+from publisher.store.db import Ledger, make_engine
 from publisher.store.models import AuditEntry, Delivery, DeliveryStatus, Post
 from tests.conftest import Drop, FakeClock, touch
 
@@ -364,6 +366,23 @@ def test_leftover_in_processing_is_put_back_at_start(engine: Engine, settings, c
     Engine(settings, dry_run=True, clock=clock)
     assert (settings.paths.queue / "haryana" / "note.toml").exists()
     assert not left.exists()
+
+
+def test_files_wait_in_the_queue_while_the_ledger_cannot_be_reached(
+    engine: Engine, drop: Drop, settings, clock
+) -> None:
+    """A database restarting or failing over is no fault of the officers' files: they are not
+    rejected (the officer would have to copy them again) but left where they are, and taken once
+    the ledger answers again. Here the ledger is a PostgreSQL server nobody listens for."""
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    drop("tamil-nadu", "other.toml", PONGAL.replace("pongal-2026", "other"))
+    down = Ledger(make_engine("postgresql+psycopg://postgres@127.0.0.1:9/none"))
+    cut_off = Intake(settings, engine.intake.renderer, down, clock, engine.intake.host)
+    assert cut_off.scan() == []
+    unit = settings.paths.queue / "tamil-nadu"
+    assert sorted(p.name for p in unit.glob("*.toml")) == ["other.toml", "pongal.toml"]
+    assert list((unit / "rejected").iterdir()) == []
+    assert [r.outcome for r in engine.intake.scan()] == ["accepted", "accepted"]
 
 
 def test_unit_folders_are_created(engine: Engine, settings) -> None:
