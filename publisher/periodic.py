@@ -13,10 +13,11 @@ due, or whose sender died, and sends it. Whoever sends it, the report covers the
 firing. It goes once, even with several daemons: only the daemon holding the period sends it.
 A daemon that dies after the mail server accepted the report but before the ledger recorded it
 (or that cannot reach the ledger then) leaves the period unfinished, and another daemon sends it
-again once the lease has run out: one extra copy for that crash, never a lost report. Nothing
-can tell whether the server had it (SMTP has no way to ask), so the choice is a copy too many
-over a report lost. Every take counts as a try, so a report whose daemons keep dying is given up
-too, after as many tries as a failing mail server gets.
+again once the lease has run out: one extra copy for that crash (with the first one's
+Message-ID, weekly.send_weekly), never a lost report. Nothing can tell whether the server had it
+(SMTP has no way to ask), so the choice is a copy too many over a report lost. Every take
+counts as a try, so a report whose daemons keep dying is given up too, after as many tries as a
+failing mail server gets.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ failures, and the accounts silent for ``freshness.max_silence_days`` or more. It
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -33,14 +34,16 @@ def last_week(now: datetime, settings: Settings) -> tuple[date, date]:
     return today - timedelta(days=DAYS), today - timedelta(days=1)
 
 
-def weekly_message(report: Report, settings: Settings, policy: WeeklyReport) -> EmailMessage:
+def weekly_message(
+    report: Report, settings: Settings, policy: WeeklyReport, message_id: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.platforms.email.sender
     message["To"] = ", ".join(policy.to)
     kind = "weekly compliance report" if (report.last - report.first).days == DAYS - 1 else "report"
     message["Subject"] = f"{report.organisation}: {kind}, {report.first} to {report.last}"
     message["Date"] = formatdate(report.generated_at.timestamp())
-    message["Message-ID"] = make_msgid("weekly-report")
+    message["Message-ID"] = message_id or make_msgid("weekly-report")
     message.set_content(summary(report, settings.freshness.max_silence_days))
     message.add_attachment(
         render_report(report, settings.freshness.max_silence_days).encode(),
@@ -97,11 +100,18 @@ def send_weekly(
     first, last = last_week(fired or now, settings)
     with ledger() as session:
         report = build_report(session, settings, first, last, now)
-    return send_report(report, settings, credentials)
+    # One Message-ID per organisation and week, as the e-mail adapter's per delivery: a copy
+    # sent again after a crash (periodic.py) is one a receiving system can recognise.
+    week = f"{settings.organisation.name}|{first}|{last}"
+    message_id = f"<weekly-report-{hashlib.sha256(week.encode()).hexdigest()[:32]}@publisher>"
+    return send_report(report, settings, credentials, message_id)
 
 
-def send_report(report: Report, settings: Settings, credentials: Credentials) -> EmailMessage:
-    """Mail ``report`` to the weekly report's recipients (also ``publisher report --email``).
+def send_report(
+    report: Report, settings: Settings, credentials: Credentials, message_id: str | None = None
+) -> EmailMessage:
+    """Mail ``report`` to the weekly report's recipients (also ``publisher report --email``, which
+    sends a message of its own, ``message_id`` None, each time a person asks).
 
     Raises:
         PublisherError: ``[reports] weekly`` is not configured.
@@ -111,7 +121,7 @@ def send_report(report: Report, settings: Settings, credentials: Credentials) ->
     if policy is None:
         msg = "no weekly report is configured: add [reports] weekly = {...} to config.toml"
         raise PublisherError(msg)
-    message = weekly_message(report, settings, policy)
+    message = weekly_message(report, settings, policy, message_id)
     secrets = credentials.get(policy.credential) if policy.credential else {}
     with connect(settings.platforms.email, secrets) as smtp:
         try:

@@ -181,6 +181,29 @@ def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server
     assert "weekly compliance report" in received.message["Subject"]
 
 
+def test_a_weeks_report_sent_again_carries_its_message_id_and_one_by_hand_a_new_one(
+    config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a crash between the mail server's acceptance and the ledger's record, another
+    daemon sends the week's report again (periodic.py): the same Message-ID lets a receiving
+    system recognise the copy. Another week, or a person's ``report --email``, is a new message."""
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        with_mail(config_path, smtp, monkeypatch)
+        settings = load_settings(config_path)
+        ledger = Engine(settings, dry_run=True, clock=clock).ledger
+        due = clock()
+        send_weekly(settings, ledger, Credentials(None), due)
+        send_weekly(settings, ledger, Credentials(None), due + timedelta(hours=2), fired=due)
+        send_weekly(settings, ledger, Credentials(None), due + timedelta(days=7))
+        for _ in range(2):
+            run = publisher("report", "--from", "2026-11-01", "--to", "2026-11-07", "--email",
+                            config=config_path)  # fmt: skip
+            assert run.returncode == 0, run.stderr
+        ids = [str(m.message["Message-ID"]) for m in smtp.messages]
+    assert ids[0] == ids[1]
+    assert len(set(ids)) == 4  # the copy alone shares its Message-ID
+
+
 def test_report_email_sends_any_window_by_hand(
     config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
