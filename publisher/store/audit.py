@@ -85,6 +85,8 @@ def append(
 def append_all(session: Session, entries: Sequence[Entry]) -> None:
     """Add rows after the last, in order, inside the caller's (write) transaction: one read of
     the last row and one insert for them all (intake records a batch of posts at once)."""
+    if not entries:
+        return  # an executemany of no rows would run the INSERT once, with no values
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK})
     connection = session.connection()
