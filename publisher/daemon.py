@@ -192,10 +192,14 @@ class Daemon:
             replace_existing=True,
             coalesce=True,
             max_instances=1,
+            misfire_grace_time=None,  # late (a busy machine) is still sent: see _every
         )
         self._every(WEEKLY_RETRY_JOB, self._periods.weekly_retry, 1)
 
     def _every(self, job: str, run: Callable[[], None], minutes: float) -> None:
+        """``run`` every ``minutes``, first at once. A run the scheduler's thread wakes late for
+        (a loaded machine, a paused VM) still happens: APScheduler's default would skip one
+        more than a second late, and a skipped sweep is an hour without one."""
         scheduled = self._scheduler.get_job(job)
         if scheduled is None:
             self._scheduler.add_job(
@@ -205,6 +209,7 @@ class Daemon:
                 id=job,
                 coalesce=True,
                 max_instances=1,
+                misfire_grace_time=None,
                 next_run_time=self.engine.clock(),
             )
         elif scheduled.trigger.interval != timedelta(minutes=minutes):

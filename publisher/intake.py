@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import Clock
@@ -43,6 +43,7 @@ from publisher.receipts import (
 )
 from publisher.render import Renderer
 from publisher.settle import Settler, is_candidate
+from publisher.store.db import unreachable
 from publisher.store.models import DeliveryStatus, Post
 from publisher.store.posts import NewPost, RecordedPost, find_post, record_posts
 
@@ -98,6 +99,7 @@ class Intake:
         self.root = settings.paths.queue
         self.settler = Settler(settings.intake.settle_seconds, clock)
         self._waiting_since: dict[Path, float] = {}  # post files waiting for their photos
+        self._ledger_down = False  # the last pass could not reach the ledger (said once)
 
     def prepare(self) -> None:
         """Create each unit's folders; put back what a crash of this host left in
@@ -142,43 +144,65 @@ class Intake:
         and see each through to archive/ or rejected/.
 
         The new posts among them are planned one by one (their keys looked up in one read
-        transaction), then recorded together in one write transaction (one commit and one fsync
-        instead of one per file), and archived only after it. Should that transaction fail
-        (another host recorded a copy of one of them a moment before, two of them are copies of
-        one post, the database refuses a row), nothing of it is kept and each post is recorded
-        in a transaction of its own instead, so that no file holds back the others.
+        transaction), then recorded together in one write transaction (``_record_batch``), and
+        archived only after it.
+
+        While the ledger cannot be reached (a database down, restarting or failing over), no
+        file is claimed, and the files this call claimed and had not finished go back to the
+        queue: that is no fault of theirs, and a post whose commit did land before the ledger
+        went away is found under its key at the next pass and finished then.
         """
         results: list[Result] = []
+        claims: list[tuple[Path, Path]] = []  # (where it was, where it is while taken)
         new: list[tuple[Path, bool, Path, _Planned]] = []
         reserved: set[str] = set()  # archive folders named for this batch, not made yet
-        with self.ledger() as reader:  # one read transaction for the batch's look-ups
-            try:
-                reader.execute(select(1))
-            except OperationalError as exc:  # down, restarting, failing over: not the files' fault
-                logger.error(
-                    "the ledger cannot be reached, so %d post file(s) of %s wait in the queue "
-                    "until it can: %s",
-                    len(files),
-                    unit,
-                    exc.orig,
-                )
-                return []
-            for path, early in files:
-                claimed = free_path(self.root / unit / PROCESSING / self.host / path.name)
-                try:
-                    path.rename(claimed)
-                except FileNotFoundError:
-                    continue  # someone else took it, or the officer removed it
-                prepare = partial(self._prepare, unit, claimed, reader, reserved)
-                step = self._guarded(unit, path, claimed, early, prepare)
-                if isinstance(step, Result):
-                    results.append(step)
-                else:
-                    new.append((path, early, claimed, step))
+        taken: set[Path] = set()  # media files the batch's new posts take to their archives
+        try:
+            with self.ledger() as reader:  # one read transaction for the batch's look-ups
+                reader.execute(select(1))  # nothing is claimed from a ledger that does not answer
+                self._reachable()
+                for path, early in files:
+                    claimed = free_path(self.root / unit / PROCESSING / self.host / path.name)
+                    try:
+                        path.rename(claimed)
+                    except FileNotFoundError:
+                        continue  # someone else took it, or the officer removed it
+                    claims.append((path, claimed))
+                    prepare = partial(self._prepare, unit, claimed, reader, reserved, taken)
+                    step = self._guarded(unit, path, claimed, early, prepare)
+                    if isinstance(step, Result):
+                        results.append(step)
+                    else:
+                        new.append((path, early, claimed, step))
+            return results + self._record_batch(unit, new)
+        except SQLAlchemyError as exc:
+            if not unreachable(exc):
+                raise
+            self._unreachable(exc)
+            for path, claimed in claims:
+                if claimed.exists():  # not archived, rejected or put back already
+                    claimed.rename(free_path(path))
+                    results.append(Result(unit, path.name, Outcome.WAITING))
+            return results
+
+    def _record_batch(
+        self, unit: str, new: Sequence[tuple[Path, bool, Path, _Planned]]
+    ) -> list[Result]:
+        """Record the batch's new posts in one transaction (one commit and one fsync instead of
+        one per file), then archive each file. Should that transaction fail (another host
+        recorded a copy of one of them a moment before, two of them are copies of one post, the
+        database refuses a row), nothing of it is kept and each post is recorded in a
+        transaction of its own instead, so that no file holds back the others.
+
+        Raises:
+            SQLAlchemyError: the ledger cannot be reached (``store.db.unreachable``).
+        """
         if len(new) > 1:
             try:
                 recorded = self.record([planned.post for *_, planned in new])
-            except Exception:
+            except Exception as exc:
+                if unreachable(exc):
+                    raise
                 logger.warning(
                     "recording %d posts of %s together failed; recording them one by one",
                     len(new),
@@ -186,15 +210,31 @@ class Intake:
                     exc_info=True,
                 )
             else:
-                for (*_, claimed, planned), post in zip(new, recorded, strict=True):
-                    folder = planned.post.archive_path
-                    done = self._done(unit, claimed, planned.media, folder, post, Outcome.ACCEPTED)
-                    results.append(done)
-                return results
-        for path, early, claimed, planned in new:  # one, or a batch whose transaction failed
-            record = partial(self._record_alone, unit, claimed, planned)
-            results.append(self._guarded(unit, path, claimed, early, record))
-        return results
+                return [
+                    self._done(unit, claimed, planned.media, planned.post.archive_path, post,
+                               Outcome.ACCEPTED)
+                    for (*_, claimed, planned), post in zip(new, recorded, strict=True)
+                ]  # fmt: skip
+        return [  # one, or a batch whose transaction failed
+            self._guarded(
+                unit, path, claimed, early, partial(self._record_alone, unit, claimed, planned)
+            )
+            for path, early, claimed, planned in new
+        ]
+
+    def _reachable(self) -> None:
+        if self._ledger_down:
+            self._ledger_down = False
+            logger.warning("the ledger answers again: post files are taken again")
+
+    def _unreachable(self, exc: SQLAlchemyError) -> None:
+        """Said once, when the ledger stops answering (not at every pass while it stays down)."""
+        if not self._ledger_down:
+            self._ledger_down = True
+            logger.error(
+                "the ledger cannot be reached, so post files wait in the queue until it can: %s",
+                getattr(exc, "orig", exc),
+            )
 
     def _guarded(
         self, unit: str, path: Path, claimed: Path, early: bool, step: Callable[[], T]
@@ -229,7 +269,9 @@ class Intake:
                 claimed.rename(free_path(path))
                 return Result(unit, path.name, Outcome.WAITING)
             problems = exc.problems
-        except Exception:
+        except Exception as exc:
+            if unreachable(exc):
+                raise  # not the file's fault: take() puts it back
             logger.exception("internal error while taking %s", claimed)
             problems = [
                 Problem(
@@ -243,11 +285,13 @@ class Intake:
         return self._reject(unit, claimed, problems)
 
     def _prepare(
-        self, unit: str, claimed: Path, reader: Session, reserved: set[str]
+        self, unit: str, claimed: Path, reader: Session, reserved: set[str], taken: set[Path]
     ) -> _Planned | Result:
         """Parse a claimed file and look its key up in ``reader``: a post recorded before is
         archived at once (the Result); a new one is planned, to be recorded, then archived in a
-        folder named now, none of ``reserved`` (to which it is added).
+        folder named now, none of ``reserved`` (to which it is added), with its media files,
+        none of ``taken`` (to which they are added): a photo two files of one pass name goes
+        with the first, and the second waits for it as for any photo not there.
 
         Raises:
             PostFileError: what is wrong with the file, each with its line and fix.
@@ -270,8 +314,11 @@ class Intake:
             reader.rollback()
             raise
         if existing is not None:
-            return self._again(unit, claimed, request, existing, now, reserved)
+            return self._again(unit, claimed, request, existing, now, reserved, taken)
         media = self._media(unit, request)
+        if shared := [m.name for m in media if m in taken]:
+            raise MediaNotReadyError(shared)
+        taken.update(media)
         folder = self._new_archive_folder(unit, claimed.name, now, reserved)
         reserved.add(folder)
         post = self.plan_post(request, [f"{folder}/{m.name}" for m in media], folder, now)
@@ -300,10 +347,11 @@ class Intake:
         existing: Post,
         now: datetime,
         reserved: Collection[str],
+        taken: Collection[Path],
     ) -> Result:
         """A post recorded before: the same file again, or a pass a crash cut short (its archive
-        folder was never made). Whatever photos of it are still here go along; a new archive
-        folder is none of ``reserved``."""
+        folder was never made). Whatever photos of it are still here go along, but those a new
+        post of the pass takes (``taken``); a new archive folder is none of ``reserved``."""
         folder_then = existing.archive_path
         finishing = folder_then is not None and not (self.root / folder_then).exists()
         folder = (
@@ -312,7 +360,7 @@ class Intake:
             else self._new_archive_folder(unit, claimed.name, now, reserved)
         )
         outcome = Outcome.ACCEPTED if finishing else Outcome.DUPLICATE
-        media = self._present_media(unit, request)
+        media = [m for m in self._present_media(unit, request) if m not in taken]
         return self._done(unit, claimed, media, folder, existing, outcome)
 
     def _done(

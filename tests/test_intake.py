@@ -246,6 +246,27 @@ def test_media_moves_with_the_post_and_deliveries_point_at_it(
         assert media["alt"] == {"ta": "அஞ்சல் உறை", "en": "A postal cover"}[d.locale]
 
 
+def test_a_photo_two_files_of_one_pass_name_goes_with_the_first_and_the_second_waits(
+    engine: Engine, drop: Drop, settings
+) -> None:
+    """The files of a pass are checked before any is archived: both find the photo, but it can
+    move to one archive only. The second post must not be recorded pointing at a photo that is
+    not there (it could never be sent): it waits for its photo, as one dropped later would."""
+    drop("tamil-nadu", "cover.jpg", b"photo")
+    photo = '[[media]]\nfile = "cover.jpg"\nalt = { ta = "உறை", en = "A cover" }\n'
+    drop("tamil-nadu", "a.toml", PONGAL.replace("pongal-2026", "a") + photo)
+    drop("tamil-nadu", "b.toml", PONGAL.replace("pongal-2026", "b") + photo)
+    results = {r.name: r.outcome for r in engine.intake.scan()}
+    assert results == {"a.toml": "accepted", "b.toml": "waiting"}
+    queue = settings.paths.queue
+    assert (queue / "tamil-nadu" / "b.toml").exists()  # back in the unit folder, to wait
+    assert {queue / d.media[0]["path"] for d in deliveries(engine)} == {
+        queue / "tamil-nadu" / "archive" / f"{engine.clock().astimezone(settings.zone):%Y-%m-%d}_a"
+        / "cover.jpg"
+    }  # fmt: skip
+    assert all((queue / d.media[0]["path"]).exists() for d in deliveries(engine))
+
+
 def test_post_waits_for_media_still_arriving_then_goes(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:

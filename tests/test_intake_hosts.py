@@ -294,3 +294,33 @@ def test_a_look_up_the_database_fails_holds_back_none_of_the_files_taken_with_it
     results = {r.name: r.outcome for r in engine.intake.scan()}
     assert results == {"a.toml": "accepted", "b.toml": "rejected", "c.toml": "accepted"}
     assert len({d.post_id for d in rows(engine)}) == 2
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_files_taken_when_the_database_goes_away_wait_in_the_queue_and_go_once_it_is_back(
+    engine: Engine, drop: Drop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restarts (here: the server ends the pass's own connection) in the middle of a
+    pass: the file being looked up and the one already planned go back to the queue, the one
+    after them is not taken, none is rejected (the officers need do nothing); the next pass
+    takes all three."""
+    for name in "abc":
+        drop("haryana", f"{name}.toml", POST.format(extra=f'id = "{name}"'))
+    find_post = intake.find_post
+
+    def server_gone_at_b(session: Session, key: str) -> Post | None:
+        if key == "haryana/b":
+            session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return find_post(session, key)
+
+    monkeypatch.setattr(intake, "find_post", server_gone_at_b)
+    results = {r.name: r.outcome for r in engine.intake.scan()}
+    assert results == {"a.toml": "waiting", "b.toml": "waiting"}
+    unit = engine.settings.paths.queue / "haryana"
+    assert sorted(p.name for p in unit.glob("*.toml")) == ["a.toml", "b.toml", "c.toml"]
+    assert list((unit / "rejected").iterdir()) == []
+    assert rows(engine) == []
+
+    monkeypatch.setattr(intake, "find_post", find_post)  # the server is back
+    results = {r.name: r.outcome for r in engine.intake.scan()}
+    assert results == dict.fromkeys(("a.toml", "b.toml", "c.toml"), "accepted")

@@ -12,7 +12,7 @@ import pytest
 
 from publisher.config import load_settings
 from publisher.credentials import Credentials
-from publisher.daemon import WEEKLY_RETRY_JOB, Daemon
+from publisher.daemon import METRICS_JOB, SWEEP, WEEKLY_RETRY_JOB, Daemon
 from publisher.engine import Engine
 from publisher.errors import ConfigError
 from publisher.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
@@ -20,6 +20,7 @@ from publisher.weekly import send_weekly
 from tests.conftest import Drop, FakeClock
 from tests.fakes.smtp import FakeSMTP
 from tests.test_cli import publisher
+from tests.test_daemon_e2e import wait_until
 
 
 def test_roster_csv_lists_every_officer_and_account(config_path: Path) -> None:
@@ -179,6 +180,31 @@ def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server
         retry.func(*retry.args)
         [received] = smtp.messages
     assert "weekly compliance report" in received.message["Subject"]
+
+
+def test_the_weekly_report_goes_out_even_when_the_scheduler_wakes_late_for_it(
+    config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded machine or a paused VM can wake APScheduler's thread seconds after 09:00;
+    APScheduler skips by default a run more than a second late, and the week's report with it."""
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        with_mail(config_path, smtp, monkeypatch)
+        settings = load_settings(config_path)
+        engine = Engine(settings, dry_run=True, clock=clock)
+        daemon = Daemon(engine, reload=lambda: engine)
+        daemon._schedule_periodic()
+        for other in (SWEEP, METRICS_JOB, WEEKLY_RETRY_JOB):
+            daemon._scheduler.remove_job(other)
+        clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=settings.zone).astimezone(UTC)
+        daemon._scheduler.start()
+        try:  # the scheduler's thread wakes for 09:00 five seconds after it
+            daemon._scheduler.modify_job(
+                WEEKLY_JOB, next_run_time=datetime.now(UTC) - timedelta(seconds=5)
+            )
+            wait_until("the weekly report was sent", lambda: len(smtp.messages) == 1, 30)
+        finally:
+            daemon._scheduler.shutdown()
+    assert "weekly compliance report" in smtp.messages[0].message["Subject"]
 
 
 def test_a_weeks_report_sent_again_carries_its_message_id_and_one_by_hand_a_new_one(

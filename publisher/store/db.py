@@ -33,6 +33,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.errors import PublisherError
@@ -61,7 +62,8 @@ def _write_ahead(cursor: sqlite3.Cursor) -> None:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # or an extended BUSY_ code
+            if not busy or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
         else:
@@ -72,6 +74,28 @@ def _sqlite_begin(connection: Any) -> None:
     write = connection.get_execution_options().get(WRITE, False)
     # On the driver's connection: a statement with no result, run on every transaction.
     connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# SQLite's answers that say the file cannot be used now (another process holds it, the disk
+# fails or is full), not that the statement is wrong.
+_SQLITE_UNAVAILABLE = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+     sqlite3.SQLITE_FULL}
+)  # fmt: skip
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a database error says the ledger cannot be used right now (a server down,
+    restarting or failing over, a connection lost; SQLite's file locked past the busy timeout or
+    its disk failing), rather than that something asked of it was wrong. Work that meets it
+    waits and tries again; it is nobody's input to reject."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.Error):
+        return exc.orig.sqlite_errorcode & 0xFF in _SQLITE_UNAVAILABLE
+    return isinstance(exc, OperationalError)  # PostgreSQL's connection and server-state errors
 
 
 MOUNTS = Path("/proc/mounts")

@@ -257,7 +257,8 @@ def mark_cut_attempts_lost(session: Session, delivery_id: int, now: datetime) ->
     """The delivery's attempts a crash cut short (never finished, no outcome) did not reach the
     platform: reconciling or a person found nothing there. Marked ``lost``, they stop counting
     against the quotas, where until now they counted as calls that may have landed
-    (pacing.recent_sends)."""
+    (pacing.recent_sends). A call still running on a host whose lease ran out (its database too
+    slow for the heartbeat: the ALERT of leases.py) may yet land, and then counts one short."""
     session.execute(
         update(Attempt)
         .where(
