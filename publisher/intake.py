@@ -13,10 +13,9 @@ instead of recording it twice.
 from __future__ import annotations
 
 import logging
-import unicodedata
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -46,10 +45,19 @@ from publisher.settle import Settler, is_candidate
 from publisher.store.db import unreachable
 from publisher.store.models import DeliveryStatus, Post
 from publisher.store.posts import NewPost, RecordedPost, find_post, record_posts
+from publisher.unitfolder import (
+    ARCHIVE,
+    PROCESSING,
+    REJECTED,
+    complete_media,
+    free_path,
+    new_archive_folder,
+    present_media,
+    put_back,
+)
 
 logger = logging.getLogger(__name__)
 
-PROCESSING, ARCHIVE, REJECTED = "processing", "archive", "rejected"
 BATCH = 100  # post files at most whose posts are recorded in one transaction (Intake.take)
 T = TypeVar("T")
 
@@ -315,11 +323,11 @@ class Intake:
             raise
         if existing is not None:
             return self._again(unit, claimed, request, existing, now, reserved, taken)
-        media = self._media(unit, request)
+        media = complete_media(self.root / unit, request, self.settler.settled)
         if shared := [m.name for m in media if m in taken]:
             raise MediaNotReadyError(shared)
         taken.update(media)
-        folder = self._new_archive_folder(unit, claimed.name, now, reserved)
+        folder = new_archive_folder(self.root, unit, claimed.name, self._day(now), reserved)
         reserved.add(folder)
         post = self.plan_post(request, [f"{folder}/{m.name}" for m in media], folder, now)
         return _Planned(post, media)
@@ -357,10 +365,10 @@ class Intake:
         folder = (
             folder_then
             if finishing and folder_then
-            else self._new_archive_folder(unit, claimed.name, now, reserved)
+            else new_archive_folder(self.root, unit, claimed.name, self._day(now), reserved)
         )
         outcome = Outcome.ACCEPTED if finishing else Outcome.DUPLICATE
-        media = [m for m in self._present_media(unit, request) if m not in taken]
+        media = [m for m in present_media(self.root / unit, request) if m not in taken]
         return self._done(unit, claimed, media, folder, existing, outcome)
 
     def _done(
@@ -444,62 +452,8 @@ class Intake:
             target / receipt_name(claimed.name), receipt_text(post, self.settings.zone, note)
         )
 
-    def _present_media(self, unit: str, request: PostRequest) -> list[Path]:
-        """The post's photos that are in the unit folder now (for a post already recorded)."""
-        found = (self._find(unit, item.file) for item in request.body.media)
-        return [path for path in found if path is not None and path.is_file()]
-
-    def _find(self, unit: str, name: str) -> Path | None:
-        """The file ``name`` in the unit folder, also when the disk spells it in another Unicode
-        form or case (a Mac writes é decomposed; Windows does not care about case)."""
-        path = self.root / unit / name
-        if path.exists() or path.is_symlink():
-            return path
-        wanted = unicodedata.normalize("NFC", name).casefold()
-        return next(
-            (p for p in (self.root / unit).iterdir()
-             if unicodedata.normalize("NFC", p.name).casefold() == wanted),
-            None,
-        )  # fmt: skip
-
-    def _media(self, unit: str, request: PostRequest) -> list[Path]:
-        """The post's media files, checked to lie in the unit's own folder and to be complete."""
-        folder = (self.root / unit).resolve()
-        found, missing, problems = [], [], []
-        for i, item in enumerate(request.body.media):
-            path = self._find(unit, item.file)
-            if path is None:
-                missing.append(item.file)
-            elif path.is_symlink() or path.resolve().parent != folder:
-                problems.append(
-                    Problem(
-                        f"media[{i}].file",
-                        f"'{item.file}' is not a file in this folder itself (a link or sub-folder)",
-                        "Copy the photo itself into the same folder as the post file",
-                    )
-                )
-            elif not path.is_file() or not self.settler.settled(path):
-                missing.append(item.file)
-            else:
-                found.append(path)
-        if problems:
-            raise PostFileError(request.source_name, problems)
-        if missing:
-            raise MediaNotReadyError(missing)
-        return found
-
-    def _new_archive_folder(
-        self, unit: str, name: str, now: datetime, reserved: Collection[str]
-    ) -> str:
-        """``<unit>/archive/<local date>_<file stem>``, numbered if that exists or is among
-        ``reserved`` (named for another file of the same batch, made once it is recorded)."""
-        stem = f"{now.astimezone(self.settings.zone):%Y-%m-%d}_{Path(name).stem}"
-        base = f"{unit}/{ARCHIVE}/{stem}"
-        candidate, n = base, 1
-        while candidate in reserved or (self.root / candidate).exists():
-            n += 1
-            candidate = f"{base}_{n}"
-        return candidate
+    def _day(self, now: datetime) -> date:
+        return now.astimezone(self.settings.zone).date()
 
     def _reject(self, unit: str, claimed: Path, problems: list[Problem]) -> Result:
         folder = self.root / unit / REJECTED
@@ -511,42 +465,6 @@ class Intake:
         )
         logger.warning("rejected %s/%s: %d problem(s)", unit, claimed.name, len(problems))
         return Result(unit, claimed.name, Outcome.REJECTED)
-
-
-def put_back(processing: Path, unit_folder: Path) -> list[Path]:
-    """Move the post files a run left in ``processing`` back into ``unit_folder``, to be taken
-    again, each under a name still free there; the files moved, by their old paths."""
-    moved = []
-    for left in sorted(processing.iterdir()):
-        if not left.is_file():
-            continue  # a host's folder
-        logger.warning("putting back %s, left in processing by an earlier run", left)
-        try:
-            left.rename(free_path(unit_folder / left.name))
-        except FileNotFoundError:
-            continue  # another host, starting at the same moment, put it back first
-        moved.append(left)
-    return moved
-
-
-def release(root: Path, units: Iterable[str], host: str) -> list[Path]:
-    """Put back what ``host`` left in each unit's ``processing/<host>/``, for any host to take:
-    for a host that is gone for good. The caller makes sure it is not running."""
-    return [
-        left
-        for unit in units
-        if (root / unit / PROCESSING / host).is_dir()
-        for left in put_back(root / unit / PROCESSING / host, root / unit)
-    ]
-
-
-def free_path(path: Path) -> Path:
-    """``path``, or ``name.2.ext``, ``name.3.ext``… if taken: a rename never replaces a file."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
-    return candidate
 
 
 def _conflict(request: PostRequest, existing: Post, settings: Settings) -> Problem:

@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.clock import Clock
 from publisher.config import Settings
 from publisher.errors import PublisherError
-from publisher.intake import ARCHIVE
 from publisher.plan import plan
 from publisher.receipts import local, write_atomic
 from publisher.render import Renderer
 from publisher.schedulefile import FiringRequest, Rule, load_rules
 from publisher.store.posts import find_post, record_post
+from publisher.unitfolder import ARCHIVE
 
 logger = logging.getLogger(__name__)
 

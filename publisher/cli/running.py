@@ -16,9 +16,9 @@ from publisher.daemon import Daemon
 from publisher.engine import Engine
 from publisher.errors import PublisherError
 from publisher.hosts import hold, lock_path, try_lock
-from publisher.intake import release
 from publisher.review import awaiting_text, queued, review_text
 from publisher.store.models import Delivery
+from publisher.unitfolder import release
 
 _LOCKS: list[IO[str]] = []  # held open until the process ends
 
