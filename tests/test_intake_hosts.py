@@ -274,6 +274,21 @@ def test_a_copy_another_host_records_holds_back_none_of_the_files_taken_with_it(
     assert sorted(p.name for p in unit.glob("archive/*/*.toml")) == ["a.toml", "b.toml", "c.toml"]
 
 
+def look_up_of_b_runs_first(monkeypatch: pytest.MonkeyPatch, drop: Drop, statement: str) -> None:
+    """Files a, b and c in one unit; the look-up of b's key runs ``statement`` first, in the
+    pass's read transaction: a fault of the database's, not of the file."""
+    for name in "abc":
+        drop("haryana", f"{name}.toml", POST.format(extra=f'id = "{name}"'))
+    find_post = intake.find_post
+
+    def look_up(session: Session, key: str) -> Post | None:
+        if key == "haryana/b":
+            session.execute(text(statement))
+        return find_post(session, key)
+
+    monkeypatch.setattr(intake, "find_post", look_up)
+
+
 @pytest.mark.both_stores
 def test_a_look_up_the_database_fails_holds_back_none_of_the_files_taken_with_it(
     engine: Engine, drop: Drop, monkeypatch: pytest.MonkeyPatch
@@ -281,16 +296,7 @@ def test_a_look_up_the_database_fails_holds_back_none_of_the_files_taken_with_it
     """The files of a pass are looked up in one read transaction. A look-up the database fails
     (on PostgreSQL a failed statement aborts the transaction) rejects its own file, as an
     internal error; the files after it are looked up afresh and accepted."""
-    for name in "abc":
-        drop("haryana", f"{name}.toml", POST.format(extra=f'id = "{name}"'))
-    find_post = intake.find_post
-
-    def failing_for_b(session: Session, key: str) -> Post | None:
-        if key == "haryana/b":
-            session.execute(text("SELECT * FROM no_such_table"))
-        return find_post(session, key)
-
-    monkeypatch.setattr(intake, "find_post", failing_for_b)
+    look_up_of_b_runs_first(monkeypatch, drop, "SELECT * FROM no_such_table")
     results = {r.name: r.outcome for r in engine.intake.scan()}
     assert results == {"a.toml": "accepted", "b.toml": "rejected", "c.toml": "accepted"}
     assert len({d.post_id for d in rows(engine)}) == 2
@@ -304,16 +310,7 @@ def test_files_taken_when_the_database_goes_away_wait_in_the_queue_and_go_once_i
     pass: the file being looked up and the one already planned go back to the queue, the one
     after them is not taken, none is rejected (the officers need do nothing); the next pass
     takes all three."""
-    for name in "abc":
-        drop("haryana", f"{name}.toml", POST.format(extra=f'id = "{name}"'))
-    find_post = intake.find_post
-
-    def server_gone_at_b(session: Session, key: str) -> Post | None:
-        if key == "haryana/b":
-            session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
-        return find_post(session, key)
-
-    monkeypatch.setattr(intake, "find_post", server_gone_at_b)
+    look_up_of_b_runs_first(monkeypatch, drop, "SELECT pg_terminate_backend(pg_backend_pid())")
     results = {r.name: r.outcome for r in engine.intake.scan()}
     assert results == {"a.toml": "waiting", "b.toml": "waiting"}
     unit = engine.settings.paths.queue / "haryana"
@@ -321,6 +318,6 @@ def test_files_taken_when_the_database_goes_away_wait_in_the_queue_and_go_once_i
     assert list((unit / "rejected").iterdir()) == []
     assert rows(engine) == []
 
-    monkeypatch.setattr(intake, "find_post", find_post)  # the server is back
+    monkeypatch.undo()  # the server is back
     results = {r.name: r.outcome for r in engine.intake.scan()}
     assert results == dict.fromkeys(("a.toml", "b.toml", "c.toml"), "accepted")
