@@ -81,7 +81,7 @@ class Daemon:
         self._arrived = threading.Event()
         self._reload_wanted = threading.Event()
         self._stop_asked: float | None = None
-        self._stopping = threading.Event()  # set by SIGTERM or SIGINT, even before the clock runs
+        self._stopping = threading.Event()  # set by SIGTERM or SIGINT
         self._scheduler = BackgroundScheduler(timezone=engine.settings.zone)
         self._observer = Observer()
         self._workers = Workers(
@@ -103,20 +103,22 @@ class Daemon:
             next_run_time=self.engine.clock(),
         )
         self._schedule_periodic()
-        self._watch()
         self._schedule_rules()
+        self._workers.ensure(self.engine.platforms())
+        # Started before anything can wake it (a signal, a folder event): a wake moves its tick
+        # job, which it cannot find while it is starting.
+        self._scheduler.start()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGHUP, self._hang_up)
+        self._watch()
         self._observer.start()
-        self._workers.ensure(self.engine.platforms())
         notify("READY=1", "STATUS=watching the queue")  # ledger migrated, folders, credentials ok
         logger.info(
             "watching %s (folder events, and a scan every %gs)",
             self.engine.settings.paths.queue,
             poll,
         )
-        self._scheduler.start()
         try:
             self._stopping.wait()  # a signal that came before this line has set it already
         finally:
