@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from publisher import intake
 from publisher.engine import Engine
 from publisher.intake import Outcome, Result
-from publisher.plan import plan
+from publisher.plan import PlannedDelivery, plan
 from publisher.postfile import parse_post
 from publisher.render import Renderer
 from publisher.store.models import Post
@@ -218,6 +218,26 @@ def test_a_file_a_dead_host_recorded_is_one_post_when_another_host_takes_it(
         assert files(unit / "processing") == []
 
 
+def scan_while_another_host_records(
+    engine: Engine, path: Path, clock: FakeClock
+) -> tuple[int, list[PlannedDelivery], list[Result]]:
+    """Another host records the post of the file at ``path`` and, before it commits, this host
+    scans: it looks the key up (not there yet), plans, and waits to record. Returns the other
+    host's post id, the deliveries it planned, and what this host's scan took."""
+    settings = engine.settings
+    request = parse_post(path.read_bytes(), "haryana", path.name, settings.zone, clock(),
+                         timedelta(hours=settings.intake.max_past_hours))  # fmt: skip
+    planned = plan(request, settings, Renderer.from_settings(settings))
+    taken: list[Result] = []
+    with engine.ledger.begin() as other_host:  # its post recorded, not yet committed
+        post_id = record_post(other_host, request, planned, [], "haryana/archive/x", clock()).id
+        this_host = threading.Thread(target=lambda: taken.extend(engine.intake.scan()))
+        this_host.start()
+        this_host.join(2)
+    this_host.join(30)
+    return post_id, planned, taken
+
+
 @pytest.mark.both_stores
 def test_a_copy_taken_while_another_host_records_the_same_post_is_a_duplicate(
     engine: Engine, drop: Drop, clock: FakeClock
@@ -227,16 +247,7 @@ def test_a_copy_taken_while_another_host_records_the_same_post_is_a_duplicate(
     archived as a duplicate, not rejected as an internal error, and nothing is planned twice."""
     settings = engine.settings
     path = drop("haryana", "stamps.toml", POST.format(extra=""))
-    request = parse_post(path.read_bytes(), "haryana", path.name, settings.zone, clock(),
-                         timedelta(hours=settings.intake.max_past_hours))  # fmt: skip
-    planned = plan(request, settings, Renderer.from_settings(settings))
-    taken: list[Result] = []
-    with engine.ledger.begin() as other_host:  # its post recorded, not yet committed
-        post_id = record_post(other_host, request, planned, [], "haryana/archive/x", clock()).id
-        this_host = threading.Thread(target=lambda: taken.extend(engine.intake.scan()))
-        this_host.start()
-        this_host.join(2)  # it looks up the key (not there yet), plans, and waits to record
-    this_host.join(30)
+    post_id, planned, taken = scan_while_another_host_records(engine, path, clock)
     assert [(r.name, r.outcome, r.post_id) for r in taken] == [
         ("stamps.toml", Outcome.DUPLICATE, post_id)
     ]
@@ -255,16 +266,7 @@ def test_a_copy_another_host_records_holds_back_none_of_the_files_taken_with_it(
     drop("haryana", "a.toml", POST.format(extra='id = "a"'))
     path = drop("haryana", "b.toml", POST.format(extra=""))
     drop("haryana", "c.toml", POST.format(extra='id = "c"'))
-    request = parse_post(path.read_bytes(), "haryana", path.name, settings.zone, clock(),
-                         timedelta(hours=settings.intake.max_past_hours))  # fmt: skip
-    planned = plan(request, settings, Renderer.from_settings(settings))
-    taken: list[Result] = []
-    with engine.ledger.begin() as other_host:  # its post recorded, not yet committed
-        post_id = record_post(other_host, request, planned, [], "haryana/archive/x", clock()).id
-        this_host = threading.Thread(target=lambda: taken.extend(engine.intake.scan()))
-        this_host.start()
-        this_host.join(2)  # it looks the three keys up (none there yet), plans, and waits
-    this_host.join(30)
+    post_id, planned, taken = scan_while_another_host_records(engine, path, clock)
     results = {r.name: (r.outcome, r.post_id) for r in taken}
     assert results["b.toml"] == (Outcome.DUPLICATE, post_id)
     assert (results["a.toml"][0], results["c.toml"][0]) == (Outcome.ACCEPTED, Outcome.ACCEPTED)

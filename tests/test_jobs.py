@@ -29,10 +29,9 @@ from publisher.store.db import make_engine, open_ledger, upgrade
 from publisher.store.jobs import KEEP, interval_slot, take_slot
 from publisher.store.models import AccountActivity, JobRun
 from tests.conftest import FakeClock
-from tests.fakes.smtp import FakeSMTP
 from tests.platforms import Platforms, fake_platforms
 from tests.test_daemon_e2e import wait_until
-from tests.test_roster_weekly import with_mail
+from tests.test_roster_weekly import weekly_mail
 
 HOUR = timedelta(hours=1)
 LEASE = timedelta(minutes=1)
@@ -161,9 +160,7 @@ def test_each_period_of_the_freshness_sweep_runs_in_one_daemon(
 def test_the_weekly_report_goes_once_per_firing_and_its_retry_once_by_either_daemon(
     config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)  # mondays at 09:00
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (smtp, settings):  # mondays at 09:00
         a, b = two_daemons(settings, clock)
         for daemon in (a, b):
             daemon._schedule_periodic()

@@ -27,7 +27,7 @@ from tests.fakes.smtp import FakeSMTP
 from tests.processes import running, wait_for_line
 from tests.test_daemon_e2e import wait_until
 from tests.test_jobs import daemon, two_daemons
-from tests.test_roster_weekly import with_mail
+from tests.test_roster_weekly import weekly_mail, with_mail
 
 LEASE = timedelta(minutes=1)
 DEAD = "dead-host:1"  # a daemon that took a period and died: it renews nothing
@@ -140,9 +140,7 @@ def test_a_sweep_whose_daemon_died_is_run_by_the_next_to_fire_it_within_the_peri
 def test_a_weekly_report_whose_daemon_died_is_sent_once_by_another(
     config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)  # mondays at 09:00
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (smtp, settings):  # mondays at 09:00
         a, b = two_daemons(settings, clock)
         for each in (a, b):
             each._schedule_periodic()
@@ -171,9 +169,7 @@ def test_a_weekly_report_whose_daemon_died_is_sent_once_by_another(
 def test_a_weekly_report_waiting_for_a_retry_is_sent_after_the_daemon_restarts(
     config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (smtp, settings):
         before = daemon(settings, clock, "host-a")
         before._schedule_periodic()
         monday = datetime(2026, 11, 30, 9, 0, tzinfo=settings.zone).astimezone(UTC)
@@ -202,9 +198,7 @@ def test_a_weekly_report_is_given_up_after_its_retries_whoever_tried_it(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (smtp, settings):
         a, b = two_daemons(settings, clock)
         for each in (a, b):
             each._schedule_periodic()
@@ -228,9 +222,7 @@ def test_a_weekly_report_is_given_up_after_its_retries_whoever_tried_it(
 def test_sighup_reschedules_the_periodic_jobs_from_the_new_config(
     config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)  # mondays at 09:00
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (_, settings):  # mondays at 09:00
         assert (settings.freshness.sweep_minutes, settings.metrics.interval_minutes) == (60, 60)
 
         def reload() -> Engine:
@@ -316,9 +308,7 @@ def test_a_weekly_report_whose_daemons_keep_dying_is_given_up_not_tried_for_ever
 ) -> None:
     """Each take counts as a try: a report that kills its daemons (or that the server takes
     just before each dies) is not sent again and again."""
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (smtp, settings):
         live = daemon(settings, clock, "host-a")
         live._schedule_periodic()
         monday = datetime(2026, 11, 30, 9, 0, tzinfo=settings.zone).astimezone(UTC)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from publisher.config import load_settings
+from publisher.config import Settings, load_settings
 from publisher.credentials import Credentials
 from publisher.daemon import METRICS_JOB, SWEEP, WEEKLY_RETRY_JOB, Daemon
 from publisher.engine import Engine
@@ -152,12 +154,21 @@ def with_mail(config_path: Path, smtp: FakeSMTP, monkeypatch: pytest.MonkeyPatch
     )
 
 
+@contextmanager
+def weekly_mail(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[FakeSMTP, Settings]]:
+    """The fake mail server, and the settings of a config.toml that sends the weekly report
+    (Mondays at 09:00) through it."""
+    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
+        with_mail(config_path, smtp, monkeypatch)
+        yield smtp, load_settings(config_path)
+
+
 def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server_is_busy(
     config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (smtp, settings):
         engine = Engine(settings, dry_run=True, clock=clock)
         daemon = Daemon(engine, reload=lambda: engine)
         daemon._schedule_periodic()
@@ -187,9 +198,7 @@ def test_the_weekly_report_goes_out_even_when_the_scheduler_wakes_late_for_it(
 ) -> None:
     """A loaded machine or a paused VM can wake APScheduler's thread seconds after 09:00;
     APScheduler skips by default a run more than a second late, and the week's report with it."""
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (smtp, settings):
         engine = Engine(settings, dry_run=True, clock=clock)
         daemon = Daemon(engine, reload=lambda: engine)
         daemon._schedule_periodic()
@@ -213,9 +222,7 @@ def test_a_weeks_report_sent_again_carries_its_message_id_and_one_by_hand_a_new_
     """After a crash between the mail server's acceptance and the ledger's record, another
     daemon sends the week's report again (periodic.py): the same Message-ID lets a receiving
     system recognise the copy. Another week, or a person's ``report --email``, is a new message."""
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)
-        settings = load_settings(config_path)
+    with weekly_mail(config_path, monkeypatch) as (smtp, settings):
         ledger = Engine(settings, dry_run=True, clock=clock).ledger
         due = clock()
         send_weekly(settings, ledger, Credentials(None), due)
