@@ -57,6 +57,7 @@ RULE_JOB = "rule:"  # + the rule's name: one cron job per recurring post
 METRICS_JOB = "metrics"
 WEEKLY_RETRY_JOB = "weekly-report-retry"  # every minute: a retry due, or a sender gone
 SWEEP = "freshness"
+SIGNAL_SECONDS = 0.5  # how long a signal may wait for its handler to run, at most
 
 
 def fired_at(trigger: CronTrigger, now: datetime) -> datetime:
@@ -120,7 +121,11 @@ class Daemon:
             poll,
         )
         try:
-            self._stopping.wait()  # a signal that came before this line has set it already
+            # Python runs a signal's handler on the main thread, between two steps of Python code.
+            # Blocked on a lock it does not notice a signal that came just before it blocked, or
+            # that the kernel handed to another thread; waking every SIGNAL_SECONDS, it does.
+            while not self._stopping.wait(SIGNAL_SECONDS):
+                pass
         finally:
             self._scheduler.shutdown(wait=False)
             self._observer.stop()

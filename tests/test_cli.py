@@ -240,6 +240,24 @@ def test_sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one(config_path
         assert daemon.poll() is None
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_that_lands_on_another_thread_is_obeyed(
+    config_path: Path, sig: signal.Signals
+) -> None:
+    """The kernel may hand a signal sent to the daemon to any of its threads, and Python runs the
+    handler only when the main thread next runs. Killing one thread's id makes Linux deliver the
+    signal to that thread, so this is the case a daemon blocked for ever on its main thread
+    never notices (it happened to about one SIGHUP in twenty sent right after start-up)."""
+    with running(config_path) as daemon:
+        threads = [int(t.name) for t in Path(f"/proc/{daemon.pid}/task").iterdir()]
+        os.kill(next(t for t in threads if t != daemon.pid), sig)  # the main thread's is the pid
+        if sig == signal.SIGHUP:
+            wait_for_line(daemon, "config.toml reloaded", seconds=10)
+        else:
+            assert daemon.wait(timeout=10) == 0
+
+
 def test_a_second_run_on_the_same_state_folder_is_refused(config_path: Path) -> None:
     with running(config_path):
         second = publisher("run", "--dry-run", "--once", config=config_path)
