@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -57,7 +58,7 @@ RULE_JOB = "rule:"  # + the rule's name: one cron job per recurring post
 METRICS_JOB = "metrics"
 WEEKLY_RETRY_JOB = "weekly-report-retry"  # every minute: a retry due, or a sender gone
 SWEEP = "freshness"
-SIGNAL_SECONDS = 0.5  # how long a signal may wait for its handler to run, at most
+SIGNAL_SECONDS = 0.5  # the longest a signal waits to be obeyed
 
 
 def fired_at(trigger: CronTrigger, now: datetime) -> datetime:
@@ -82,7 +83,7 @@ class Daemon:
         self._arrived = threading.Event()
         self._reload_wanted = threading.Event()
         self._stop_asked: float | None = None
-        self._stopping = threading.Event()  # set by SIGTERM or SIGINT
+        self._signals: queue.SimpleQueue[tuple[int, float]] = queue.SimpleQueue()  # and when
         self._scheduler = BackgroundScheduler(timezone=engine.settings.zone)
         self._observer = Observer()
         self._workers = Workers(
@@ -105,13 +106,12 @@ class Daemon:
         )
         self._schedule_periodic()
         self._schedule_rules()
-        self._workers.ensure(self.engine.platforms())
         # Started before anything can wake it (a signal, a folder event): a wake moves its tick
-        # job, which it cannot find while it is starting.
-        self._scheduler.start()
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        signal.signal(signal.SIGHUP, self._hang_up)
+        # job, which it cannot find while it is starting. Paused, and the workers started, only
+        # once the daemon has said it is watching, so that its work is logged after that line.
+        self._scheduler.start(paused=True)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
         self._watch()
         self._observer.start()
         notify("READY=1", "STATUS=watching the queue")  # ledger migrated, folders, credentials ok
@@ -120,12 +120,10 @@ class Daemon:
             self.engine.settings.paths.queue,
             poll,
         )
+        self._scheduler.resume()
+        self._workers.ensure(self.engine.platforms())
         try:
-            # Python runs a signal's handler on the main thread, between two steps of Python code.
-            # Blocked on a lock it does not notice a signal that came just before it blocked, or
-            # that the kernel handed to another thread; waking every SIGNAL_SECONDS, it does.
-            while not self._stopping.wait(SIGNAL_SECONDS):
-                pass
+            self._obey_signals()
         finally:
             self._scheduler.shutdown(wait=False)
             self._observer.stop()
@@ -304,18 +302,38 @@ class Daemon:
         self._workers.ensure(fresh.platforms())
         logger.info("config.toml reloaded")
 
-    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+    def _obey_signals(self) -> None:
+        """Until SIGTERM or SIGINT. A handler runs on the main thread wherever that was stopped,
+        maybe holding a lock the work needs (the scheduler's, the log's): so the handler only
+        queues the signal and the work is done here. The wait wakes every SIGNAL_SECONDS: Python
+        runs a handler between two steps of Python code, and blocked on a lock the main thread
+        would miss a signal that came just before it blocked, or that the kernel gave another
+        thread."""
+        while True:
+            try:
+                signum, when = self._signals.get(timeout=SIGNAL_SECONDS)
+            except queue.Empty:
+                continue
+            if signum == signal.SIGHUP:
+                self._hang_up()
+            else:
+                self._stop(signum, when)
+                return
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signals.put((signum, time.monotonic()))  # SimpleQueue.put is safe here: reentrant
+
+    def _stop(self, signum: int, when: float) -> None:
         logger.info(
             "received %s, stopping: no more deliveries are claimed, calls in flight get %gs",
             signal.Signals(signum).name,
             self.engine.settings.dispatch.stop_seconds,
         )
         notify("STOPPING=1")
-        self._stop_asked = time.monotonic()  # the bound counts from here
+        self._stop_asked = when  # the bound counts from the signal
         self._workers.halt()  # claim nothing more, at once; run() then waits for the calls
-        self._stopping.set()
 
-    def _hang_up(self, _signum: int, _frame: FrameType | None) -> None:
+    def _hang_up(self) -> None:
         logger.info("received SIGHUP, reloading config.toml")
         self._reload_wanted.set()
         self._wake()
