@@ -50,15 +50,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "both_stores: run once on SQLite and once on PostgreSQL (the database_url fixture)",
     )
-    config.addinivalue_line(
-        "markers", "slow: runs for a minute or more; started first (pytest_collection_modifyitems)"
-    )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests' files first: the parallel workers (pytest-xdist, a file each) then end
-    together, rather than one running the last slow file alone while the others wait."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

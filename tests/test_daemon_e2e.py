@@ -143,7 +143,6 @@ def test_an_email_whose_connection_dropped_waits_for_a_person(platforms: Platfor
     assert len(platforms.smtp.messages) == 1
 
 
-@pytest.mark.slow
 def test_kill_9_during_a_burst_publishes_every_delivery_exactly_once(
     platforms: Platforms, tmp_path: Path
 ) -> None:

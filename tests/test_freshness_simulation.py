@@ -310,7 +310,6 @@ def silences(year: Year, key: str) -> list[Window]:
     return [(a, b) for a, b in itertools.pairwise(times) if b - a > timedelta(days=7)]
 
 
-@pytest.mark.slow  # the year it reads is built once for the module, at its first test
 def test_no_healthy_unpaused_account_goes_more_than_seven_days_without_content(
     year: Year,
 ) -> None:

@@ -236,7 +236,6 @@ def configure(platforms: Platforms, url: str, fire: datetime) -> list[Path]:
     return configs
 
 
-@pytest.mark.slow
 def test_two_daemons_on_one_ledger_send_one_weekly_report_and_one_warning(
     platforms: Platforms, empty_postgres: str
 ) -> None:

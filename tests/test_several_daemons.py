@@ -170,7 +170,6 @@ def ledger(database_url: str) -> Iterator[Ledger]:
 
 
 @ON_POSTGRESQL
-@pytest.mark.slow
 def test_four_daemons_publish_every_delivery_exactly_once(
     tmp_path: Path, database_url: str, ledger: Ledger
 ) -> None:
