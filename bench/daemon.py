@@ -50,7 +50,7 @@ from typing import Any
 from sqlalchemy import update
 
 from bench.plan_record import engine_plan_record, post_file, write_config
-from publisher.config import Settings
+from publisher.config.settings import Settings
 from publisher.store.db import open_ledger
 from publisher.store.models import Delivery, Post
 from tests.platforms import UNIT, Platforms, fake_platforms

@@ -23,10 +23,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from publisher.config import load_settings
-from publisher.evergreen import load_pools
-from publisher.freshness import Freshness
-from publisher.render import Renderer
+from publisher.config.settings import load_settings
+from publisher.intake.evergreen import load_pools
+from publisher.oversight.freshness import Freshness
+from publisher.planning.render import Renderer
 from publisher.store.db import open_ledger
 
 REPO = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.controls import Scope, held, pause
+from publisher.oversight.controls import Scope, held, pause
 from publisher.store.audit import append, verify
 from publisher.store.db import open_ledger
 from publisher.store.ledger import claim_due

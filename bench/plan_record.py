@@ -46,14 +46,14 @@ from babel.support import Translations
 from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
-from publisher.adapters import load_adapters
-from publisher.config import Settings, load_settings
-from publisher.credentials import Credentials
-from publisher.dispatch import Dispatcher
-from publisher.intake import BATCH, Intake
-from publisher.postfile import parse_post
-from publisher.receipts import receipt_text
-from publisher.render import Renderer
+from publisher.adapters.registry import load_adapters
+from publisher.config.credentials import Credentials
+from publisher.config.settings import Settings, load_settings
+from publisher.dispatch.dispatcher import Dispatcher
+from publisher.intake.officer_files import receipt_text
+from publisher.intake.postfile import parse_post
+from publisher.intake.queue import BATCH, Intake
+from publisher.planning.render import Renderer
 from publisher.store.db import Ledger, open_ledger
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,7 +163,7 @@ def engine_plan_record(settings: Settings, ledger: Ledger, files: list[bytes]) -
 
 
 def raw_filters(loc: Locale) -> dict[str, Callable[[Any], str]]:
-    """The two Babel filters the template uses, formatting as publisher/render.py does."""
+    """The two Babel filters the template uses, formatting as publisher/planning/render.py does."""
 
     def percent(value: float) -> str:
         return format_decimal(value, format="#,##0.##", locale=loc) + "%"

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from publisher.config import load_settings
-from publisher.report import build_report
-from publisher.report_export import as_dict, report_csv
-from publisher.report_html import render_report
+from publisher.config.settings import load_settings
+from publisher.planning.tags import mentions
+from publisher.reports.export import as_dict, report_csv
+from publisher.reports.html import render_report
+from publisher.reports.report import build_report
 from publisher.store.db import open_ledger
 from publisher.store.models import Delivery, MetricSnapshot, Post
-from publisher.tags import mentions
 
 REPO = Path(__file__).resolve().parent.parent
 END = datetime(2026, 12, 1, 4, 30, tzinfo=UTC)

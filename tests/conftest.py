@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from publisher.config import Settings, load_settings
-from publisher.engine import Engine
+from publisher.config.settings import Settings, load_settings
+from publisher.service.engine import Engine
 from publisher.store.db import make_engine, upgrade
 
 REPO = Path(__file__).resolve().parent.parent

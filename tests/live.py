@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from publisher.config import Settings, load_settings
-from publisher.engine import Engine
-from publisher.metrics import collect
+from publisher.config.settings import Settings, load_settings
+from publisher.reports.metrics import collect
+from publisher.service.engine import Engine
 from publisher.store.models import Delivery
 from tests.conftest import FakeClock
 from tests.fakes.graph_api import FakeGraph

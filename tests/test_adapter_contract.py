@@ -16,6 +16,8 @@ from publisher.adapters.email import EmailAdapter
 from publisher.adapters.facebook import FacebookAdapter
 from publisher.adapters.instagram import InstagramAdapter
 from publisher.adapters.x import XAdapter
+from publisher.config.organisation import Account
+from publisher.config.platforms import EmailOptions, GraphOptions, InstagramOptions, PlatformOptions
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -24,9 +26,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.fit import Part
-from publisher.organisation import Account
-from publisher.platform_options import EmailOptions, GraphOptions, InstagramOptions, PlatformOptions
+from publisher.planning.fit import Part
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.x_api import FakeX

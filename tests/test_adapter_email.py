@@ -11,10 +11,10 @@ import pytest
 
 from publisher.adapters.base import Media, Outgoing
 from publisher.adapters.email import EmailAdapter
+from publisher.config.organisation import Account
+from publisher.config.platforms import EmailOptions
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
-from publisher.fit import Part
-from publisher.organisation import Account
-from publisher.platform_options import EmailOptions
+from publisher.planning.fit import Part
 from tests.fakes.smtp import FakeSMTP
 
 ACCOUNT = Account(

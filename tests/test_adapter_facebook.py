@@ -13,6 +13,8 @@ import pytest
 
 from publisher.adapters.base import Amplified, Media, Outgoing
 from publisher.adapters.facebook import FacebookAdapter
+from publisher.config.organisation import Account
+from publisher.config.platforms import GraphOptions
 from publisher.errors import (
     AuthError,
     PermanentError,
@@ -20,9 +22,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.fit import Part
-from publisher.organisation import Account
-from publisher.platform_options import GraphOptions
+from publisher.planning.fit import Part
 from tests.fakes.graph_api import FakeGraph
 
 PAGE, TOKEN = "100064556412347", "EAAB-haryana-page-token"

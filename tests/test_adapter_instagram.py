@@ -11,10 +11,10 @@ import pytest
 
 from publisher.adapters.base import Media, Outgoing
 from publisher.adapters.instagram import InstagramAdapter
+from publisher.config.organisation import Account
+from publisher.config.platforms import InstagramOptions
 from publisher.errors import PermanentError, RateLimitedError, TransientError, UncertainError
-from publisher.fit import Part
-from publisher.organisation import Account
-from publisher.platform_options import InstagramOptions
+from publisher.planning.fit import Part
 from tests.fakes.graph_api import FakeGraph
 
 IG, TOKEN = "17841400000000002", "EAAB-haryana-ig-token"

@@ -10,6 +10,8 @@ import pytest
 
 from publisher.adapters.base import Amplified, Media, Outgoing, Receipt
 from publisher.adapters.x import XAdapter
+from publisher.config.organisation import Account
+from publisher.config.platforms import PlatformOptions
 from publisher.errors import (
     AuthError,
     PermanentError,
@@ -17,9 +19,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.fit import Part, fit
-from publisher.organisation import Account
-from publisher.platform_options import PlatformOptions
+from publisher.planning.fit import Part, fit
 from tests.fakes.x_api import FakeX
 
 SECRETS = {

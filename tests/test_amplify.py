@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from publisher.config import load_settings
-from publisher.engine import Engine
+from publisher.config.settings import load_settings
+from publisher.service.engine import Engine
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock
 from tests.fakes.graph_api import FakeGraph

@@ -10,11 +10,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select, text
 
-from publisher.amplify import amplify_plan
-from publisher.config import Settings, load_settings
-from publisher.engine import Engine
+from publisher.config.settings import Settings, load_settings
 from publisher.errors import ConfigError
-from publisher.review import queued, review_text, status_text
+from publisher.oversight.review import queued, review_text, status_text
+from publisher.planning.amplify import amplify_plan
+from publisher.service.engine import Engine
 from publisher.store.amplifications import record_amplifications
 from publisher.store.db import make_engine, upgrade
 from publisher.store.ledger import resolve

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from publisher.controls import Scope, pause, resume
-from publisher.engine import Engine
+from publisher.oversight.controls import Scope, pause, resume
+from publisher.service.engine import Engine
 from publisher.store.audit import GENESIS, verify
 from publisher.store.ledger import resolve
 from publisher.store.models import AuditEntry, Delivery, Post

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.config import load_settings
+from publisher.config.settings import load_settings
 from publisher.errors import ConfigError
 from tests.conftest import REPO
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from publisher.config import load_settings
-from publisher.controls import (
+from publisher.config.settings import load_settings
+from publisher.errors import PermanentError, PublisherError
+from publisher.oversight.controls import (
     Scope,
     approve,
     cancel_delivery,
@@ -26,10 +27,9 @@ from publisher.controls import (
     resume,
     retry,
 )
-from publisher.engine import Engine
-from publisher.errors import PermanentError, PublisherError
-from publisher.freshness import Reason
-from publisher.review import awaiting_text, queued
+from publisher.oversight.freshness import Reason
+from publisher.oversight.review import awaiting_text, queued
+from publisher.service.engine import Engine
 from publisher.store.ledger import claim_due
 from publisher.store.models import AuditEntry, Delivery, DeliveryStatus
 from tests.conftest import REPO, Drop, FakeClock

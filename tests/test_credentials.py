@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.credentials import CredentialError, Credentials, RedactingFormatter
+from publisher.config.credentials import CredentialError, Credentials, RedactingFormatter
 
 CANARY = "CANARY-7f3a9c1e-token"
 

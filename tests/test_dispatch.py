@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
-from publisher.dispatch import Dispatcher, backoff_seconds
-from publisher.engine import Engine
+from publisher.dispatch.dispatcher import Dispatcher, backoff_seconds
 from publisher.errors import (
     AuthError,
     PermanentError,
@@ -18,6 +17,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+from publisher.service.engine import Engine
 from publisher.store.ledger import claim_due, claim_expired, record_outcome
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock

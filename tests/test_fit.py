@@ -22,7 +22,7 @@ from twitter_text.regexp.valid_cctld import valid_cctld
 from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
 
-from publisher.fit import (
+from publisher.planning.fit import (
     HASHTAG,
     MENTION,
     X_EMOJI,

@@ -15,14 +15,14 @@ from sqlalchemy import select, text
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
 from publisher.cli import main
-from publisher.config import Settings, load_settings
-from publisher.credentials import Credentials
-from publisher.dispatch import Dispatcher
-from publisher.engine import Engine
+from publisher.config.credentials import Credentials
+from publisher.config.settings import Settings, load_settings
+from publisher.dispatch.dispatcher import Dispatcher
 from publisher.errors import AuthError
-from publisher.evergreen import PoolError, load_pools
-from publisher.freshness import Freshness, mailer
-from publisher.render import Renderer
+from publisher.intake.evergreen import PoolError, load_pools
+from publisher.oversight.freshness import Freshness, mailer
+from publisher.planning.render import Renderer
+from publisher.service.engine import Engine
 from publisher.store.db import make_engine, open_ledger, upgrade
 from publisher.store.models import AccountActivity, Delivery, DeliveryStatus, Post
 from tests.conftest import REPO, Drop, FakeClock

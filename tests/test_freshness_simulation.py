@@ -24,16 +24,16 @@ import pytest
 from sqlalchemy import select
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
-from publisher.config import Settings, load_settings
-from publisher.credentials import Credentials
-from publisher.dispatch import Dispatcher
+from publisher.config.credentials import Credentials
+from publisher.config.platforms import PlatformOptions
+from publisher.config.settings import Settings, load_settings
+from publisher.dispatch.dispatcher import Dispatcher
 from publisher.errors import TransientError
-from publisher.evergreen import load_pools
-from publisher.freshness import RETRY_FAILED_EVERGREEN, Freshness, mailer
-from publisher.plan import plan
-from publisher.platform_options import PlatformOptions
-from publisher.postfile import parse_post
-from publisher.render import Renderer
+from publisher.intake.evergreen import load_pools
+from publisher.intake.postfile import parse_post
+from publisher.oversight.freshness import RETRY_FAILED_EVERGREEN, Freshness, mailer
+from publisher.planning.plan import plan
+from publisher.planning.render import Renderer
 from publisher.store.db import open_ledger
 from publisher.store.models import AccountActivity, Delivery, DeliveryStatus
 from publisher.store.posts import record_post

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from publisher.config import Settings, load_settings
-from publisher.fit import fit
-from publisher.render import Renderer
-from publisher.review import parts_lines
-from publisher.tags import mentions
+from publisher.config.settings import Settings, load_settings
+from publisher.oversight.review import parts_lines
+from publisher.planning.fit import fit
+from publisher.planning.render import Renderer
+from publisher.planning.tags import mentions
 from tests.conftest import REPO
 
 GOLDEN = Path(__file__).parent / "golden"

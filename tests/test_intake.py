@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from publisher.engine import Engine
-from publisher.intake import Intake
-from publisher.receipts import receipt_text
+from publisher.intake.officer_files import receipt_text
+from publisher.intake.queue import Intake
+from publisher.service.engine import Engine
 from publisher.store.audit import verify
 from publisher.store.db import Ledger, make_engine
 from publisher.store.models import AuditEntry, Delivery, DeliveryStatus, Post

@@ -21,12 +21,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from publisher import intake
-from publisher.engine import Engine
-from publisher.intake import Outcome, Result
-from publisher.plan import PlannedDelivery, plan
-from publisher.postfile import parse_post
-from publisher.render import Renderer
+from publisher.intake import queue
+from publisher.intake.postfile import parse_post
+from publisher.intake.queue import Outcome, Result
+from publisher.planning.plan import PlannedDelivery, plan
+from publisher.planning.render import Renderer
+from publisher.service.engine import Engine
 from publisher.store.models import Post
 from publisher.store.posts import record_post
 from tests.conftest import Drop, FakeClock
@@ -281,14 +281,14 @@ def look_up_of_b_runs_first(monkeypatch: pytest.MonkeyPatch, drop: Drop, stateme
     pass's read transaction: a fault of the database's, not of the file."""
     for name in "abc":
         drop("haryana", f"{name}.toml", POST.format(extra=f'id = "{name}"'))
-    find_post = intake.find_post
+    find_post = queue.find_post
 
     def look_up(session: Session, key: str) -> Post | None:
         if key == "haryana/b":
             session.execute(text(statement))
         return find_post(session, key)
 
-    monkeypatch.setattr(intake, "find_post", look_up)
+    monkeypatch.setattr(queue, "find_post", look_up)
 
 
 @pytest.mark.both_stores

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Settings, load_settings
-from publisher.daemon import SWEEP, WEEKLY_RETRY_JOB, Daemon
-from publisher.engine import Engine
-from publisher.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
+from publisher.config.settings import Settings, load_settings
+from publisher.service.daemon import SWEEP, WEEKLY_RETRY_JOB, Daemon
+from publisher.service.engine import Engine
+from publisher.service.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
 from publisher.store.db import make_engine, open_ledger, upgrade
 from publisher.store.jobs import KEEP, interval_slot, take_slot
 from publisher.store.models import AccountActivity, JobRun
@@ -134,7 +134,7 @@ def two_daemons(settings: Settings, clock: FakeClock) -> tuple[Daemon, Daemon]:
 def test_each_period_of_the_freshness_sweep_runs_in_one_daemon(
     settings: Settings, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="publisher.periodic")
+    caplog.set_level(logging.INFO, logger="publisher.service.periodic")
     a, b = two_daemons(settings, clock)
     period = timedelta(minutes=settings.freshness.sweep_minutes)
     start = interval_slot(clock(), period)

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Settings, load_settings
-from publisher.daemon import METRICS_JOB, SWEEP, WEEKLY_RETRY_JOB, Daemon
-from publisher.engine import Engine
-from publisher.leases import holding_period
-from publisher.periodic import WEEKLY_JOB, WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES
+from publisher.config.settings import Settings, load_settings
+from publisher.dispatch.leases import holding_period
+from publisher.service.daemon import METRICS_JOB, SWEEP, WEEKLY_RETRY_JOB, Daemon
+from publisher.service.engine import Engine
+from publisher.service.periodic import WEEKLY_JOB, WEEKLY_RETRIES, WEEKLY_RETRY_MINUTES
 from publisher.store.db import open_ledger
 from publisher.store.jobs import finish, interval_slot, renew, take_due, take_slot
 from publisher.store.models import JobOutcome, JobRun

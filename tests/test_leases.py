@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from publisher.adapters.base import Outgoing, Receipt
-from publisher.dispatch import Dispatcher
-from publisher.engine import Engine
+from publisher.dispatch.dispatcher import Dispatcher
+from publisher.service.engine import Engine
 from publisher.store.ledger import Claim, claim_due, claim_expired
 from publisher.store.models import Delivery, DeliveryStatus
 from tests.conftest import Drop, FakeClock

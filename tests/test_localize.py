@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from publisher.config import load_settings
-from publisher.engine import Engine
-from publisher.fit import reply_lead
-from publisher.render import Renderer
-from publisher.review import review_text
+from publisher.config.settings import load_settings
+from publisher.oversight.review import review_text
+from publisher.planning.fit import reply_lead
+from publisher.planning.render import Renderer
+from publisher.service.engine import Engine
 from publisher.store.models import Delivery
 from tests.conftest import REPO, Drop, FakeClock
 

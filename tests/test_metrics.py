@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from publisher.engine import Engine
-from publisher.metrics import Collection, collect
+from publisher.reports.metrics import Collection, collect
+from publisher.service.engine import Engine
 from publisher.store.models import Delivery, MetricSnapshot
 from tests.conftest import Drop, FakeClock
 from tests.live import Live, live

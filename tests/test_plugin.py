@@ -13,7 +13,7 @@ from tests.test_cli import publisher
 ADAPTER = '''
 import json
 from publisher.adapters.base import AccountCheck, Adapter, Receipt
-from publisher.platform_options import PlatformOptions
+from publisher.config.platforms import PlatformOptions
 
 
 class OutboxAdapter(Adapter[PlatformOptions]):

@@ -12,12 +12,12 @@ from sqlalchemy import event, select
 
 from publisher.adapters.base import Adapter
 from publisher.adapters.x import XAdapter
-from publisher.config import load_settings
-from publisher.dispatch import Dispatcher
-from publisher.engine import Engine, platform_quotas
+from publisher.config.platforms import Quota, XOptions
+from publisher.config.settings import load_settings
+from publisher.dispatch.dispatcher import Dispatcher
+from publisher.dispatch.quotas import Quotas, Send
 from publisher.errors import ConfigError
-from publisher.platform_options import Quota, XOptions
-from publisher.quota import Quotas, Send
+from publisher.service.engine import Engine, platform_quotas
 from publisher.store.db import Ledger, open_ledger
 from publisher.store.ledger import Claim, claim_due
 from publisher.store.models import Attempt, Delivery, DeliveryStatus

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from publisher.config import Settings, load_settings
-from publisher.daemon import RULE_JOB, Daemon
-from publisher.engine import Engine
+from publisher.config.settings import Settings, load_settings
 from publisher.errors import ScheduleError
-from publisher.recurring import State
-from publisher.render import Renderer
-from publisher.review import late_deliveries, review_text, status_text
-from publisher.schedulefile import parse_schedule
+from publisher.intake.recurring import State
+from publisher.intake.schedulefile import parse_schedule
+from publisher.oversight.review import late_deliveries, review_text, status_text
+from publisher.planning.render import Renderer
+from publisher.service.daemon import RULE_JOB, Daemon
+from publisher.service.engine import Engine
 from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post
 from tests.conftest import REPO, Drop, FakeClock
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from publisher.engine import Engine
+from publisher.service.engine import Engine
 from publisher.store.models import Delivery
 from tests.conftest import Drop
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from publisher.render import Renderer, RenderError
-from publisher.tags import mentions
+from publisher.planning.render import Renderer, RenderError
+from publisher.planning.tags import mentions
 from tests.conftest import REPO
 
 

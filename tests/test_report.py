@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from publisher.config import load_settings
-from publisher.engine import Engine
-from publisher.report import build_report
-from publisher.report_export import as_dict, report_csv
+from publisher.config.settings import load_settings
+from publisher.reports.export import as_dict, report_csv
+from publisher.reports.report import build_report
+from publisher.service.engine import Engine
 from tests.conftest import Drop, FakeClock
 from tests.live import Live, live, publish_scenario
 from tests.test_cli import publisher

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from publisher.config import Settings, load_settings
-from publisher.credentials import Credentials
-from publisher.daemon import METRICS_JOB, SWEEP, WEEKLY_RETRY_JOB, Daemon
-from publisher.engine import Engine
+from publisher.config.credentials import Credentials
+from publisher.config.settings import Settings, load_settings
 from publisher.errors import ConfigError
-from publisher.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
-from publisher.weekly import send_weekly
+from publisher.reports.weekly import send_weekly
+from publisher.service.daemon import METRICS_JOB, SWEEP, WEEKLY_RETRY_JOB, Daemon
+from publisher.service.engine import Engine
+from publisher.service.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
 from tests.conftest import Drop, FakeClock
 from tests.fakes.smtp import FakeSMTP
 from tests.test_cli import publisher

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from publisher.config import load_settings
+from publisher.config.settings import load_settings
 from tests.conftest import REPO
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.x_api import FakeX

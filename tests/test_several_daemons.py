@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from publisher.config import load_settings
-from publisher.plan import plan
-from publisher.postfile import parse_post
-from publisher.render import Renderer
+from publisher.config.settings import load_settings
+from publisher.intake.postfile import parse_post
+from publisher.planning.plan import plan
+from publisher.planning.render import Renderer
 from publisher.store.db import Ledger, open_ledger
 from publisher.store.models import Attempt, Delivery
 from publisher.store.posts import record_post

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from publisher.config import load_settings
+from publisher.config.settings import load_settings
 from publisher.store.db import Ledger, open_ledger
 from publisher.store.ledger import claim_due, claim_expired
 from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post

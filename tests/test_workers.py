@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from publisher.dispatch.workers import Workers
 from publisher.store.ledger import Claim
-from publisher.workers import Workers
 from tests.conftest import REPO
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.smtp import FakeSMTP

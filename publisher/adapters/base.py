@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
 from publisher.clock import Clock
+from publisher.config.organisation import Account
+from publisher.config.platforms import PlatformOptions
 from publisher.errors import PermanentError, UncertainError
-from publisher.fit import Part
-from publisher.organisation import Account
-from publisher.platform_options import PlatformOptions
+from publisher.planning.fit import Part
 
 POST = "post"  # the kind of a delivery that publishes; any other kind amplifies
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
-from publisher.platform_options import PlatformOptions
+from publisher.config.platforms import PlatformOptions
 
 
 class DryRunAdapter(Adapter[PlatformOptions]):

@@ -23,8 +23,8 @@ from email.utils import formatdate
 from typing import ClassVar
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.config.platforms import EmailOptions
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
-from publisher.platform_options import EmailOptions
 
 SUBJECT_LENGTH = 78
 HANDED = "handed"  # the checkpoint taken just before the message goes to the server

@@ -28,8 +28,8 @@ from publisher.adapters.base import (
     comparable,
 )
 from publisher.adapters.graph import DuplicatePostError, Graph
+from publisher.config.platforms import GraphOptions
 from publisher.errors import AdapterError, PermanentError, UncertainError
-from publisher.platform_options import GraphOptions
 
 WEB = "https://www.facebook.com"
 NEEDED = ("pages_manage_posts", "pages_read_engagement")

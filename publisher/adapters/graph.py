@@ -21,6 +21,8 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from publisher.adapters.http import redirect
+from publisher.config.organisation import Account
+from publisher.config.platforms import GraphOptions
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -29,8 +31,6 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.organisation import Account
-from publisher.platform_options import GraphOptions
 
 HOSTS = ["https://graph.facebook.com"]
 TRANSIENT = {1, 2}

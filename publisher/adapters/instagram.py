@@ -29,6 +29,7 @@ from publisher.adapters.base import (
     comparable,
 )
 from publisher.adapters.graph import Graph
+from publisher.config.platforms import InstagramOptions
 from publisher.errors import (
     AdapterError,
     PermanentError,
@@ -36,7 +37,6 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.platform_options import InstagramOptions
 
 logger = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from urllib3.exceptions import NewConnectionError
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt, comparable
 from publisher.adapters.http import redirect
 from publisher.clock import Clock
+from publisher.config.platforms import PlatformOptions
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -38,7 +39,6 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.platform_options import PlatformOptions
 
 logger = logging.getLogger(__name__)
 

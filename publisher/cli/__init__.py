@@ -18,7 +18,7 @@ from publisher.cli.parser import GOVERNANCE, parser
 from publisher.cli.reading import check_accounts, reporting, show
 from publisher.cli.running import release_host, run
 from publisher.cli.validating import validate
-from publisher.config import Settings, load_settings
+from publisher.config.settings import Settings, load_settings
 from publisher.errors import InputError, PublisherError
 
 

@@ -9,12 +9,12 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher import controls
-from publisher.amplify import amplify_plan
 from publisher.clock import system_clock
-from publisher.config import Settings
-from publisher.controls import Scope, holds_text, operator
+from publisher.config.settings import Settings
 from publisher.errors import PublisherError
+from publisher.oversight import controls
+from publisher.oversight.controls import Scope, holds_text, operator
+from publisher.planning.amplify import amplify_plan
 from publisher.store import audit
 from publisher.store.db import current, head, make_engine, open_ledger, upgrade
 from publisher.store.ledger import resolve
@@ -57,7 +57,8 @@ def resolve_delivery(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def govern(args: argparse.Namespace, settings: Settings) -> int:
-    """The commands of publisher.controls and the audit log; each decision in one transaction."""
+    """The commands of publisher.oversight.controls and the audit log; each decision in one
+    transaction."""
     ledger = open_ledger(settings.database_url)
     if args.command == "audit":
         return _audit(args, settings, ledger)

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from publisher.config import Settings
-from publisher.credentials import Credentials, RedactingFormatter
+from publisher.config.credentials import Credentials, RedactingFormatter
+from publisher.config.settings import Settings
 from publisher.errors import InputError
-from publisher.review import review_text
+from publisher.oversight.review import review_text
 from publisher.store.models import Delivery
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # one line per event; journald adds the time

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from publisher.errors import PublisherError
-from publisher.hosts import checked_host, this_host
+from publisher.intake.hosts import checked_host, this_host
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
 
@@ -83,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _governance_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Operators' and reviewers' decisions (publisher.controls) and the audit log."""
+    """Operators' and reviewers' decisions (publisher.oversight.controls) and the audit log."""
     for name, text in (
         ("pause", "stop sending: everything, or one unit and/or platform"),
         ("resume", "end a pause: what it held goes out, urgent first"),

@@ -9,25 +9,31 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.adapters import adapter_classes, build
 from publisher.adapters.base import AccountCheck
+from publisher.adapters.registry import adapter_classes, build
 from publisher.cli.output import explain, print_late, redact_logs, write
 from publisher.clock import system_clock
-from publisher.config import Settings
-from publisher.controls import holds_text
-from publisher.credentials import Credentials
+from publisher.config.credentials import Credentials
+from publisher.config.settings import Settings
 from publisher.errors import InputError, NoAdapterError, PublisherError
-from publisher.freshness import account_standings, standings_text
-from publisher.metrics import MeasuringAdapters, collect
-from publisher.recurring import Recurring
-from publisher.render import Renderer
-from publisher.report import build_report
-from publisher.report_export import as_dict, report_csv
-from publisher.report_html import render_report
-from publisher.review import awaiting_text, late_deliveries, queued, review_text, status_text
-from publisher.roster import roster_csv, roster_html
+from publisher.intake.recurring import Recurring
+from publisher.oversight.controls import holds_text
+from publisher.oversight.freshness import account_standings, standings_text
+from publisher.oversight.review import (
+    awaiting_text,
+    late_deliveries,
+    queued,
+    review_text,
+    status_text,
+)
+from publisher.planning.render import Renderer
+from publisher.reports.export import as_dict, report_csv
+from publisher.reports.html import render_report
+from publisher.reports.metrics import MeasuringAdapters, collect
+from publisher.reports.report import build_report
+from publisher.reports.roster import roster_csv, roster_html
+from publisher.reports.weekly import send_report
 from publisher.store.db import open_ledger
-from publisher.weekly import send_report
 
 
 def show(args: argparse.Namespace, settings: Settings) -> int:

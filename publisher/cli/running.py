@@ -11,14 +11,14 @@ from sqlalchemy.orm import selectinload
 
 from publisher.cli.output import print_late, redact_logs
 from publisher.clock import system_clock
-from publisher.config import Settings, load_settings
-from publisher.daemon import Daemon
-from publisher.engine import Engine
+from publisher.config.settings import Settings, load_settings
 from publisher.errors import PublisherError
-from publisher.hosts import hold, lock_path, try_lock
-from publisher.review import awaiting_text, queued, review_text
+from publisher.intake.hosts import hold, lock_path, try_lock
+from publisher.intake.unitfolder import release
+from publisher.oversight.review import awaiting_text, queued, review_text
+from publisher.service.daemon import Daemon
+from publisher.service.engine import Engine
 from publisher.store.models import Delivery
-from publisher.unitfolder import release
 
 _LOCKS: list[IO[str]] = []  # held open until the process ends
 

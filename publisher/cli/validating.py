@@ -10,15 +10,15 @@ from pathlib import Path
 
 from publisher.cli.output import explain
 from publisher.clock import system_clock
-from publisher.config import Settings, load_settings
+from publisher.config.settings import Settings, load_settings
+from publisher.config.tomlfile import parse_toml
 from publisher.errors import InputError, PublisherError
-from publisher.plan import plan
-from publisher.postfile import parse_post
-from publisher.receipts import local
-from publisher.render import Renderer
-from publisher.review import parts_lines
-from publisher.schedulefile import parse_schedule, preview
-from publisher.tomlfile import parse_toml
+from publisher.intake.officer_files import local
+from publisher.intake.postfile import parse_post
+from publisher.intake.schedulefile import parse_schedule, preview
+from publisher.oversight.review import parts_lines
+from publisher.planning.plan import plan
+from publisher.planning.render import Renderer
 
 
 def validate(config_path: Path, paths: Sequence[Path], unit: str | None) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from publisher.amplify import AmplifyPlan
+from publisher.planning.amplify import AmplifyPlan
 from publisher.store.models import Delivery, DeliveryKind, DeliveryStatus
 
 

@@ -9,17 +9,17 @@ decides instead: before running a job for a period (its *slot*), a daemon insert
 ``(job, slot)``; the one whose insert lands runs the job, the others skip it. On SQLite there is
 one daemon, and it takes every period (but one it ran already before a restart).
 
-A daemon that dies mid-job must not leave its period undone (for the weekly report, that would
-lose the week's report). How a dead holder is told from a slow one is the same as for deliveries
-(``publisher/leases.py``): the row carries a lease, ``dispatch.lease_seconds`` long, which the
-holder's heartbeat renews while the job runs; a period not finished whose lease ran out is free,
+A daemon that dies mid-job must not leave its period undone (for the weekly report, that would lose
+the week's report). How a dead holder is told from a slow one is the same as for deliveries
+(``publisher/dispatch/leases.py``): the row carries a lease, ``dispatch.lease_seconds`` long, which
+the holder's heartbeat renews while the job runs; a period not finished whose lease ran out is free,
 and the next daemon to ask for it takes it over (``tries`` counts the takes, and names the holder
 with ``host``, as an attempt names a delivery's). A fixed bound on a job's length instead would
-either leave a dead host's report waiting that long or take over a live host's slow sweep. A
-daemon restarted on SQLite is a new holder (another pid): it takes its old self's period over once
-that lease has run out. A holder whose lease ran out while it was still running (the database too
-slow for two heartbeats) is told so when it renews or records the end: the end is recorded only
-while the period is still its own.
+either leave a dead host's report waiting that long or take over a live host's slow sweep. A daemon
+restarted on SQLite is a new holder (another pid): it takes its old self's period over once that
+lease has run out. A holder whose lease ran out while it was still running (the database too slow
+for two heartbeats) is told so when it renews or records the end: the end is recorded only while the
+period is still its own.
 
 The weekly report's retries wait in the row too: a failed try releases the lease and sets
 ``retry_at``; a period not finished, not held and due is free for any daemon (``take_due``).

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from publisher.config import Blackout
+from publisher.config.settings import Blackout
 from publisher.store.models import Delivery, DeliveryStatus, Priority
 
 

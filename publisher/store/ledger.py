@@ -16,9 +16,9 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from publisher.adapters.base import Amplified, Receipt
-from publisher.amplify import AmplifyPlan
 from publisher.errors import PublisherError
-from publisher.fit import Part
+from publisher.planning.amplify import AmplifyPlan
+from publisher.planning.fit import Part
 from publisher.store.activity import note_outcome
 from publisher.store.amplifications import record_amplifications
 from publisher.store.audit import append
@@ -60,7 +60,7 @@ def claim_due(
 ) -> list[Claim]:
     """Lease up to ``limit`` due deliveries, urgent first, then oldest; each gets an attempt row.
     ``platform`` keeps to one platform's deliveries (its dispatch worker's). Those ``held``
-    matches (paused, blacked out: publisher.controls.held) wait where they are.
+    matches (paused, blacked out: publisher.oversight.controls.held) wait where they are.
 
     The caller must commit before calling any platform: from then on a crash leaves the delivery
     ``sending`` with a lease that expires, which marks it as uncertain rather than unsent.

@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from publisher.quota import Send
+from publisher.dispatch.quotas import Send
 from publisher.store.models import Attempt, Delivery, DeliveryStatus
 
 # Attempts that reached, or may have reached, the platform: quota counts them. Not reconciling

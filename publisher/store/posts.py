@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from publisher.plan import PlannedDelivery
-from publisher.postfile import PostRequest
+from publisher.intake.postfile import PostRequest
+from publisher.planning.plan import PlannedDelivery
 from publisher.store.audit import Entry, append_all
 from publisher.store.models import Base, Delivery, DeliveryKind, DeliveryStatus, Post
 

@@ -1,0 +1,1 @@
+"""What config.toml says: the typed settings, checked at start-up."""

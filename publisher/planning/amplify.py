@@ -1,0 +1,56 @@
+"""Amplification: which accounts retweet or share what another account publishes.
+
+The ``[[amplify]]`` rules of config.toml are turned once into a plan: for each source account, the
+accounts on the same platform that amplify what it publishes, how (a retweet on X, a share on
+Facebook) and whether that counts for their freshness. The ledger reads the plan when it records a
+source delivery as sent (``ledger.record_amplifications``), so the amplifications are recorded in
+the same transaction as the proof they need (the source's remote id and URL), and only then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from publisher.config.organisation import ALL_UNITS, AMPLIFY_KINDS, Account
+from publisher.config.settings import Settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """An account that amplifies a source account's posts."""
+
+    unit: str
+    account: Account
+    kind: str  # retweet, share
+    counts_for_freshness: bool
+
+
+AmplifyPlan = Mapping[str, tuple[Target, ...]]
+"""Source account key (``x:IndiaPostOffice``) -> the accounts that amplify it, in config order."""
+
+
+def amplify_plan(settings: Settings) -> dict[str, tuple[Target, ...]]:
+    """The plan of every ``[[amplify]]`` rule together.
+
+    A unit never amplifies itself, nor an account its own posts. Rules that overlap make one
+    amplification, which counts for freshness if any of them says so.
+    """
+    every = list(settings.units)
+    accounts = settings.accounts()
+    plan: dict[str, dict[str, Target]] = {}
+    for rule in settings.amplify:
+        sources = every if ALL_UNITS in rule.sources else rule.sources
+        targets = every if ALL_UNITS in rule.targets else rule.targets
+        for source_unit, source in accounts:
+            if source_unit not in sources or source.platform not in rule.platforms:
+                continue
+            chosen = plan.setdefault(source.key, {})
+            same_platform = [(u, a) for u, a in accounts if a.platform == source.platform]
+            for unit, account in same_platform:
+                if unit not in targets or unit == source_unit:
+                    continue
+                earlier = chosen.get(account.key)
+                counts = rule.counts_for_freshness or bool(earlier and earlier.counts_for_freshness)
+                chosen[account.key] = Target(unit, account, AMPLIFY_KINDS[source.platform], counts)
+    return {key: tuple(targets.values()) for key, targets in plan.items() if targets}

@@ -1,0 +1,241 @@
+"""PostRequest -> deliveries: one per target account and locale, with the exact text to publish.
+
+Rendering happens here, once per locale, and fitting once per delivery, so the parts stored on a
+delivery are what goes out and what a reviewer reads. Everything a nodal officer could get wrong
+about the organisation (another unit's account, a locale the account does not post in, a template
+variable left out, a message too long for X) is found here and reported with its line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from publisher.config.organisation import ALL_UNITS, Account
+from publisher.config.settings import Settings
+from publisher.config.tomlfile import key_path, line_of
+from publisher.errors import PostFileError, Problem
+from publisher.intake.postfile import PostRequest
+from publisher.planning.fit import FitError, Part, fit
+from publisher.planning.render import Rendered, Renderer, RenderError
+from publisher.planning.scripts import wrong_script
+from publisher.planning.tags import mentions
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    unit: str
+    account: Account
+    locale: str
+    parts: list[Part]  # the post, then replies or a first comment
+    tags: list[str]
+    notes: list[str]  # for reviewers: translation fallbacks, text in an unexpected script
+
+
+class _Problems:
+    """Collects problems with their lines, so the officer learns everything wrong in one go."""
+
+    def __init__(self, request: PostRequest) -> None:
+        self.request = request
+        self.items: list[Problem] = []
+
+    def add(self, loc: tuple[str | int, ...], what: str, fix: str) -> None:
+        problem = Problem(key_path(loc), what, fix, line_of(self.request.source, loc))
+        if problem not in self.items:  # the same fault found for several accounts is one fault
+            self.items.append(problem)
+
+    def raise_any(self) -> None:
+        if self.items:
+            raise PostFileError(self.request.source_name, self.items)
+
+
+def _target_units(request: PostRequest, settings: Settings, out: _Problems) -> list[str]:
+    units = request.body.units
+    if units is None:
+        return [request.unit]
+    if request.unit != settings.organisation.directorate:
+        out.add(
+            ("units",),
+            f"only the directorate's folder may post for other units; this file is in "
+            f"the '{request.unit}' folder",
+            "Remove the units line: a post here goes to this unit's own accounts",
+        )
+        return [request.unit]
+    if ALL_UNITS in units:
+        return list(settings.units)
+    unknown = [u for u in units if u not in settings.units]
+    if unknown:
+        out.add(
+            ("units",),
+            f"{', '.join(unknown)} is not a unit",
+            f'Use "all" or unit names from: {", ".join(settings.units)}',
+        )
+    return [u for u in units if u in settings.units]
+
+
+def _target_accounts(
+    request: PostRequest, settings: Settings, out: _Problems
+) -> list[tuple[str, Account]]:
+    body = request.body
+    units = _target_units(request, settings, out)
+    pool = [(u, a) for u, a in settings.accounts() if u in units]
+    for platform in body.platforms or []:
+        if not any(a.platform == platform for _, a in pool):
+            out.add(
+                ("platforms",),
+                f"{', '.join(units)} has no {platform} account",
+                "Remove it from platforms, or ask the administrator to add the account",
+            )
+    if body.platforms is not None:
+        pool = [(u, a) for u, a in pool if a.platform in body.platforms]
+    if body.accounts is not None:
+        ours = {a.handle.lower() for _, a in pool}
+        owners = {a.handle.lower(): u for u, a in settings.accounts()}
+        for handle in body.accounts:
+            owner = owners.get(handle.lower())
+            if handle.lower() in ours:
+                continue
+            if owner is None:
+                what = f"@{handle} is not an account of this unit"
+            elif request.unit == settings.organisation.directorate:
+                what = f"@{handle} is not among the targeted units and platforms"
+            else:
+                what = (
+                    f"@{handle} belongs to '{owner}'; a file in the '{request.unit}' folder may "
+                    "only post to that unit's own accounts"
+                )
+            handles = ", ".join(sorted({"@" + a.handle for _, a in pool}))
+            out.add(("accounts",), what, f"Use handles from: {handles}")
+        wanted = {h.lower() for h in body.accounts}
+        pool = [(u, a) for u, a in pool if a.handle.lower() in wanted]
+    if not pool and not out.items:
+        out.add(("accounts",), "this post targets no account", "Check platforms and accounts")
+    return pool
+
+
+def _locales(
+    request: PostRequest, targets: list[tuple[str, Account]], out: _Problems
+) -> dict[str, list[str]]:
+    """The locales each target account gets, by account key."""
+    body = request.body
+    offered = body.locales or (list(body.text) if body.text else None)
+    if body.locales and body.text:
+        for locale in body.locales:
+            if locale not in body.text:
+                out.add(
+                    ("text", locale),
+                    f"the post lists locale '{locale}' but has no text for it",
+                    f"Add a line {locale} = \"…\" under [text], or remove '{locale}' from locales",
+                )
+    if body.locales:
+        spoken = {loc for _, a in targets for loc in a.locales}
+        for locale in body.locales:
+            if locale not in spoken:
+                out.add(
+                    ("locales",),
+                    f"none of the targeted accounts posts in '{locale}'",
+                    f"Use the accounts' locales: {', '.join(sorted(spoken))}",
+                )
+    result = {}
+    for _, account in targets:
+        chosen = [loc for loc in account.locales if offered is None or loc in offered]
+        if not chosen:
+            out.add(
+                ("text",) if body.text else ("locales",),
+                f"{account.platform} account @{account.handle} posts in "
+                f"{', '.join(account.locales)}, and this post has nothing in those languages",
+                f"Add text in {' or '.join(account.locales)}, or leave this account out",
+            )
+        result[account.key] = chosen
+    return result
+
+
+def _messages(
+    request: PostRequest, settings: Settings, renderer: Renderer, needed: list[str], out: _Problems
+) -> dict[str, Rendered]:
+    """The message per locale, rendered once, with what a reviewer should know about it."""
+    body = request.body
+    messages: dict[str, Rendered] = {}
+    for locale in needed:
+        if body.template:
+            try:
+                messages[locale] = renderer.render(body.template, locale, body.vars)
+            except RenderError as exc:
+                what, _, fix = str(exc).partition("; ")
+                out.add(("template",), what, fix[:1].upper() + fix[1:])
+        elif locale not in body.text:
+            continue  # reported by _locales
+        elif body.text[locale].strip():
+            text = body.text[locale].strip()
+            messages[locale] = Rendered(text, _script_notes(text, ("text", locale), settings, out))
+        else:
+            out.add(("text", locale), "the text is empty", "Write the message, or remove the line")
+    return messages
+
+
+def _script_notes(text: str, loc: tuple[str, ...], settings: Settings, out: _Problems) -> list[str]:
+    """Text in the wrong script: a note for the reviewer, or a rejection where config is strict."""
+    found = wrong_script(text, loc[-1])
+    if found is None:
+        return []
+    if settings.content.script_check == "strict":
+        out.add(
+            loc, found, f"Put the {loc[-1]} text here, or move this text under its own language"
+        )
+        return []
+    return [found]
+
+
+def _check_alt_text(request: PostRequest, used: set[str], out: _Problems) -> None:
+    for i, item in enumerate(request.body.media):
+        if not item.file.lower().endswith(IMAGE_SUFFIXES):
+            continue
+        for locale in sorted(used - set(item.alt)):
+            out.add(
+                ("media", i, "alt"),
+                f"the image {item.file} has no alt text in '{locale}'",
+                f'Add {locale} = "…" to its alt, describing the picture for people who cannot '
+                "see it",
+            )
+
+
+def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[PlannedDelivery]:
+    """Fan a checked post out to deliveries, each fitted to its platform.
+
+    Raises:
+        PostFileError: every targeting, locale, rendering, alt-text and length problem, each with
+            its line and fix.
+    """
+    out = _Problems(request)
+    targets = _target_accounts(request, settings, out)
+    locales = _locales(request, targets, out)
+    needed = list(dict.fromkeys(loc for chosen in locales.values() for loc in chosen))
+    messages = _messages(request, settings, renderer, needed, out)
+    _check_alt_text(request, set(needed), out)
+    body = request.body
+    planned = []
+    for unit, account in targets:
+        tags, required = mentions(settings, account, body.tags)
+        for locale in locales[account.key]:
+            override = body.platform_text.get(account.platform, {}).get(locale)
+            if override is not None and not override.strip():
+                loc: tuple[str, ...] = ("platform_text", account.platform, locale)
+                out.add(loc, "the text is empty", "Write the message, or remove the line")
+                continue
+            if override is not None:
+                loc = ("platform_text", account.platform, locale)
+                message = Rendered(override.strip(), _script_notes(override, loc, settings, out))
+            elif locale in messages:
+                loc, message = ("text", locale) if body.text else ("template",), messages[locale]
+            else:
+                continue  # its problem is already reported
+            try:
+                parts = fit(account.platform, message.text, tags, required)
+            except FitError as exc:
+                what, _, fix = str(exc).partition("; ")
+                out.add(loc, f"{what} ({locale})", fix[:1].upper() + fix[1:])
+                continue
+            planned.append(PlannedDelivery(unit, account, locale, parts, tags, message.fallbacks))
+    out.raise_any()
+    return planned

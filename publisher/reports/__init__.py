@@ -1,0 +1,1 @@
+"""What the directorate reads: the compliance report, exports, the roster, metrics."""

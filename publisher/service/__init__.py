@@ -1,0 +1,1 @@
+"""The daemon: the composition root, periodic jobs, signals and systemd."""
