@@ -50,7 +50,8 @@ from sqlalchemy import func, select, text
 from bench.daemon import daemon, machine, record_due, stop
 from bench.plan_record import write_config
 from publisher.store.db import Ledger, make_engine, open_ledger, upgrade
-from publisher.store.models import Attempt, Delivery, DeliveryStatus
+from publisher.store.models import Attempt, Delivery
+from publisher.vocabulary import DeliveryStatus
 from tests.conftest import POSTGRES, postgres_schema, postgres_unreachable
 
 STORES = ("postgresql", "sqlite")

@@ -28,11 +28,13 @@ from pathlib import Path
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.oversight.controls import Scope, held, pause
+from publisher.dispatch.holds import Scope, held
+from publisher.oversight.controls import pause
 from publisher.store.audit import append, verify
 from publisher.store.db import open_ledger
 from publisher.store.ledger import claim_due
-from publisher.store.models import Delivery, DeliveryStatus, Post
+from publisher.store.models import Delivery, Post
+from publisher.vocabulary import DeliveryStatus
 
 NOW = datetime(2026, 12, 1, 4, 30, tzinfo=UTC)
 UNITS = ["directorate", "tamil-nadu", "haryana", "west-bengal", "maharashtra"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from publisher.adapters.base import Adapter, Media, Outgoing, Receipt
+from publisher.adapters.base import Adapter, Media, Outgoing
 from publisher.adapters.email import EmailAdapter
 from publisher.adapters.facebook import FacebookAdapter
 from publisher.adapters.instagram import InstagramAdapter
@@ -26,7 +26,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.planning.fit import Part
+from publisher.vocabulary import Part, Receipt
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.x_api import FakeX

@@ -14,7 +14,7 @@ from publisher.adapters.email import EmailAdapter
 from publisher.config.organisation import Account
 from publisher.config.platforms import EmailOptions
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
-from publisher.planning.fit import Part
+from publisher.vocabulary import Part
 from tests.fakes.smtp import FakeSMTP
 
 ACCOUNT = Account(

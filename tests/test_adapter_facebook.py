@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.adapters.base import Amplified, Media, Outgoing
+from publisher.adapters.base import Media, Outgoing
 from publisher.adapters.facebook import FacebookAdapter
 from publisher.config.organisation import Account
 from publisher.config.platforms import GraphOptions
@@ -22,7 +22,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.planning.fit import Part
+from publisher.vocabulary import Amplified, Part
 from tests.fakes.graph_api import FakeGraph
 
 PAGE, TOKEN = "100064556412347", "EAAB-haryana-page-token"

@@ -14,7 +14,7 @@ from publisher.adapters.instagram import InstagramAdapter
 from publisher.config.organisation import Account
 from publisher.config.platforms import InstagramOptions
 from publisher.errors import PermanentError, RateLimitedError, TransientError, UncertainError
-from publisher.planning.fit import Part
+from publisher.vocabulary import Part
 from tests.fakes.graph_api import FakeGraph
 
 IG, TOKEN = "17841400000000002", "EAAB-haryana-ig-token"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.adapters.base import Amplified, Media, Outgoing, Receipt
+from publisher.adapters.base import Media, Outgoing
 from publisher.adapters.x import XAdapter
 from publisher.config.organisation import Account
 from publisher.config.platforms import PlatformOptions
@@ -19,7 +19,8 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.planning.fit import Part, fit
+from publisher.planning.fit import fit
+from publisher.vocabulary import Amplified, Part, Receipt
 from tests.fakes.x_api import FakeX
 
 SECRETS = {

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from publisher.config.settings import load_settings
 from publisher.service.engine import Engine
-from publisher.store.models import Attempt, Delivery, DeliveryStatus
+from publisher.store.models import Attempt, Delivery
+from publisher.vocabulary import DeliveryStatus
 from tests.conftest import Drop, FakeClock
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.x_api import FakeX

@@ -18,7 +18,8 @@ from publisher.service.engine import Engine
 from publisher.store.amplifications import record_amplifications
 from publisher.store.db import make_engine, upgrade
 from publisher.store.ledger import resolve
-from publisher.store.models import Delivery, DeliveryStatus
+from publisher.store.models import Delivery
+from publisher.vocabulary import DeliveryStatus
 from tests.conftest import REPO, Drop, FakeClock
 from tests.test_cli import publisher
 
@@ -93,9 +94,9 @@ def test_every_circle_amplifies_the_directorate_and_a_unit_never_itself(
     plan = amplify_plan(settings)
     assert set(plan) == {"x:IndiaPostOffice", "facebook:PostOffice.IN"}
     [x] = plan["x:IndiaPostOffice"]
-    assert (x.account.key, x.kind, x.counts_for_freshness) == ("x:HaryanaPostal", "retweet", False)
+    assert (x.account, x.kind, x.counts_for_freshness) == ("x:HaryanaPostal", "retweet", False)
     [fb] = plan["facebook:PostOffice.IN"]
-    assert (fb.account.key, fb.kind) == ("facebook:HaryanaPostalCircle", "share")
+    assert (fb.account, fb.kind) == ("facebook:HaryanaPostalCircle", "share")
 
 
 def test_circle_to_circle_and_overlapping_rules(config_path: Path) -> None:
@@ -107,9 +108,9 @@ def test_circle_to_circle_and_overlapping_rules(config_path: Path) -> None:
     plan = amplify_plan(settings)
     assert len(plan) == 5  # every X account is a source
     for source, targets in plan.items():
-        keys = [t.account.key for t in targets]
+        keys = [t.account for t in targets]
         assert len(keys) == 4 and source not in keys
-    counts = {t.account.key: t.counts_for_freshness for t in plan["x:IndiaPostOffice"]}
+    counts = {t.account: t.counts_for_freshness for t in plan["x:IndiaPostOffice"]}
     assert counts == {
         "x:TNPostalCircle": False,
         "x:HaryanaPostal": True,  # one of the two rules says so
@@ -257,7 +258,7 @@ def test_the_rules_the_readme_and_config_toml_show_are_valid(config_path: Path) 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     [block] = [b for b in readme.split("```toml\n") if b.startswith("[[amplify]]")]
     plan = amplify_plan(with_rules(config_path, "\n" + block.split("```")[0]))
-    directorate = {t.account.key: t for t in plan["x:IndiaPostOffice"]}
+    directorate = {t.account: t for t in plan["x:IndiaPostOffice"]}
     assert len(directorate) == 4 and not any(t.counts_for_freshness for t in directorate.values())
     assert len(plan["facebook:PostOffice.IN"]) == 4
     assert [t.unit for t in plan["x:TNPostalCircle"]] == ["haryana", "west-bengal", "maharashtra"]

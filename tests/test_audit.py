@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from publisher.oversight.controls import Scope, pause, resume
+from publisher.dispatch.holds import Scope
+from publisher.oversight.controls import pause, resume
 from publisher.service.engine import Engine
 from publisher.store.audit import GENESIS, verify
 from publisher.store.ledger import resolve

@@ -15,13 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from publisher.config.settings import load_settings
+from publisher.dispatch.holds import Scope, held
 from publisher.errors import PermanentError, PublisherError
 from publisher.oversight.controls import (
-    Scope,
     approve,
     cancel_delivery,
     cancel_post,
-    held,
     holds_text,
     pause,
     resume,
@@ -31,7 +30,8 @@ from publisher.oversight.freshness import Reason
 from publisher.oversight.review import awaiting_text, queued
 from publisher.service.engine import Engine
 from publisher.store.ledger import claim_due
-from publisher.store.models import AuditEntry, Delivery, DeliveryStatus
+from publisher.store.models import AuditEntry, Delivery
+from publisher.vocabulary import DeliveryStatus
 from tests.conftest import REPO, Drop, FakeClock
 from tests.test_cli import publisher, running
 from tests.test_config import EXAMPLE, problems

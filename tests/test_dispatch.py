@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
 from publisher.dispatch.dispatcher import Dispatcher, backoff_seconds
 from publisher.errors import (
     AuthError,
@@ -19,7 +19,8 @@ from publisher.errors import (
 )
 from publisher.service.engine import Engine
 from publisher.store.ledger import claim_due, claim_expired, record_outcome
-from publisher.store.models import Attempt, Delivery, DeliveryStatus
+from publisher.store.models import Attempt, Delivery
+from publisher.vocabulary import DeliveryStatus, Receipt
 from tests.conftest import Drop, FakeClock
 
 pytestmark = pytest.mark.both_stores  # claims, outcomes and reconciling hold on either database

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
 from publisher.cli import main
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings, load_settings
@@ -24,7 +24,8 @@ from publisher.oversight.freshness import Freshness, mailer
 from publisher.planning.render import Renderer
 from publisher.service.engine import Engine
 from publisher.store.db import make_engine, open_ledger, upgrade
-from publisher.store.models import AccountActivity, Delivery, DeliveryStatus, Post
+from publisher.store.models import AccountActivity, Delivery, Post
+from publisher.vocabulary import DeliveryStatus, Receipt
 from tests.conftest import REPO, Drop, FakeClock
 from tests.fakes.smtp import FakeSMTP, ReceivedMessage
 from tests.test_cli import running, wait_for_line

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
 from publisher.config.credentials import Credentials
 from publisher.config.platforms import PlatformOptions
 from publisher.config.settings import Settings, load_settings
@@ -32,11 +32,12 @@ from publisher.errors import TransientError
 from publisher.intake.evergreen import load_pools
 from publisher.intake.postfile import parse_post
 from publisher.oversight.freshness import RETRY_FAILED_EVERGREEN, Freshness, mailer
-from publisher.planning.plan import plan
+from publisher.planning.plan import new_post, plan
 from publisher.planning.render import Renderer
 from publisher.store.db import open_ledger
-from publisher.store.models import AccountActivity, Delivery, DeliveryStatus
+from publisher.store.models import AccountActivity, Delivery
 from publisher.store.posts import record_post
+from publisher.vocabulary import DeliveryStatus, Receipt
 from tests.conftest import REPO
 from tests.fakes.smtp import FakeSMTP
 
@@ -255,9 +256,8 @@ def year() -> Iterator[Year]:
                     source.encode(), unit, "post.toml", settings.zone, clock(), timedelta(0)
                 )
                 with ledger.begin() as session:
-                    record_post(
-                        session, request, plan(request, settings, renderer), [], "", clock()
-                    )
+                    planned = plan(request, settings, renderer)
+                    record_post(session, new_post(request, planned, [], "", clock()))
             if next_due <= clock.now:  # the dispatcher's ticks between are passes with nothing due
                 needed = bool(dispatcher.run_due()) or needed
                 for adapter in adapters.values():  # the sweep's timer after a failed evergreen

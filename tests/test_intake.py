@@ -15,7 +15,8 @@ from publisher.intake.queue import Intake
 from publisher.service.engine import Engine
 from publisher.store.audit import verify
 from publisher.store.db import Ledger, make_engine
-from publisher.store.models import AuditEntry, Delivery, DeliveryStatus, Post
+from publisher.store.models import AuditEntry, Delivery, Post
+from publisher.vocabulary import DeliveryStatus
 from tests.conftest import Drop, FakeClock, touch
 
 PONGAL = """\

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from publisher.intake import queue
 from publisher.intake.postfile import parse_post
 from publisher.intake.queue import Outcome, Result
-from publisher.planning.plan import PlannedDelivery, plan
+from publisher.planning.plan import PlannedDelivery, new_post, plan
 from publisher.planning.render import Renderer
 from publisher.service.engine import Engine
 from publisher.store.models import Post
@@ -230,7 +230,9 @@ def scan_while_another_host_records(
     planned = plan(request, settings, Renderer.from_settings(settings))
     taken: list[Result] = []
     with engine.ledger.begin() as other_host:  # its post recorded, not yet committed
-        post_id = record_post(other_host, request, planned, [], "haryana/archive/x", clock()).id
+        post_id = record_post(
+            other_host, new_post(request, planned, [], "haryana/archive/x", clock())
+        ).id
         this_host = threading.Thread(target=lambda: taken.extend(engine.intake.scan()))
         this_host.start()
         this_host.join(2)

@@ -10,11 +10,12 @@ import time
 import pytest
 from sqlalchemy import select
 
-from publisher.adapters.base import Outgoing, Receipt
+from publisher.adapters.base import Outgoing
 from publisher.dispatch.dispatcher import Dispatcher
 from publisher.service.engine import Engine
 from publisher.store.ledger import Claim, claim_due, claim_expired
-from publisher.store.models import Delivery, DeliveryStatus
+from publisher.store.models import Delivery
+from publisher.vocabulary import DeliveryStatus, Receipt
 from tests.conftest import Drop, FakeClock
 from tests.test_dispatch import POST, Scripted, rows
 

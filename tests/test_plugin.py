@@ -12,7 +12,7 @@ from tests.test_cli import publisher
 
 ADAPTER = '''
 import json
-from publisher.adapters.base import AccountCheck, Adapter, Receipt
+from publisher.adapters.base import AccountCheck, Adapter
 from publisher.config.platforms import PlatformOptions
 
 

@@ -15,13 +15,14 @@ from publisher.adapters.x import XAdapter
 from publisher.config.platforms import Quota, XOptions
 from publisher.config.settings import load_settings
 from publisher.dispatch.dispatcher import Dispatcher
-from publisher.dispatch.quotas import Quotas, Send
+from publisher.dispatch.quotas import Quotas
 from publisher.errors import ConfigError
 from publisher.service.engine import Engine, platform_quotas
 from publisher.store.db import Ledger, open_ledger
 from publisher.store.ledger import Claim, claim_due
-from publisher.store.models import Attempt, Delivery, DeliveryStatus
-from publisher.store.pacing import posts_by_account, recent_sends
+from publisher.store.models import Attempt, Delivery
+from publisher.store.pacing import Send, posts_by_account, recent_sends
+from publisher.vocabulary import DeliveryStatus
 from tests.conftest import Drop, FakeClock
 from tests.fakes.x_api import FakeX
 from tests.test_dispatch import Scripted, rows

@@ -21,7 +21,8 @@ from publisher.oversight.review import late_deliveries, review_text, status_text
 from publisher.planning.render import Renderer
 from publisher.service.daemon import RULE_JOB, Daemon
 from publisher.service.engine import Engine
-from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post
+from publisher.store.models import Attempt, Delivery, Post
+from publisher.vocabulary import DeliveryStatus
 from tests.conftest import REPO, Drop, FakeClock
 
 MONDAY_10_IST = datetime(2026, 11, 30, 4, 30, tzinfo=UTC)  # Monday 2026-11-30 10:00 Asia/Kolkata

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from publisher.config.settings import load_settings
 from publisher.intake.postfile import parse_post
-from publisher.planning.plan import plan
+from publisher.planning.plan import new_post, plan
 from publisher.planning.render import Renderer
 from publisher.store.db import Ledger, open_ledger
 from publisher.store.models import Attempt, Delivery
@@ -123,7 +123,9 @@ def record(platforms: Platforms, posts: list[tuple[str, str]]) -> None:
             request = parse_post(content.encode(), UNIT, name, settings.zone, now, timedelta(0))
             folder = f"{UNIT}/archive/{name}"
             media = [f"{folder}/stamp.png"] if request.body.media else []
-            record_post(session, request, plan(request, settings, renderer), media, folder, now)
+            record_post(
+                session, new_post(request, plan(request, settings, renderer), media, folder, now)
+            )
     ledger.kw["bind"].dispose()
 
 

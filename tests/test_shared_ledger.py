@@ -18,7 +18,8 @@ from sqlalchemy import func, insert, select
 from publisher.config.settings import load_settings
 from publisher.store.db import Ledger, open_ledger
 from publisher.store.ledger import claim_due, claim_expired
-from publisher.store.models import Attempt, Delivery, DeliveryStatus, Post
+from publisher.store.models import Attempt, Delivery, Post
+from publisher.vocabulary import DeliveryStatus
 
 pytestmark = pytest.mark.both_stores
 

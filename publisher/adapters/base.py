@@ -27,9 +27,7 @@ from publisher.clock import Clock
 from publisher.config.organisation import Account
 from publisher.config.platforms import PlatformOptions
 from publisher.errors import PermanentError, UncertainError
-from publisher.planning.fit import Part
-
-POST = "post"  # the kind of a delivery that publishes; any other kind amplifies
+from publisher.vocabulary import POST, Amplified, Part, Receipt
 
 
 @dataclass(frozen=True)
@@ -37,15 +35,6 @@ class Media:
     path: Path  # absolute
     alt: str | None  # in the delivery's language; required for images
     url_path: str = ""  # relative to the queue folder, as served under a public media URL
-
-
-@dataclass(frozen=True)
-class Amplified:
-    """The delivery a retweet or share amplifies, as its own platform recorded it."""
-
-    account: str  # platform:handle
-    remote_id: str | None
-    url: str | None
 
 
 @dataclass(frozen=True)
@@ -72,16 +61,6 @@ class Outgoing:
         """From when reconciling looks for this delivery on the platform: a few minutes before
         it fell due (the platform's clock and ours differ), or the last week if it has no time."""
         return (self.not_before or now - timedelta(days=7)) - timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What the platform gave back, the proof that a delivery exists there."""
-
-    remote_id: str | None
-    url: str | None
-    at: datetime
-    part_ids: list[str] = field(default_factory=list)  # replies or the first comment, in order
 
 
 @dataclass(frozen=True)

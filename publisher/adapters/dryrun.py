@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
 from publisher.config.platforms import PlatformOptions
+from publisher.vocabulary import Receipt
 
 
 class DryRunAdapter(Adapter[PlatformOptions]):

@@ -22,9 +22,10 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import ClassVar
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
 from publisher.config.platforms import EmailOptions
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
+from publisher.vocabulary import Receipt
 
 SUBJECT_LENGTH = 78
 HANDED = "handed"  # the checkpoint taken just before the message goes to the server

@@ -18,18 +18,11 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any, ClassVar
 
-from publisher.adapters.base import (
-    AccountCheck,
-    Adapter,
-    Media,
-    Metrics,
-    Outgoing,
-    Receipt,
-    comparable,
-)
+from publisher.adapters.base import AccountCheck, Adapter, Media, Metrics, Outgoing, comparable
 from publisher.adapters.graph import DuplicatePostError, Graph
 from publisher.config.platforms import GraphOptions
 from publisher.errors import AdapterError, PermanentError, UncertainError
+from publisher.vocabulary import Receipt
 
 WEB = "https://www.facebook.com"
 NEEDED = ("pages_manage_posts", "pages_read_engagement")

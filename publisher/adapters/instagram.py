@@ -19,15 +19,7 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from publisher.adapters.base import (
-    AccountCheck,
-    Adapter,
-    Media,
-    Metrics,
-    Outgoing,
-    Receipt,
-    comparable,
-)
+from publisher.adapters.base import AccountCheck, Adapter, Media, Metrics, Outgoing, comparable
 from publisher.adapters.graph import Graph
 from publisher.config.platforms import InstagramOptions
 from publisher.errors import (
@@ -37,6 +29,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+from publisher.vocabulary import Receipt
 
 logger = logging.getLogger(__name__)
 

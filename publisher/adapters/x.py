@@ -27,7 +27,7 @@ import requests
 import tweepy
 from urllib3.exceptions import NewConnectionError
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Receipt, comparable
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, comparable
 from publisher.adapters.http import redirect
 from publisher.clock import Clock
 from publisher.config.platforms import PlatformOptions
@@ -39,6 +39,7 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+from publisher.vocabulary import Receipt
 
 logger = logging.getLogger(__name__)
 

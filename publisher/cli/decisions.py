@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import system_clock
 from publisher.config.settings import Settings
+from publisher.dispatch.holds import Scope
 from publisher.errors import PublisherError
 from publisher.oversight import controls
-from publisher.oversight.controls import Scope, holds_text, operator
+from publisher.oversight.controls import holds_text, operator
 from publisher.planning.amplify import amplify_plan
 from publisher.store import audit
 from publisher.store.db import current, head, make_engine, open_ledger, upgrade

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.adapters.base import Adapter, Media, Outgoing
 from publisher.clock import Clock
 from publisher.config.settings import Blackout, Dispatch
+from publisher.dispatch.holds import held
 from publisher.dispatch.leases import Heartbeat
 from publisher.dispatch.quotas import Quotas
 from publisher.errors import (
@@ -38,7 +39,6 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
-from publisher.oversight.controls import held
 from publisher.planning.amplify import AmplifyPlan
 from publisher.store.ledger import (
     Claim,
@@ -49,8 +49,8 @@ from publisher.store.ledger import (
     next_due,
     record_outcome,
 )
-from publisher.store.models import DeliveryStatus
 from publisher.store.pacing import count_alone, defer, posts_by_account, recent_sends
+from publisher.vocabulary import DeliveryStatus
 
 logger = logging.getLogger(__name__)
 

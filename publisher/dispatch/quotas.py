@@ -19,16 +19,7 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 
 from publisher.config.platforms import Quota
-
-
-@dataclass(frozen=True)
-class Send:
-    """One call that reached, or may have reached, a platform: when, and the ``parts`` of its
-    delivery (the post, then replies or a first comment)."""
-
-    account: str
-    at: datetime
-    parts: int
+from publisher.store.pacing import Send
 
 
 @dataclass(frozen=True)

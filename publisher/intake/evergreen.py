@@ -21,9 +21,10 @@ from publisher.config.organisation import Account
 from publisher.config.settings import Settings
 from publisher.config.tomlfile import line_of
 from publisher.errors import ConfigError, PostFileError, Problem
-from publisher.intake.postfile import PostRequest, parse_post
+from publisher.intake.postfile import parse_post
 from publisher.planning.plan import PlannedDelivery, plan
 from publisher.planning.render import Renderer
+from publisher.planning.request import PostRequest
 
 NOT_IN_POOL = {
     "id": "the file's name is the item's name",

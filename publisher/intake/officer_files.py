@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from publisher.errors import Problem
-from publisher.store.models import DeliveryKind, Post, Priority
+from publisher.store.models import Post
+from publisher.vocabulary import POST, Priority
 
 STATUS_FILE = "STATUS.txt"
 STATUS_POSTS = 20
@@ -108,7 +109,7 @@ def _delivery_lines(deliveries: Iterable[DeliveryLine], zone: tzinfo) -> list[st
         when = d.finished_at or d.not_before
         if when not in times:
             times[when] = local(when, zone)
-        kind = "" if d.kind == DeliveryKind.POST else f" ({d.kind})"
+        kind = "" if d.kind == POST else f" ({d.kind})"
         lines.append(f"  {d.account:<36} {d.locale:<5} {times[when]:<22} {d.status}{kind}")
         if d.last_error:
             lines.append(f"      last error: {d.last_error}")

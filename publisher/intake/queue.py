@@ -37,7 +37,7 @@ from publisher.intake.officer_files import (
     rejection_text,
     write_atomic,
 )
-from publisher.intake.postfile import PostRequest, parse_post
+from publisher.intake.postfile import parse_post
 from publisher.intake.settle import Settler, is_candidate
 from publisher.intake.unitfolder import (
     ARCHIVE,
@@ -49,12 +49,14 @@ from publisher.intake.unitfolder import (
     present_media,
     put_back,
 )
-from publisher.oversight.controls import hold_for_approval
-from publisher.planning.plan import plan
+from publisher.planning.plan import new_post, plan
 from publisher.planning.render import Renderer
+from publisher.planning.request import PostRequest
+from publisher.store.audit import append
 from publisher.store.db import unreachable
-from publisher.store.models import DeliveryStatus, Post
+from publisher.store.models import Post
 from publisher.store.posts import NewPost, RecordedPost, find_post, record_posts
+from publisher.vocabulary import DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class Outcome(StrEnum):
 class _Planned:
     """A new post planned from a claimed file, waiting for its batch's transaction."""
 
+    request: PostRequest
     post: NewPost
     media: list[Path]  # its media files in the unit folder, archived with it
 
@@ -330,7 +333,7 @@ class Intake:
         folder = new_archive_folder(self.root, unit, claimed.name, self._day(now), reserved)
         reserved.add(folder)
         post = self.plan_post(request, [f"{folder}/{m.name}" for m in media], folder, now)
-        return _Planned(post, media)
+        return _Planned(request, post, media)
 
     def _record_alone(self, unit: str, claimed: Path, planned: _Planned) -> Result:
         """Record a planned post in a transaction of its own, then archive its file."""
@@ -339,7 +342,7 @@ class Intake:
             [post] = self.record([planned.post])
         except IntegrityError:  # another host took a copy of this file a moment before
             with self.ledger() as reader:
-                recorded = self.lookup(reader, planned.post.request)
+                recorded = self.lookup(reader, planned.request)
             if recorded is None:
                 raise
             post, outcome = recorded, Outcome.DUPLICATE
@@ -414,9 +417,8 @@ class Intake:
         """
         held = self.settings.units[request.unit].approval
         status = DeliveryStatus.AWAITING if held else DeliveryStatus.PENDING
-        return NewPost(
-            request, plan(request, self.settings, self.renderer), media, folder, now, status
-        )
+        planned = plan(request, self.settings, self.renderer)
+        return new_post(request, planned, media, folder, now, status)
 
     def record(self, posts: Sequence[NewPost]) -> list[RecordedPost]:
         """Record planned posts and all their deliveries in one transaction: all or none.
@@ -429,7 +431,7 @@ class Intake:
             recorded = record_posts(session, posts)
             for post in recorded:
                 if self.settings.units[post.unit].approval:
-                    hold_for_approval(session, post.unit, post.id, post.received_at)
+                    _hold_for_approval(session, post.unit, post.id, post.received_at)
             return recorded
 
     def _archive(
@@ -465,6 +467,20 @@ class Intake:
         )
         logger.warning("rejected %s/%s: %d problem(s)", unit, claimed.name, len(problems))
         return Result(unit, claimed.name, Outcome.REJECTED)
+
+
+def _hold_for_approval(session: Session, unit_id: str, post_id: int, now: datetime) -> None:
+    """Record in the audit log that the post waits for ``approve``: intake records the
+    deliveries of a unit with ``approval = true`` as awaiting, in the same transaction, so no
+    dispatcher ever sees them pending."""
+    append(
+        session,
+        now,
+        f"queue/{unit_id}",
+        "post.hold",
+        f"post {post_id}",
+        {"rule": f"units.{unit_id}.approval = true"},
+    )
 
 
 def _conflict(request: PostRequest, existing: Post, settings: Settings) -> Problem:

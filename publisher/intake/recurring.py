@@ -27,7 +27,7 @@ from publisher.errors import PublisherError
 from publisher.intake.officer_files import local, write_atomic
 from publisher.intake.schedulefile import FiringRequest, Rule, load_rules
 from publisher.intake.unitfolder import ARCHIVE
-from publisher.planning.plan import plan
+from publisher.planning.plan import new_post, plan
 from publisher.planning.render import Renderer
 from publisher.store.posts import find_post, record_post
 
@@ -151,7 +151,7 @@ class Recurring:
             media.append(f"{folder}/{name}")
         try:
             with self.ledger.begin() as session:
-                return record_post(session, request, planned, media, folder, now).id
+                return record_post(session, new_post(request, planned, media, folder, now)).id
         except IntegrityError:
             logger.info("recurring post %s at %s: created by another process", rule.name, folder)
             return None

@@ -26,10 +26,11 @@ from pydantic import AfterValidator, ValidationError
 from publisher.config.settings import Settings
 from publisher.config.tomlfile import line_of, parse_toml, problems_from_validation
 from publisher.errors import PostFileError, Problem, ScheduleError
-from publisher.intake.postfile import PostFile, PostRequest, decode, misplaced, usable_name
+from publisher.intake.postfile import decode, misplaced, usable_name
 from publisher.planning.plan import PlannedDelivery, plan
 from publisher.planning.render import Renderer
-from publisher.store.models import Priority
+from publisher.planning.request import PostFile, PostRequest
+from publisher.vocabulary import Priority
 
 logger = logging.getLogger(__name__)
 

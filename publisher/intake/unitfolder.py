@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from publisher.errors import MediaNotReadyError, PostFileError, Problem
-from publisher.intake.postfile import PostRequest
+from publisher.planning.request import PostRequest
 
 logger = logging.getLogger(__name__)
 

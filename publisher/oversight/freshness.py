@@ -41,11 +41,12 @@ from publisher.oversight.notices import (
     warning,
     warning_key,
 )
-from publisher.planning.plan import plan
+from publisher.planning.plan import new_post, plan
 from publisher.planning.render import Renderer
 from publisher.store import activity as store
-from publisher.store.models import DeliveryStatus, Notice
+from publisher.store.models import Notice
 from publisher.store.posts import record_post
+from publisher.vocabulary import DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +275,9 @@ class Freshness:
                 media = item.copy_media(self.settings.paths.queue, folder)
                 with self.ledger.begin() as session:
                     archive = folder if media else ""
-                    post_id = record_post(session, request, planned, media, archive, now).id
+                    post_id = record_post(
+                        session, new_post(request, planned, media, archive, now)
+                    ).id
                     store.note_use(session, s.account.key, item.name, post_id, now)
             except IntegrityError:
                 logger.info("evergreen post %s was recorded by another sweep", request.key)

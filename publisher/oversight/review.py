@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from publisher.config.settings import Settings
 from publisher.intake.officer_files import local
-from publisher.planning.fit import Part
-from publisher.store.models import Delivery, DeliveryKind, DeliveryStatus, Post, Priority
+from publisher.store.models import Delivery, Post
+from publisher.vocabulary import POST, DeliveryStatus, Part, Priority
 
 OPEN = (
     DeliveryStatus.PENDING,
@@ -109,7 +109,7 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
                     f"{SHOWN_AS.get(d.status, d.status)}{urgent}"
                     f"  post {d.post.key} ({d.post.source_name})"
                 )
-                if d.kind != DeliveryKind.POST:
+                if d.kind != POST:
                     lines += amplification_lines(d)
                     continue
                 lines += parts_lines([Part(**p) for p in d.parts], d.notes)
@@ -166,7 +166,7 @@ def status_text(session: Session, settings: Settings, now: datetime) -> str:
         session.execute(
             select(Delivery.account, func.count())
             .where(
-                Delivery.kind != DeliveryKind.POST,
+                Delivery.kind != POST,
                 Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.DRY_RUN)),
             )
             .group_by(Delivery.account)

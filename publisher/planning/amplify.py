@@ -10,27 +10,16 @@ the same transaction as the proof they need (the source's remote id and URL), an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from publisher.config.organisation import ALL_UNITS, AMPLIFY_KINDS, Account
+from publisher.config.organisation import ALL_UNITS, AMPLIFY_KINDS
 from publisher.config.settings import Settings
+from publisher.vocabulary import Amplifier
 
-
-@dataclass(frozen=True)
-class Target:
-    """An account that amplifies a source account's posts."""
-
-    unit: str
-    account: Account
-    kind: str  # retweet, share
-    counts_for_freshness: bool
-
-
-AmplifyPlan = Mapping[str, tuple[Target, ...]]
+AmplifyPlan = Mapping[str, tuple[Amplifier, ...]]
 """Source account key (``x:IndiaPostOffice``) -> the accounts that amplify it, in config order."""
 
 
-def amplify_plan(settings: Settings) -> dict[str, tuple[Target, ...]]:
+def amplify_plan(settings: Settings) -> dict[str, tuple[Amplifier, ...]]:
     """The plan of every ``[[amplify]]`` rule together.
 
     A unit never amplifies itself, nor an account its own posts. Rules that overlap make one
@@ -38,7 +27,7 @@ def amplify_plan(settings: Settings) -> dict[str, tuple[Target, ...]]:
     """
     every = list(settings.units)
     accounts = settings.accounts()
-    plan: dict[str, dict[str, Target]] = {}
+    plan: dict[str, dict[str, Amplifier]] = {}
     for rule in settings.amplify:
         sources = every if ALL_UNITS in rule.sources else rule.sources
         targets = every if ALL_UNITS in rule.targets else rule.targets
@@ -52,5 +41,7 @@ def amplify_plan(settings: Settings) -> dict[str, tuple[Target, ...]]:
                     continue
                 earlier = chosen.get(account.key)
                 counts = rule.counts_for_freshness or bool(earlier and earlier.counts_for_freshness)
-                chosen[account.key] = Target(unit, account, AMPLIFY_KINDS[source.platform], counts)
+                chosen[account.key] = Amplifier(
+                    unit, account.key, account.platform, AMPLIFY_KINDS[source.platform], counts
+                )
     return {key: tuple(targets.values()) for key, targets in plan.items() if targets}

@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
 import regex
 from twitter_text import parse_tweet
 from twitter_text.regexp.emoji import emoji_list
+
+from publisher.vocabulary import Part
 
 X_LIMIT = 280
 REPLY_LEAD = 40  # weighted characters of the message that open each overflow reply on X
@@ -37,16 +37,6 @@ SEPARATOR = "\n\n"  # between the message and its tags
 # character: ten times faster on a message, the same matches (tests/test_fit.py).
 HASHTAG = re.compile(r"#(?<!\w#)\w+")
 MENTION = re.compile(r"@(?<!\w@)\w+")
-
-
-@dataclass(frozen=True)
-class Part:
-    """One published piece: the post itself, a reply under it, or a first comment."""
-
-    kind: Literal["post", "reply", "comment"]
-    text: str
-    tags: list[str]
-    remote_id: str | None = None  # once published
 
 
 class FitError(ValueError):

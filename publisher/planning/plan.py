@@ -8,17 +8,21 @@ variable left out, a message too long for X) is found here and reported with its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from publisher.config.organisation import ALL_UNITS, Account
 from publisher.config.settings import Settings
 from publisher.config.tomlfile import key_path, line_of
 from publisher.errors import PostFileError, Problem
-from publisher.intake.postfile import PostRequest
-from publisher.planning.fit import FitError, Part, fit
+from publisher.planning.fit import FitError, fit
 from publisher.planning.render import Rendered, Renderer, RenderError
+from publisher.planning.request import PostRequest
 from publisher.planning.scripts import wrong_script
 from publisher.planning.tags import mentions
+from publisher.store.posts import NewDelivery, NewPost
+from publisher.vocabulary import DeliveryStatus, Part
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 
@@ -239,3 +243,44 @@ def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[P
             planned.append(PlannedDelivery(unit, account, locale, parts, tags, message.fallbacks))
     out.raise_any()
     return planned
+
+
+def new_post(
+    request: PostRequest,
+    planned: Sequence[PlannedDelivery],
+    media: Sequence[str],
+    archive_path: str,
+    received_at: datetime,
+    status: DeliveryStatus = DeliveryStatus.PENDING,
+) -> NewPost:
+    """What the ledger records of a planned post. ``media`` are where the post's media files will
+    be once archived (relative to the queue folder), in the post's order: each delivery carries
+    them with the alt text of its locale."""
+    return NewPost(
+        key=request.key,
+        unit=request.unit,
+        source_name=request.source_name,
+        sha256=request.sha256,
+        priority=int(request.priority),
+        not_before=request.not_before,
+        received_at=received_at,
+        archive_path=archive_path,
+        request=request.body.model_dump(mode="json"),
+        deliveries=[
+            NewDelivery(
+                unit=d.unit,
+                account=d.account.key,
+                platform=d.account.platform,
+                locale=d.locale,
+                parts=d.parts,
+                tags=d.tags,
+                notes=d.notes,
+                media=[
+                    {"path": path, "alt": item.alt.get(d.locale)}
+                    for path, item in zip(media, request.body.media, strict=True)
+                ],
+            )
+            for d in planned
+        ],
+        status=status,
+    )

@@ -20,13 +20,14 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.adapters.base import Adapter, Receipt
+from publisher.adapters.base import Adapter
 from publisher.adapters.registry import adapter_classes, build
 from publisher.clock import Clock
 from publisher.config.credentials import Credentials
 from publisher.config.settings import MetricsPolicy, Settings
 from publisher.errors import NoAdapterError, PublisherError
-from publisher.store.models import Delivery, DeliveryKind, DeliveryStatus, MetricSnapshot
+from publisher.store.models import Delivery, MetricSnapshot
+from publisher.vocabulary import POST, DeliveryStatus, Receipt
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def collect(
             select(Delivery.id, Delivery.account, Delivery.remote_id, Delivery.remote_url,
                    Delivery.finished_at)
             .where(
-                Delivery.kind == DeliveryKind.POST,  # a retweet's remote id is its source's
+                Delivery.kind == POST,  # a retweet's remote id is its source's
                 Delivery.status == DeliveryStatus.SENT,
                 Delivery.finished_at >= since,
                 Delivery.remote_id.is_not(None),

@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session
 
 from publisher.config.settings import Settings
 from publisher.errors import PublisherError
-from publisher.store.models import Delivery, DeliveryKind, DeliveryStatus, MetricSnapshot, Post
+from publisher.store.models import Delivery, MetricSnapshot, Post
+from publisher.vocabulary import POST, DeliveryStatus
 
 PUBLISHED = (DeliveryStatus.SENT, DeliveryStatus.DRY_RUN)
 KPIS = ("likes", "shares", "comments", "views")
@@ -192,7 +193,7 @@ def build_report(
         Delivery.finished_at >= start,
         Delivery.finished_at < end,
     )
-    in_window = (*published_in_window, Delivery.kind == DeliveryKind.POST)
+    in_window = (*published_in_window, Delivery.kind == POST)
     # Plain rows, not ORM objects: a quarter's report reads tens of thousands of deliveries.
     published = session.execute(
         select(
@@ -228,7 +229,7 @@ def build_report(
     _add_last_posts(session, lines, in_units, end)
     amplified = session.execute(
         select(Delivery.unit, Delivery.account, func.count())
-        .where(*published_in_window, Delivery.kind != DeliveryKind.POST)
+        .where(*published_in_window, Delivery.kind != POST)
         .group_by(Delivery.unit, Delivery.account)
     ).all()
     for uid, key, count in amplified:
@@ -265,7 +266,7 @@ def _add_last_posts(
         select(Delivery.unit, Delivery.account, func.max(Delivery.finished_at))
         .where(
             in_units,
-            Delivery.kind == DeliveryKind.POST,
+            Delivery.kind == POST,
             Delivery.status.in_(PUBLISHED),
             Delivery.finished_at < end,
         )

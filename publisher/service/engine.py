@@ -28,12 +28,12 @@ from publisher.clock import Clock
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings
 from publisher.dispatch.dispatcher import Dispatcher
+from publisher.dispatch.holds import held, held_accounts
 from publisher.dispatch.quotas import Quotas
 from publisher.intake.evergreen import load_pools
 from publisher.intake.officer_files import local, refresh
 from publisher.intake.queue import Intake, Result
 from publisher.intake.recurring import Recurring
-from publisher.oversight.controls import held, held_accounts
 from publisher.oversight.freshness import Freshness, Sweep, mailer
 from publisher.planning.amplify import amplify_plan
 from publisher.planning.render import Renderer

@@ -19,14 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from publisher.store.models import (
-    AccountActivity,
-    Delivery,
-    DeliveryStatus,
-    EvergreenUse,
-    Notice,
-    Post,
-)
+from publisher.store.models import AccountActivity, Delivery, EvergreenUse, Notice, Post
+from publisher.vocabulary import DeliveryStatus
 
 SCHEDULED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 

@@ -3,16 +3,19 @@ transaction as the post's outcome, so they are neither lost in a crash nor creat
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from publisher.planning.amplify import AmplifyPlan
-from publisher.store.models import Delivery, DeliveryKind, DeliveryStatus
+from publisher.store.models import Delivery
+from publisher.vocabulary import POST, Amplifier, DeliveryStatus
 
 
-def record_amplifications(session: Session, source: Delivery, plan: AmplifyPlan) -> None:
+def record_amplifications(
+    session: Session, source: Delivery, plan: Mapping[str, Sequence[Amplifier]]
+) -> None:
     """Record the retweets and shares of a post just recorded as sent: pending, with the source's
     priority and due time (past, so they go in the same dispatch pass).
 
@@ -23,17 +26,17 @@ def record_amplifications(session: Session, source: Delivery, plan: AmplifyPlan)
     change nothing. A post sent without a remote id (the person resolving it did not give one)
     cannot be amplified and is not.
     """
-    if source.kind != DeliveryKind.POST or source.unit != source.post.unit:
+    if source.kind != POST or source.unit != source.post.unit:
         return
     if source.status == DeliveryStatus.SENT and not source.remote_id:
         return
     rows: list[dict[str, Any]] = [
         {
             "post_id": source.post_id,
-            "idempotency_key": f"{source.post.key}|{target.account.key}|{target.kind}",
+            "idempotency_key": f"{source.post.key}|{target.account}|{target.kind}",
             "unit": target.unit,
-            "account": target.account.key,
-            "platform": target.account.platform,
+            "account": target.account,
+            "platform": target.platform,
             "locale": source.locale,
             "text": source.text,  # what the amplification shows on the target account
             "parts": [],

@@ -10,12 +10,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from publisher.config.settings import Blackout
-from publisher.store.models import Delivery, DeliveryStatus, Priority
+from publisher.store.models import Delivery
+from publisher.vocabulary import DeliveryStatus, Priority
+
+
+class Window(Protocol):
+    """A window in which some deliveries may not go out (config.toml's blackouts): no units or no
+    platforms means all of them."""
+
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def units(self) -> Sequence[str]: ...
+    @property
+    def platforms(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +50,7 @@ def mark_late(
     cutoff: timedelta,
     *,
     held: ColumnElement[bool] | None = None,
-    blackouts: Sequence[Blackout] = (),
+    blackouts: Sequence[Window] = (),
 ) -> list[Late]:
     """Mark ``late`` every pending delivery due more than ``cutoff`` before ``now``: it was not
     taken in time (the engine was down) and is not sent. The dispatcher must call this before it
@@ -68,7 +83,7 @@ def mark_late(
     return [Late(d.id, d.post_id, d.account, d.locale, d.not_before) for d in rows]
 
 
-def _free_since(delivery: Delivery, blackouts: Sequence[Blackout]) -> datetime:
+def _free_since(delivery: Delivery, blackouts: Sequence[Window]) -> datetime:
     """When the delivery could first go out: its time, or the end of a blackout window that
     covered it then."""
     ends = [

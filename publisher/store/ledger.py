@@ -8,21 +8,19 @@ is called; each outcome in another.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from publisher.adapters.base import Amplified, Receipt
 from publisher.errors import PublisherError
-from publisher.planning.amplify import AmplifyPlan
-from publisher.planning.fit import Part
 from publisher.store.activity import note_outcome
 from publisher.store.amplifications import record_amplifications
 from publisher.store.audit import append
-from publisher.store.models import Attempt, Delivery, DeliveryKind, DeliveryStatus
+from publisher.store.models import Attempt, Delivery
+from publisher.vocabulary import POST, Amplified, Amplifier, DeliveryStatus, Part, Receipt
 
 DISPATCH = "dispatch"  # the audit log's actor for what the dispatcher records
 
@@ -45,7 +43,7 @@ class Claim:
     attempts: int
     not_before: datetime
     progress: dict[str, str]
-    kind: str = DeliveryKind.POST
+    kind: str = POST
     source: Amplified | None = None  # what a retweet or share amplifies
 
 
@@ -60,7 +58,7 @@ def claim_due(
 ) -> list[Claim]:
     """Lease up to ``limit`` due deliveries, urgent first, then oldest; each gets an attempt row.
     ``platform`` keeps to one platform's deliveries (its dispatch worker's). Those ``held``
-    matches (paused, blacked out: publisher.oversight.controls.held) wait where they are.
+    matches (paused, blacked out: publisher.dispatch.holds.held) wait where they are.
 
     The caller must commit before calling any platform: from then on a crash leaves the delivery
     ``sending`` with a lease that expires, which marks it as uncertain rather than unsent.
@@ -195,7 +193,7 @@ def record_outcome(
     error: str | None = None,
     retry_at: datetime | None = None,
     refund: bool = False,
-    amplify: AmplifyPlan | None = None,
+    amplify: Mapping[str, Sequence[Amplifier]] | None = None,
 ) -> bool:
     """Close the claim's attempt and move its delivery to ``status``; ``retry_at`` with status
     pending schedules the next attempt, ``refund`` does not count this attempt (a rate limit).
@@ -285,7 +283,7 @@ def resolve(
     reason: str,
     now: datetime,
     remote_id: str | None = None,
-    amplify: AmplifyPlan | None = None,
+    amplify: Mapping[str, Sequence[Amplifier]] | None = None,
 ) -> Delivery:
     """A person's decision about an uncertain delivery: it is on the platform (sent), or it is not
     (pending again, to be sent at the next pass). Recorded as an attempt, with who and why. A post

@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from publisher.vocabulary import POST
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC, returns aware UTC: SQLite keeps no zone, and mixing the two is a bug."""
@@ -42,37 +44,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
-
-
-class DeliveryStatus(enum.StrEnum):
-    PENDING = "pending"  # waiting for its not_before time, or for a retry
-    SENDING = "sending"  # leased by a dispatcher; the platform may or may not have it yet
-    SENT = "sent"  # the platform accepted it: remote_id holds the proof
-    DRY_RUN = "dry_run"  # dry-run: recorded exactly as it would have gone out, never sent
-    FAILED = "failed"  # gave up: a permanent error, or retries exhausted; a person must look
-    UNCERTAIN = "uncertain"  # may or may not be on the platform, and it cannot tell: a person
-    # decides with `publisher resolve`
-    LATE = "late"  # due more than dispatch.late_after_hours before it could be taken (the engine
-    # was down): never sent, reported to the nodal officer instead
-    AWAITING = "awaiting"  # its unit needs approval: waits for `publisher approve` (review says
-    # "awaiting approval"); the dispatcher takes only pending ones, so its claim needs no join
-    CANCELLED = "cancelled"  # an operator withdrew it (`publisher cancel`) before it was sent
-
-
-class DeliveryKind(enum.StrEnum):
-    """What a delivery does on its account: publish the post, or amplify another account's
-    delivery of it (``source_delivery_id``), by the platform's own means."""
-
-    POST = "post"
-    RETWEET = "retweet"  # X
-    SHARE = "share"  # Facebook: a feed post linking to the source's permalink
-
-
-class Priority(enum.IntEnum):
-    """Higher goes first: a clarification of fake news must not wait behind a scheme promotion."""
-
-    NORMAL = 0
-    URGENT = 10
 
 
 class Base(DeclarativeBase):
@@ -132,7 +103,7 @@ class Delivery(Base):
     remote_url: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(16), default=DeliveryKind.POST, server_default="post")
+    kind: Mapped[str] = mapped_column(String(16), default=POST, server_default=POST)
     source_delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
     # Whether this delivery, once sent, counts as the account's content for the freshness
     # guarantee: always for a post; for a retweet or share, as its [[amplify]] rule said.

@@ -8,18 +8,29 @@ transaction).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from publisher.dispatch.quotas import Send
-from publisher.store.models import Attempt, Delivery, DeliveryStatus
+from publisher.store.models import Attempt, Delivery
+from publisher.vocabulary import DeliveryStatus
 
 # Attempts that reached, or may have reached, the platform: quota counts them. Not reconciling
 # (a question, not a post), a person's decision, or a dry run.
 _CALLED = ("sent", "retry", "failed", "uncertain")
+
+
+@dataclass(frozen=True)
+class Send:
+    """One call that reached, or may have reached, a platform: when, and the ``parts`` of its
+    delivery (the post, then replies or a first comment)."""
+
+    account: str
+    at: datetime
+    parts: int
 
 
 def recent_sends(

@@ -7,7 +7,7 @@ no ORM objects for the rows written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from publisher.intake.postfile import PostRequest
-from publisher.planning.plan import PlannedDelivery
 from publisher.store.audit import Entry, append_all
-from publisher.store.models import Base, Delivery, DeliveryKind, DeliveryStatus, Post
+from publisher.store.models import Base, Delivery, Post
+from publisher.vocabulary import POST, DeliveryStatus, Part
 
 _POSTS = Base.metadata.tables[Post.__tablename__]
 _DELIVERIES = Base.metadata.tables[Delivery.__tablename__]
@@ -52,7 +51,7 @@ class RecordedDelivery:
     status: str = DeliveryStatus.PENDING
     finished_at: datetime | None = None
     last_error: str | None = None
-    kind: str = DeliveryKind.POST
+    kind: str = POST
 
 
 @dataclass(frozen=True)
@@ -71,35 +70,44 @@ class RecordedPost:
 
 
 @dataclass(frozen=True)
+class NewDelivery:
+    """One delivery of a new post, as planning made it: ``parts`` are exactly what is published;
+    ``media`` are ``{"path": …, "alt": …}``, paths relative to the queue folder."""
+
+    unit: str
+    account: str  # platform:handle
+    platform: str
+    locale: str
+    parts: Sequence[Part]
+    tags: Sequence[str]
+    notes: Sequence[str]
+    media: Sequence[Mapping[str, str | None]]
+
+
+@dataclass(frozen=True)
 class NewPost:
     """A post planned and not yet recorded: what ``record_posts`` writes.
 
-    ``media`` are paths relative to the queue folder, where the post's media files will be once
-    archived, in the post's order; each delivery keeps them with the alt text of its locale.
-    ``status`` is its deliveries' first one: pending, or awaiting when its unit needs approval.
+    ``request`` is the post as asked for (its file, parsed), kept so a reviewer can re-render it;
+    ``archive_path`` is where its files will be, relative to the queue folder. ``status`` is its
+    deliveries' first one: pending, or awaiting when its unit needs approval.
     """
 
-    request: PostRequest
-    planned: Sequence[PlannedDelivery]
-    media: Sequence[str]
-    archive_path: str
+    key: str
+    unit: str
+    source_name: str
+    sha256: str
+    priority: int
+    not_before: datetime
     received_at: datetime
+    archive_path: str
+    request: Mapping[str, Any]
+    deliveries: Sequence[NewDelivery]
     status: DeliveryStatus = DeliveryStatus.PENDING
 
 
-def record_post(
-    session: Session,
-    request: PostRequest,
-    planned: Sequence[PlannedDelivery],
-    media: Sequence[str],
-    archive_path: str,
-    now: datetime,
-    *,
-    status: DeliveryStatus = DeliveryStatus.PENDING,
-) -> RecordedPost:
-    """Insert a new post and all its deliveries (the arguments are those of ``NewPost``);
-    returns what was recorded."""
-    new = NewPost(request, planned, media, archive_path, now, status)
+def record_post(session: Session, new: NewPost) -> RecordedPost:
+    """Insert a new post and all its deliveries; returns what was recorded."""
     [recorded] = record_posts(session, [new])
     return recorded
 
@@ -124,14 +132,10 @@ def record_posts(session: Session, posts: Sequence[NewPost]) -> list[RecordedPos
         [
             Entry(
                 new.received_at,
-                f"queue/{new.request.unit}",
+                f"queue/{new.unit}",
                 "post.accept",
                 f"post {post_id}",
-                {
-                    "key": new.request.key,
-                    "file": new.request.source_name,
-                    "deliveries": len(new.planned),
-                },
+                {"key": new.key, "file": new.source_name, "deliveries": len(new.deliveries)},
             )
             for post_id, new in zip(ids, posts, strict=True)
         ],
@@ -140,31 +144,28 @@ def record_posts(session: Session, posts: Sequence[NewPost]) -> list[RecordedPos
 
 
 def _post_row(new: NewPost) -> dict[str, Any]:
-    request = new.request
     return {
-        "key": request.key,
-        "unit": request.unit,
-        "source_name": request.source_name,
-        "source_sha256": request.sha256,
-        "priority": int(request.priority),
-        "not_before": request.not_before,
+        "key": new.key,
+        "unit": new.unit,
+        "source_name": new.source_name,
+        "source_sha256": new.sha256,
+        "priority": new.priority,
+        "not_before": new.not_before,
         "received_at": new.received_at,
         "archive_path": new.archive_path,
-        "request": request.body.model_dump(mode="json"),
+        "request": new.request,
     }
 
 
 def _rows(post_id: int, new: NewPost) -> Iterator[dict[str, Any]]:
     """The post's delivery rows."""
-    request = new.request
-    priority = int(request.priority)
-    for d in new.planned:
+    for d in new.deliveries:
         yield {
             "post_id": post_id,
-            "idempotency_key": f"{request.key}|{d.account.key}|{d.locale}",
+            "idempotency_key": f"{new.key}|{d.account}|{d.locale}",
             "unit": d.unit,
-            "account": d.account.key,
-            "platform": d.account.platform,
+            "account": d.account,
+            "platform": d.platform,
             "locale": d.locale,
             "text": d.parts[0].text,
             "parts": [
@@ -173,29 +174,22 @@ def _rows(post_id: int, new: NewPost) -> Iterator[dict[str, Any]]:
             "notes": d.notes,
             "progress": {},
             "tags": d.tags,
-            "media": [
-                {"path": path, "alt": item.alt.get(d.locale)}
-                for path, item in zip(new.media, request.body.media, strict=True)
-            ],
+            "media": d.media,
             "status": new.status,
-            "priority": priority,
-            "not_before": request.not_before,
+            "priority": new.priority,
+            "not_before": new.not_before,
             "attempts": 0,
         }
 
 
 def _recorded(post_id: int, new: NewPost) -> RecordedPost:
-    request = new.request
     return RecordedPost(
         post_id,
-        request.key,
-        request.unit,
-        request.source_name,
-        int(request.priority),
-        request.not_before,
+        new.key,
+        new.unit,
+        new.source_name,
+        new.priority,
+        new.not_before,
         new.received_at,
-        [
-            RecordedDelivery(d.account.key, d.locale, request.not_before, new.status)
-            for d in new.planned
-        ],
+        [RecordedDelivery(d.account, d.locale, new.not_before, new.status) for d in new.deliveries],
     )
