@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select, text
 
+from publisher.adapters.registry import load_config
 from publisher.config.settings import Settings, load_settings
 from publisher.errors import ConfigError
 from publisher.oversight.review import queued, review_text, status_text
@@ -45,7 +46,7 @@ def problems(tmp_path: Path, rules: str) -> list[str]:
     path = tmp_path / "config.toml"
     path.write_text(EXAMPLE + rules, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        load_settings(path)
+        load_config(path)
     return [str(p) for p in err.value.problems]
 
 

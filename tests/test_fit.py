@@ -22,17 +22,9 @@ from twitter_text.regexp.valid_cctld import valid_cctld
 from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
 
-from publisher.planning.fit import (
-    HASHTAG,
-    MENTION,
-    X_EMOJI,
-    X_ONE_UNIT,
-    FitError,
-    fit,
-    needs_parse,
-    reply_lead,
-    x_length,
-)
+from publisher.adapters.x import XAdapter
+from publisher.adapters.x_length import X_EMOJI, X_ONE_UNIT, needs_parse, x_length
+from publisher.planning.fit import HASHTAG, MENTION, FitError, fit, reply_lead
 
 CIRCLES = [f"Circle{n:02d}PostOffice" for n in range(1, 25)]  # 24 circles, 18 characters each
 
@@ -99,7 +91,10 @@ def test_x_overflow_goes_into_a_reply_thread_in_order() -> None:
     tagged = [t for p in parts for t in p.tags]
     assert tagged == ["IndiaPostOffice", *CIRCLES]  # every tag once, in policy order
     for part in parts[1:]:
-        assert part.text.split("\n") == [reply_lead(message), " ".join("@" + t for t in part.tags)]
+        assert part.text.split("\n") == [
+            reply_lead(message, XAdapter.rules),
+            " ".join("@" + t for t in part.tags),
+        ]
     for part in parts:
         assert x_length(part.text) <= 280
 
@@ -119,7 +114,7 @@ def test_x_fills_the_post_then_each_reply_as_far_as_it_goes(tags: list[str], siz
         assert x_length(f"{before.text} @{after.tags[0]}") > 280 or not before.tags
     for part in parts:
         assert x_length(part.text) <= 280
-        lead = reply_lead(message)
+        lead = reply_lead(message, XAdapter.rules)
         assert part.kind == "post" or part.text == lead + "\n" + " ".join(
             "@" + t for t in part.tags
         )
@@ -137,7 +132,7 @@ def test_each_reply_opens_with_its_own_posts_words() -> None:
 
 def test_a_long_first_line_opens_replies_cut_whole_to_40_weighted_characters() -> None:
     message = "हरियाणा डाक परिमंडल की ओर से सभी नागरिकों को नववर्ष की हार्दिक शुभकामनाएँ\nदूसरी पंक्ति"
-    lead = reply_lead(message)
+    lead = reply_lead(message, XAdapter.rules)
     assert lead.endswith("…")
     assert x_length(lead) <= 40
     assert message.startswith(lead.removesuffix("…"))

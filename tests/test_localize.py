@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from publisher.adapters.x import XAdapter
 from publisher.config.settings import load_settings
 from publisher.oversight.review import review_text
 from publisher.planning.fit import reply_lead
@@ -75,7 +76,7 @@ def test_review_makes_the_thread_plain(engine: Engine, drop: Drop, settings) -> 
     with engine.ledger() as session:
         shown = review_text(session.scalars(select(Delivery)).all(), settings)
     assert "      | @IndiaPostOffice" in shown
-    lead = reply_lead(message)
+    lead = reply_lead(message, XAdapter.rules)
     assert f"        └─ reply 1: {lead}\n           @TNPostalCircle @WBPostalCircle" in shown
     assert "      | @IndiaPostOffice\n" in shown
 

@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import event, select
 
 from publisher.adapters.base import Adapter
+from publisher.adapters.registry import adapter_class, load_adapters
 from publisher.adapters.x import XAdapter
-from publisher.config.platforms import Quota, XOptions
+from publisher.config.credentials import Credentials
+from publisher.config.platforms import PlatformOptions, Quota
 from publisher.config.settings import load_settings
 from publisher.dispatch.dispatcher import Dispatcher
 from publisher.dispatch.quotas import Quotas
@@ -190,7 +192,7 @@ def test_a_429_is_honoured_to_the_second_and_not_counted(
     with FakeX(clock=clock) as fake:
         fake.add_user("1001", "HaryanaPostal", *keys)
         secrets = dict(zip(XAdapter.secrets, keys, strict=True))
-        adapter = XAdapter(account, secrets, XOptions(api_base_url=fake.url), clock)
+        adapter = XAdapter(account, secrets, PlatformOptions(api_base_url=fake.url), clock)
         send = dispatcher(engine, {HARYANA_X: adapter}, {})
         reset = clock() + timedelta(seconds=137)
         fake.fail_next("rate_limit", reset=int(reset.timestamp()), method="POST")
@@ -287,13 +289,17 @@ def test_bad_quotas_stop_start_up_naming_the_key(
 
 
 def test_quota_defaults_are_below_the_published_limits(config_path: Path) -> None:
-    platforms = load_settings(config_path).platforms
-    assert [(q.per, q.posts, q.minutes) for q in platforms.x.quotas] == [
+    """The example config names no quotas: each platform is paced by its adapter's defaults."""
+    settings = load_settings(config_path)
+    quotas = platform_quotas(settings, load_adapters(settings, Credentials(None), dry_run=True,
+                                                      clock=FakeClock()))  # fmt: skip
+    assert [(q.per, q.posts, q.minutes) for q in quotas["x"].rules] == [
         ("account", 100, 1440),  # X API v2 Basic: 100 / 24 h per user
         ("app", 1667, 1440),  # and 1,667 / 24 h per app
     ]
-    assert [(q.per, q.posts) for q in platforms.instagram.quotas] == [("account", 50)]
-    assert platforms.email.quotas == []
+    assert [(q.per, q.posts) for q in quotas["instagram"].rules] == [("account", 50)]
+    assert "email" not in quotas  # the example has no e-mail account: nothing to pace
+    assert adapter_class("email").rules.quotas == ()
 
 
 def test_the_app_of_an_account_is_named_or_told_by_its_credentials(
@@ -309,7 +315,7 @@ def test_the_app_of_an_account_is_named_or_told_by_its_credentials(
                                 ("MahaPostalCircle", 3, "two")]:  # fmt: skip
         account = next(a for _, a in settings.accounts() if a.key == f"x:{handle}")
         secrets = dict(zip(XAdapter.secrets, (consumer, "s", f"{n}-t", "s"), strict=True))
-        adapters[account.key] = XAdapter(account, secrets, XOptions(), clock)
+        adapters[account.key] = XAdapter(account, secrets, PlatformOptions(), clock)
     apps = platform_quotas(settings, adapters)["x"].apps
     assert apps["x:HaryanaPostal"] == "haryana-app"  # named in config.toml
     assert apps["x:IndiaPostOffice"] == apps["x:WBPostalCircle"]  # one consumer key, one app
@@ -345,7 +351,7 @@ def test_an_apps_spent_daily_limit_holds_every_account_of_the_app(
         for n, key in enumerate(keys):
             secrets = ("app-key", "app-secret", f"100{n}-token", f"secret-{n}")
             fake.add_user(f"100{n}", accounts[key].handle, *secrets)
-            options = XOptions(api_base_url=fake.url)
+            options = PlatformOptions(api_base_url=fake.url)
             credential = dict(zip(XAdapter.secrets, secrets, strict=True))
             adapters[key] = XAdapter(accounts[key], credential, options, clock)
         send = dispatcher(engine, adapters, {"x": Quotas([], dict.fromkeys(keys, "x"))})

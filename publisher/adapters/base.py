@@ -4,7 +4,8 @@ An adapter serves one account. It publishes one delivery and returns a Receipt, 
 AdapterError subclass that tells the dispatcher what it may do next (publisher.errors). It never
 returns False: "retry later" and "never retry" must not look alike. ``find_existing`` answers
 whether a delivery already exists on the platform, so an uncertain delivery is reconciled instead
-of sent twice. Platform rules (limits, media requirements) live in the adapter's own module.
+of sent twice. Each adapter class declares its platform's ``Rules`` (limits, mentions, overflow,
+media, amplification, quotas), which the core reads through publisher.adapters.registry.
 
 A delivery of another kind than a post amplifies another account's delivery (a retweet, a share):
 ``amplify`` and ``find_amplified`` do for it what ``publish`` and ``find_existing`` do for a post,
@@ -21,11 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 from publisher.clock import Clock
 from publisher.config.organisation import Account
-from publisher.config.platforms import PlatformOptions
+from publisher.config.platforms import PlatformOptions, Quota
 from publisher.errors import PermanentError, UncertainError
 from publisher.vocabulary import POST, Amplified, Part, Receipt
 
@@ -95,15 +96,55 @@ def comparable(text: str) -> str:
     return " ".join(_LINK.sub("", text).split())
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What a platform accepts, declared on its adapter class as data and applied by the core:
+    planning fits each message and its tags to them (publisher.planning.fit), dispatch paces by
+    them. A platform added by another package declares its own and gets the same treatment.
+    """
+
+    text_limit: int | None = None
+    """The longest text of one part, counted by ``length``; None: no limit."""
+    length: Callable[[str], int] = len
+    """How the platform counts a text (X weighs characters); mentions are always ASCII, 1 each."""
+    length_unit: str = "characters"
+    mentions: bool = True
+    """Whether posts mention accounts (``@handle``): then the tag policy applies to them."""
+    max_mentions: int | None = None
+    """Mentions one part may carry (the caption, the first comment); None: no limit."""
+    max_hashtags: int | None = None
+    overflow: Literal["replies", "comment", "none"] = "none"
+    """Where the tags that do not fit in the post go: replies under it, each opening with the
+    message's first words (``reply_lead`` of them, by ``length``); one first comment; or
+    nowhere, and then every tag must fit in the post."""
+    reply_lead: int = 40
+    parts_are_posts: bool = False
+    """True where each part (the replies under a post) is one more post for the platform's
+    rate limits, as on X; else a delivery counts as one post, whatever follows it."""
+    amplify: str | None = None
+    """How one account amplifies another's post (``retweet``, ``share``); None: it cannot."""
+    media_required: bool = False
+    """Whether a post needs at least one photo or video to be published at all."""
+    quotas: tuple[Quota, ...] = ()
+    """The default pacing, below the platform's published limits; ``[platforms.<name>] quotas``
+    replaces it."""
+    profile_url: str | None = None
+    """An account's public page, ``{}`` standing for the handle; None: it has none."""
+
+
 class Adapter(ABC, Generic[Options]):
     platform: ClassVar[str]
+    rules: ClassVar[Rules] = Rules()
     secrets: ClassVar[tuple[str, ...]] = ()
     """The credential fields this adapter needs; all are secret and masked in logs."""
     dry_run: ClassVar[bool] = False
     """True for an adapter that records instead of publishing: deliveries end as dry_run."""
-    parts_are_posts: ClassVar[bool] = False
-    """True where each part (the replies under a post) is one more post for the platform's
-    rate limits, as on X; else a delivery counts as one post, whatever follows it."""
+
+    @classmethod
+    def account_problem(cls, account: Account) -> tuple[str, str] | None:
+        """What config.toml must add to ``account`` before anything can be sent to it, as
+        (what is wrong, how to fix it); None when nothing is missing."""
+        return None
 
     def __init__(
         self,

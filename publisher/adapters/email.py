@@ -22,7 +22,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import ClassVar
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Rules
+from publisher.config.organisation import Account
 from publisher.config.platforms import EmailOptions
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
 from publisher.vocabulary import Receipt
@@ -37,6 +38,16 @@ folded, which would start it with a space in some mail readers."""
 class EmailAdapter(Adapter[EmailOptions]):
     platform: ClassVar[str] = "email"
     secrets: ClassVar[tuple[str, ...]] = ("username", "password")
+    rules: ClassVar[Rules] = Rules(mentions=False)  # a message to people: no tags, no limit
+
+    @classmethod
+    def account_problem(cls, account: Account) -> tuple[str, str] | None:
+        if account.recipients:
+            return None
+        return (
+            f"the e-mail account '{account.handle}' has no recipients",
+            'Add recipients = ["name@example.gov.in"] to it',
+        )
 
     def publish(self, delivery: Outgoing) -> Receipt:
         message = self._message(delivery)

@@ -18,9 +18,17 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any, ClassVar
 
-from publisher.adapters.base import AccountCheck, Adapter, Media, Metrics, Outgoing, comparable
+from publisher.adapters.base import (
+    AccountCheck,
+    Adapter,
+    Media,
+    Metrics,
+    Outgoing,
+    Rules,
+    comparable,
+)
 from publisher.adapters.graph import DuplicatePostError, Graph
-from publisher.config.platforms import GraphOptions
+from publisher.config.platforms import GraphOptions, Quota
 from publisher.errors import AdapterError, PermanentError, UncertainError
 from publisher.vocabulary import Receipt
 
@@ -32,6 +40,13 @@ POSTS_PAGES = 6  # of 100: Graph lists about 600 of a page's published posts a y
 class FacebookAdapter(Adapter[GraphOptions]):
     platform: ClassVar[str] = "facebook"
     secrets: ClassVar[tuple[str, ...]] = ("page_access_token",)
+    rules: ClassVar[Rules] = Rules(
+        text_limit=63_206,
+        overflow="none",  # every tag in the post itself
+        amplify="share",  # a feed post linking to the source's permalink
+        quotas=(Quota(per="account", posts=100, minutes=1440),),  # below the Pages API's limits
+        profile_url="https://www.facebook.com/{}",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -19,9 +19,17 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from publisher.adapters.base import AccountCheck, Adapter, Media, Metrics, Outgoing, comparable
+from publisher.adapters.base import (
+    AccountCheck,
+    Adapter,
+    Media,
+    Metrics,
+    Outgoing,
+    Rules,
+    comparable,
+)
 from publisher.adapters.graph import Graph
-from publisher.config.platforms import InstagramOptions
+from publisher.config.platforms import InstagramOptions, Quota
 from publisher.errors import (
     AdapterError,
     PermanentError,
@@ -41,6 +49,15 @@ QUOTA_WAIT = 3600.0  # the publishing quota is a rolling 24 hours: look again in
 class InstagramAdapter(Adapter[InstagramOptions]):
     platform: ClassVar[str] = "instagram"
     secrets: ClassVar[tuple[str, ...]] = ("access_token",)
+    rules: ClassVar[Rules] = Rules(
+        text_limit=2_200,  # the caption
+        max_mentions=20,  # in the caption, and again in the first comment
+        max_hashtags=30,
+        overflow="comment",
+        media_required=True,  # Instagram publishes nothing without a photo or video
+        quotas=(Quota(per="account", posts=50, minutes=1440),),  # its 50 API posts a day
+        profile_url="https://www.instagram.com/{}/",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

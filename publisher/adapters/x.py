@@ -27,10 +27,11 @@ import requests
 import tweepy
 from urllib3.exceptions import NewConnectionError
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, comparable
+from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Rules, comparable
 from publisher.adapters.http import redirect
+from publisher.adapters.x_length import x_length
 from publisher.clock import Clock
-from publisher.config.platforms import PlatformOptions
+from publisher.config.platforms import PlatformOptions, Quota
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -60,7 +61,21 @@ class XAdapter(Adapter[PlatformOptions]):
         "access_token",
         "access_token_secret",
     )
-    parts_are_posts: ClassVar[bool] = True  # every reply is one more POST /2/tweets
+    rules: ClassVar[Rules] = Rules(
+        text_limit=280,
+        length=x_length,
+        length_unit="weighted characters",
+        overflow="replies",
+        parts_are_posts=True,  # every reply is one more POST /2/tweets
+        amplify="retweet",
+        # Below X's limits: 100 posts a day per user, 1,667 per app (the Basic tier's 50,000 a
+        # month); the README's "Rate limits" has the sources.
+        quotas=(
+            Quota(per="account", posts=100, minutes=1440),
+            Quota(per="app", posts=1667, minutes=1440),
+        ),
+        profile_url="https://x.com/{}",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

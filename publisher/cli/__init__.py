@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from publisher.adapters.registry import load_config
 from publisher.cli.decisions import database, govern, resolve_delivery
 from publisher.cli.output import LOG_FORMAT, explain
 from publisher.cli.parser import GOVERNANCE, parser
 from publisher.cli.reading import check_accounts, reporting, show
 from publisher.cli.running import release_host, run
 from publisher.cli.validating import validate
-from publisher.config.settings import Settings, load_settings
+from publisher.config.settings import Settings
 from publisher.errors import InputError, PublisherError
 
 
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _command(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return validate(args.config, args.paths, args.unit)
-    settings = load_settings(args.config)
+    settings = load_config(args.config)
     handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "run": lambda a, s: run(a.config, s, host=a.host, dry_run=a.dry_run, once=a.once),
         "queue": lambda a, s: release_host(s, a.host),

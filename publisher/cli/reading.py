@@ -10,12 +10,12 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.base import AccountCheck
-from publisher.adapters.registry import adapter_classes, build
+from publisher.adapters.registry import build
 from publisher.cli.output import explain, print_late, redact_logs, write
 from publisher.clock import system_clock
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings
-from publisher.errors import InputError, NoAdapterError, PublisherError
+from publisher.errors import InputError, PublisherError
 from publisher.intake.recurring import Recurring
 from publisher.oversight.controls import holds_text
 from publisher.oversight.freshness import account_standings, standings_text
@@ -110,18 +110,13 @@ def check_accounts(settings: Settings) -> int:
     """Ask each account's platform whether its credentials work; exit 1 if any does not."""
     credentials = Credentials(settings.credentials.file)
     redact_logs(credentials)
-    classes = adapter_classes()
     header = f"{'account':<36} {'valid':<6} {'expires':<17} detail"
     print(header)
     print("-" * len(header))
     failed = 0
     for _, account in settings.accounts():
         try:
-            if account.platform not in classes:
-                raise NoAdapterError(f"no adapter is installed for {account.platform}")
-            adapter = build(
-                account, settings, credentials, classes, dry_run=False, clock=system_clock
-            )
+            adapter = build(account, settings, credentials, dry_run=False, clock=system_clock)
             check = adapter.check()
         except PublisherError as exc:
             check = AccountCheck(valid=False, detail=str(exc))

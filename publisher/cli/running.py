@@ -9,9 +9,10 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from publisher.adapters.registry import load_config
 from publisher.cli.output import print_late, redact_logs
 from publisher.clock import system_clock
-from publisher.config.settings import Settings, load_settings
+from publisher.config.settings import Settings
 from publisher.errors import PublisherError
 from publisher.intake.hosts import hold, lock_path, try_lock
 from publisher.intake.unitfolder import release
@@ -35,7 +36,7 @@ def run(config: Path, settings: Settings, *, host: str, dry_run: bool, once: boo
     _LOCKS.append(held)
     engine = _engine(settings, host, dry_run)
     if not once:
-        Daemon(engine, reload=lambda: _engine(load_settings(config), host, dry_run)).run()
+        Daemon(engine, reload=lambda: _engine(load_config(config), host, dry_run)).run()
         return 0
     tick = engine.run_once()
     ids = [c.delivery_id for c in tick.sent]

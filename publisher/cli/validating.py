@@ -8,9 +8,10 @@ from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
+from publisher.adapters.registry import load_config
 from publisher.cli.output import explain
 from publisher.clock import system_clock
-from publisher.config.settings import Settings, load_settings
+from publisher.config.settings import Settings
 from publisher.config.tomlfile import parse_toml
 from publisher.errors import InputError, PublisherError
 from publisher.intake.officer_files import local
@@ -31,10 +32,10 @@ def validate(config_path: Path, paths: Sequence[Path], unit: str | None) -> int:
             raw = path.read_bytes()
             data = parse_toml(raw.decode("utf-8", "replace"), str(path), InputError)
             if "organisation" in data:
-                load_settings(path)
+                load_config(path)
                 print(f"{path}: a valid config")
                 continue
-            settings = settings or load_settings(config_path)
+            settings = settings or load_config(config_path)
             if "cron" in data or path.resolve().parent == settings.paths.schedules.resolve():
                 _preview_schedule(settings, path)
                 continue

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from publisher.config.fields import zoned
-from publisher.config.organisation import ALL_UNITS, AMPLIFY_KINDS
+from publisher.config.organisation import ALL_UNITS
 from publisher.config.platforms import PlatformOptions, Platforms
 from publisher.errors import Problem
 
@@ -72,15 +72,6 @@ def cross_references(settings: Settings) -> list[Problem]:
                     "Make the chain end, e.g. at 'en', which falls back to nothing",
                 )
             )
-    problems.extend(
-        Problem(
-            f"units.{uid}.accounts",
-            f"the e-mail account '{account.handle}' has no recipients",
-            'Add recipients = ["name@example.gov.in"] to it',
-        )
-        for uid, account in settings.accounts()
-        if account.platform == "email" and not account.recipients
-    )
     problems.extend(_amplify_problems(settings))
     problems.extend(_quota_problems(settings))
     problems.extend(_blackout_problems(settings))
@@ -106,7 +97,7 @@ def cross_references(settings: Settings) -> list[Problem]:
 
 def _amplify_problems(settings: Settings) -> list[Problem]:
     units = [*settings.units, ALL_UNITS]
-    problems = [
+    return [
         Problem(
             f"amplify[{n}].{key}",
             f"'{u}' is not a unit",
@@ -117,18 +108,6 @@ def _amplify_problems(settings: Settings) -> list[Problem]:
         for u in names
         if u not in units
     ]
-    problems.extend(
-        Problem(
-            f"amplify[{n}].platforms",
-            f"{platform} posts cannot be retweeted or shared by another account",
-            f"Remove '{platform}': amplification works on "
-            + ", ".join(f"{p} ({kind})" for p, kind in AMPLIFY_KINDS.items()),
-        )
-        for n, rule in enumerate(settings.amplify)
-        for platform in rule.platforms
-        if platform not in AMPLIFY_KINDS
-    )
-    return problems
 
 
 def _quota_problems(settings: Settings) -> list[Problem]:
@@ -136,7 +115,7 @@ def _quota_problems(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     for name in Platforms.model_fields:
         options: PlatformOptions = getattr(settings.platforms, name)
-        seen = Counter((q.per, q.minutes) for q in options.quotas)
+        seen = Counter((q.per, q.minutes) for q in options.quotas or ())
         problems.extend(
             Problem(
                 f"platforms.{name}.quotas",

@@ -80,8 +80,6 @@ class Tags(Strict):
 
 
 ALL_UNITS = "all"
-AMPLIFY_KINDS: dict[str, str] = {"x": "retweet", "facebook": "share"}
-"""How each platform amplifies another account's post; the others cannot."""
 
 
 class AmplifyRule(Strict):

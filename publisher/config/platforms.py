@@ -31,32 +31,15 @@ class PlatformOptions(Strict):
 
     api_base_url: str | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
-    quotas: list[Quota] = Field(default_factory=list)
-
-
-# Defaults below the platforms' published limits; sources in config.toml and the README.
-X_QUOTAS = [
-    Quota(per="account", posts=100, minutes=1440),
-    Quota(per="app", posts=1667, minutes=1440),
-]
-FACEBOOK_QUOTAS = [Quota(per="account", posts=100, minutes=1440)]
-INSTAGRAM_QUOTAS = [Quota(per="account", posts=50, minutes=1440)]
-
-
-class XOptions(PlatformOptions):
-    quotas: list[Quota] = Field(default_factory=lambda: list(X_QUOTAS))
+    quotas: list[Quota] | None = None
+    """None: the adapter's own (``Rules.quotas``); a list, even empty, replaces them."""
 
 
 class GraphOptions(PlatformOptions):
     graph_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
 
 
-class FacebookOptions(GraphOptions):
-    quotas: list[Quota] = Field(default_factory=lambda: list(FACEBOOK_QUOTAS))
-
-
 class InstagramOptions(GraphOptions):
-    quotas: list[Quota] = Field(default_factory=lambda: list(INSTAGRAM_QUOTAS))
     media_base_url: str | None = None  # where the archive is served from: Instagram fetches media
     container_poll_seconds: float = Field(default=2.0, ge=0)
     container_poll_limit: int = Field(default=30, ge=1)
@@ -76,8 +59,8 @@ class Platforms(Strict):
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, PlatformOptions] = Field(init=False)
 
-    x: XOptions = XOptions()
-    facebook: FacebookOptions = FacebookOptions()
+    x: PlatformOptions = PlatformOptions()
+    facebook: GraphOptions = GraphOptions()
     instagram: InstagramOptions = InstagramOptions()
     email: EmailOptions = EmailOptions()
 

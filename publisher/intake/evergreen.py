@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from publisher.adapters.registry import adapter_class
 from publisher.config.organisation import Account
 from publisher.config.settings import Settings
 from publisher.config.tomlfile import line_of
@@ -137,8 +138,13 @@ def _item(settings: Settings, renderer: Renderer, unit: str, path: Path, now: da
     if problems:
         raise PostFileError(path.name, problems)
     planned: list[PlannedDelivery] = plan(request, settings, renderer)
-    # Instagram publishes nothing without a photo: a text-only item is not for its accounts.
-    fitting = {d.account.key for d in planned if d.account.platform != "instagram" or media}
+    # A platform that publishes nothing without a photo (its adapter's rules say): a text-only
+    # item is not for its accounts.
+    fitting = {
+        d.account.key
+        for d in planned
+        if media or not adapter_class(d.account.platform).rules.media_required
+    }
     return Item(unit, path.name, request, frozenset(fitting), tuple(media))
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from publisher.config.organisation import ALL_UNITS, AMPLIFY_KINDS
+from publisher.adapters.registry import adapter_class
+from publisher.config.organisation import ALL_UNITS
 from publisher.config.settings import Settings
 from publisher.vocabulary import Amplifier
 
@@ -34,6 +35,9 @@ def amplify_plan(settings: Settings) -> dict[str, tuple[Amplifier, ...]]:
         for source_unit, source in accounts:
             if source_unit not in sources or source.platform not in rule.platforms:
                 continue
+            kind = adapter_class(source.platform).rules.amplify
+            if kind is None:  # config.toml's check refuses such a rule (registry.load_config)
+                continue
             chosen = plan.setdefault(source.key, {})
             same_platform = [(u, a) for u, a in accounts if a.platform == source.platform]
             for unit, account in same_platform:
@@ -41,7 +45,5 @@ def amplify_plan(settings: Settings) -> dict[str, tuple[Amplifier, ...]]:
                     continue
                 earlier = chosen.get(account.key)
                 counts = rule.counts_for_freshness or bool(earlier and earlier.counts_for_freshness)
-                chosen[account.key] = Amplifier(
-                    unit, account.key, account.platform, AMPLIFY_KINDS[source.platform], counts
-                )
+                chosen[account.key] = Amplifier(unit, account.key, account.platform, kind, counts)
     return {key: tuple(targets.values()) for key, targets in plan.items() if targets}

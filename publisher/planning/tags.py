@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from publisher.adapters.registry import adapter_class
 from publisher.config.fields import Platform
 from publisher.config.organisation import Account
 from publisher.config.settings import Settings
-
-MENTIONS: tuple[Platform, ...] = ("x", "facebook", "instagram")
-"""Platforms whose posts mention accounts (as ``@handle``); e-mail carries no tags."""
 
 
 def mentions(
@@ -23,7 +21,7 @@ def mentions(
     """Handles a delivery from ``account`` must mention, and those of them that must be in the
     main post. The ``main`` groups come first, then the others in config order, then the post's
     own extra tags; never the posting account itself, never the same handle twice."""
-    if account.platform not in MENTIONS:
+    if not adapter_class(account.platform).rules.mentions:  # e-mail carries no tags
         return [], []
     policy_tags, required, handles = _account_policy(settings, account)
     tags, seen = list(policy_tags), set(handles)  # copies: the caller owns its lists
@@ -77,7 +75,8 @@ def _policy(settings: Settings) -> tuple[Policy, dict[str, AccountPolicy]]:
                     *group.handles.get(platform, []),
                 ]
             ]
-            for platform in MENTIONS
+            for platform in {a.platform for _, a in settings.accounts()}
+            if adapter_class(platform).rules.mentions
         }
         cached = _POLICIES[id(settings)] = (settings, policy, {})  # holds settings: no id reuse
     return cached[1], cached[2]

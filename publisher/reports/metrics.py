@@ -21,11 +21,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.base import Adapter
-from publisher.adapters.registry import adapter_classes, build
+from publisher.adapters.registry import build
 from publisher.clock import Clock
 from publisher.config.credentials import Credentials
 from publisher.config.settings import MetricsPolicy, Settings
-from publisher.errors import NoAdapterError, PublisherError
+from publisher.errors import PublisherError
 from publisher.store.models import Delivery, MetricSnapshot
 from publisher.vocabulary import POST, DeliveryStatus, Receipt
 
@@ -60,7 +60,6 @@ class MeasuringAdapters:
         self.settings = settings
         self.credentials = credentials
         self.clock = clock
-        self.classes = adapter_classes()
         self.accounts = {account.key: account for _, account in settings.accounts()}
         self.broken: list[str] = []
         self._made: dict[str, Adapter[Any] | None] = {}
@@ -75,12 +74,7 @@ class MeasuringAdapters:
         try:
             if account is None:
                 raise PublisherError("it is no longer in config.toml")
-            if account.platform not in self.classes:
-                raise NoAdapterError(f"no adapter is installed for {account.platform}")
-            return build(
-                account, self.settings, self.credentials, self.classes, dry_run=False,
-                clock=self.clock,
-            )  # fmt: skip
+            return build(account, self.settings, self.credentials, dry_run=False, clock=self.clock)
         except PublisherError as exc:
             self.broken.append(key)
             logger.warning("%s is not measured: %s", key, exc)

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
+from publisher.adapters.registry import adapter_class
 from publisher.config.settings import Settings
 from publisher.errors import PublisherError
 from publisher.store.models import Delivery, MetricSnapshot, Post
@@ -364,7 +365,7 @@ def _post_line(row: Row[Any], kpis: Kpis | None) -> PostLine:
         row.locale,
         row.finished_at,
         row.remote_url,
-        None if row.platform == "email" else not missing,
+        not missing if adapter_class(row.platform).rules.mentions else None,
         missing,
         kpis or Kpis(),
     )

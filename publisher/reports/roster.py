@@ -7,22 +7,18 @@ import csv
 import io
 from typing import Any
 
+from publisher.adapters.registry import adapter_class
 from publisher.config.organisation import Account
 from publisher.config.settings import Settings
 from publisher.reports.html import TEMPLATES
 
 COLUMNS = ("unit", "unit_name", "officer", "designation", "email", "phone", "platform",
            "account", "url", "platform_id", "languages")  # fmt: skip
-PROFILE = {
-    "x": "https://x.com/{}",
-    "facebook": "https://www.facebook.com/{}",
-    "instagram": "https://www.instagram.com/{}/",
-}
 
 
 def profile_url(account: Account) -> str:
-    """The account's public page; e-mail "accounts" have none."""
-    pattern = PROFILE.get(account.platform)
+    """The account's public page (its adapter's rules say where); e-mail "accounts" have none."""
+    pattern = adapter_class(account.platform).rules.profile_url
     return pattern.format(account.handle) if pattern else ""
 
 
@@ -45,7 +41,7 @@ def roster_rows(settings: Settings) -> list[dict[str, Any]]:
             {
                 **common,
                 "platform": a.platform,
-                "account": a.handle if a.platform == "email" else f"@{a.handle}",
+                "account": f"@{a.handle}" if adapter_class(a.platform).rules.mentions else a.handle,
                 "url": profile_url(a),
                 "platform_id": a.platform_id or "",
                 "languages": ", ".join(a.locales),

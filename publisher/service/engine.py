@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.base import Adapter
-from publisher.adapters.registry import load_adapters
+from publisher.adapters.registry import adapter_class, load_adapters
 from publisher.clock import Clock
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings
@@ -184,18 +184,19 @@ class Engine:
 
 
 def platform_quotas(settings: Settings, adapters: Mapping[str, Adapter[Any]]) -> dict[str, Quotas]:
-    """Each configured platform's quotas, with the app each of its accounts posts through: the
-    one config.toml names, else the one its credentials tell (X: the consumer key), else one app
-    for the whole platform."""
+    """Each configured platform's quotas (``[platforms.<name>] quotas``, else its adapter's
+    ``Rules.quotas``), with the app each of its accounts posts through: the one config.toml
+    names, else the one its credentials tell (X: the consumer key), else one app for the whole
+    platform."""
     accounts = [a for _, a in settings.accounts()]
     apps = {a.key: a.app or adapters[a.key].app() or a.platform for a in accounts}
-    return {
-        platform: Quotas(
-            settings.platforms.options(platform).quotas,
+    quotas = {}
+    for platform in {a.platform for a in accounts}:
+        rules = adapter_class(platform).rules
+        configured = settings.platforms.options(platform).quotas
+        quotas[platform] = Quotas(
+            rules.quotas if configured is None else configured,
             {a.key: apps[a.key] for a in accounts if a.platform == platform},
-            parts_are_posts=any(
-                adapters[a.key].parts_are_posts for a in accounts if a.platform == platform
-            ),
+            parts_are_posts=rules.parts_are_posts,
         )
-        for platform in {a.platform for a in accounts}
-    }
+    return quotas
