@@ -62,14 +62,8 @@ credential = "outbox"
 
 
 def test_a_platform_from_another_package_is_configured_and_published_to(tmp_path: Path) -> None:
-    package = tmp_path / "site"
-    (package / "outbox_adapter-1.0.dist-info").mkdir(parents=True)
-    (package / "outbox_adapter.py").write_text(ADAPTER, encoding="utf-8")
-    (package / "outbox_adapter-1.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: outbox-adapter\nVersion: 1.0\n", encoding="utf-8"
-    )
-    (package / "outbox_adapter-1.0.dist-info" / "entry_points.txt").write_text(
-        "[publisher.adapters]\noutbox = outbox_adapter:OutboxAdapter\n", encoding="utf-8"
+    package = _package(
+        tmp_path, ADAPTER, "[publisher.adapters]\noutbox = outbox_adapter:OutboxAdapter\n"
     )
     config = tmp_path / "config.toml"
     config.write_text(CONFIG, encoding="utf-8")
