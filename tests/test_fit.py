@@ -326,3 +326,12 @@ def test_weighing_without_a_parse_rests_on_twitter_texts_own_tables() -> None:
         assert len(tlds) > 300
         assert all(tld[0].isalpha() for tld in tlds)
     assert valid_punycode.pattern.startswith("(?:xn--")
+
+
+def test_required_tags_beyond_instagrams_mentions_are_refused_as_too_many_mentions() -> None:
+    """A short caption whose message and required tags mention more than 20 accounts: the
+    officer is told it is the mentions, not the length (it was "over the limit of 2200")."""
+    message = "भारतीय डाक " + " ".join(f"@office{n}" for n in range(18))
+    with pytest.raises(FitError, match="mentions 21 accounts, over the limit of 20") as err:
+        fit("instagram", message, CIRCLES[:3], CIRCLES[:3])
+    assert "2200" not in str(err.value)

@@ -33,8 +33,12 @@ class FitError(ValueError):
     """The message cannot go out on this platform as written; the text says by how much."""
 
 
+def _mentioned(tags: Sequence[str]) -> str:
+    return " ".join("@" + t for t in tags)
+
+
 def _with_tags(message: str, tags: Sequence[str]) -> str:
-    return message + SEPARATOR + " ".join("@" + t for t in tags) if tags else message
+    return message + SEPARATOR + _mentioned(tags) if tags else message
 
 
 def _tags_length(tags: Sequence[str], first: bool) -> int:
@@ -50,7 +54,7 @@ def _tag_length(tag: str, first: bool) -> int:
 
 
 def _too_long(platform: str, length: int, limit: int, required: Sequence[str], unit: str) -> str:
-    tags = f" with its required tags ({' '.join('@' + t for t in required)})" if required else ""
+    tags = f" with its required tags ({_mentioned(required)})" if required else ""
     return (
         f"on {platform} the message{tags} is {length} {unit}, over the limit of {limit}; "
         f"cut at least {length - limit} {unit}, or give {platform} its own shorter text under "
@@ -73,10 +77,6 @@ def _pack(tags: Sequence[str], limit: int) -> list[list[str]]:
     return groups
 
 
-def _mentioned(tags: Sequence[str]) -> str:
-    return " ".join("@" + t for t in tags)
-
-
 def _main_and_rest(
     platform: str, rules: Rules, message: str, tags: Sequence[str], required: Sequence[str]
 ) -> tuple[list[str], list[str], int]:
@@ -95,8 +95,15 @@ def _main_and_rest(
         room = rules.max_mentions - len(MENTION.findall(message))
     length = rules.length(message) + _tags_length(required, first=True)
     limit = rules.text_limit
-    if (limit is not None and length > limit) or len(required) > room:
-        raise FitError(_too_long(platform, length, limit or 0, required, rules.length_unit))
+    if limit is not None and length > limit:
+        raise FitError(_too_long(platform, length, limit, required, rules.length_unit))
+    if len(required) > room:
+        msg = (
+            f"on {platform} the message with its required tags ({_mentioned(required)}) mentions "
+            f"{len(required) + len(MENTION.findall(message))} accounts, over the limit of "
+            f"{rules.max_mentions}; mention fewer accounts in the message itself"
+        )
+        raise FitError(msg)
     main = list(required)
     rest = [t for t in tags if t not in required]
     while rest and len(main) < room:
