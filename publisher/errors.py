@@ -49,6 +49,24 @@ class PostFileError(InputError):
     """A post file is wrong: it goes to ``rejected/`` with an explanation for the nodal officer."""
 
 
+class ContentError(PublisherError):
+    """A message cannot go out as the post asks: ``what`` is wrong, and ``fix`` (a clause, which
+    the officer's note starts with a capital) how to mend it."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        self.what = what
+        self.fix = fix
+        super().__init__(f"{what}; {fix}")
+
+
+class RenderError(ContentError):
+    """A template cannot be rendered for this post (no such template, a variable missing)."""
+
+
+class FitError(ContentError):
+    """The message and its required tags do not fit a platform's rules; by how much."""
+
+
 class MediaNotReadyError(PublisherError):
     """A post names media that is not in the folder yet; the post waits for it, up to a bound."""
 

@@ -24,7 +24,8 @@ from twitter_text.regexp.valid_punycode import valid_punycode
 
 from publisher.adapters.x import XAdapter
 from publisher.adapters.x_length import X_EMOJI, X_ONE_UNIT, needs_parse, x_length
-from publisher.planning.fit import HASHTAG, MENTION, FitError, fit, reply_lead
+from publisher.errors import FitError
+from publisher.planning.fit import HASHTAG, MENTION, fit, reply_lead
 
 CIRCLES = [f"Circle{n:02d}PostOffice" for n in range(1, 25)]  # 24 circles, 18 characters each
 

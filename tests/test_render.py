@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from publisher.planning.render import Renderer, RenderError
+from publisher.errors import RenderError
+from publisher.planning.render import Renderer
 from publisher.planning.tags import mentions
 from tests.conftest import REPO
 

@@ -19,6 +19,7 @@ import regex
 
 from publisher.adapters.base import Rules
 from publisher.adapters.registry import adapter_class
+from publisher.errors import FitError
 from publisher.vocabulary import Part
 
 SEPARATOR = "\n\n"  # between the message and its tags
@@ -27,10 +28,6 @@ SEPARATOR = "\n\n"  # between the message and its tags
 # character: ten times faster on a message, the same matches (tests/test_fit.py).
 HASHTAG = re.compile(r"#(?<!\w#)\w+")
 MENTION = re.compile(r"@(?<!\w@)\w+")
-
-
-class FitError(ValueError):
-    """The message cannot go out on this platform as written; the text says by how much."""
 
 
 def _mentioned(tags: Sequence[str]) -> str:
@@ -53,12 +50,14 @@ def _tag_length(tag: str, first: bool) -> int:
     return (len(SEPARATOR) if first else 1) + len(tag) + 1
 
 
-def _too_long(platform: str, length: int, limit: int, required: Sequence[str], unit: str) -> str:
+def _too_long(
+    platform: str, length: int, limit: int, required: Sequence[str], unit: str
+) -> FitError:
     tags = f" with its required tags ({_mentioned(required)})" if required else ""
-    return (
-        f"on {platform} the message{tags} is {length} {unit}, over the limit of {limit}; "
+    return FitError(
+        f"on {platform} the message{tags} is {length} {unit}, over the limit of {limit}",
         f"cut at least {length - limit} {unit}, or give {platform} its own shorter text under "
-        f"[platform_text.{platform}]"
+        f"[platform_text.{platform}]",
     )
 
 
@@ -85,25 +84,25 @@ def _main_and_rest(
     if rules.max_hashtags is not None:
         hashtags = len(HASHTAG.findall(message))
         if hashtags > rules.max_hashtags:
-            msg = (
+            raise FitError(
                 f"on {platform} the message has {hashtags} hashtags, over the limit of "
-                f"{rules.max_hashtags}; remove at least {hashtags - rules.max_hashtags}"
+                f"{rules.max_hashtags}",
+                f"remove at least {hashtags - rules.max_hashtags}",
             )
-            raise FitError(msg)
     room = len(tags) + 1
     if rules.max_mentions is not None:
         room = rules.max_mentions - len(MENTION.findall(message))
     length = rules.length(message) + _tags_length(required, first=True)
     limit = rules.text_limit
     if limit is not None and length > limit:
-        raise FitError(_too_long(platform, length, limit, required, rules.length_unit))
+        raise _too_long(platform, length, limit, required, rules.length_unit)
     if len(required) > room:
-        msg = (
+        raise FitError(
             f"on {platform} the message with its required tags ({_mentioned(required)}) mentions "
             f"{len(required) + len(MENTION.findall(message))} accounts, over the limit of "
-            f"{rules.max_mentions}; mention fewer accounts in the message itself"
+            f"{rules.max_mentions}",
+            "mention fewer accounts in the message itself",
         )
-        raise FitError(msg)
     main = list(required)
     rest = [t for t in tags if t not in required]
     while rest and len(main) < room:
@@ -131,7 +130,7 @@ def fit(platform: str, message: str, tags: Sequence[str], required: Sequence[str
         length = rules.length(text)
         if rules.text_limit is not None and length > rules.text_limit:
             unit = rules.length_unit
-            raise FitError(_too_long(platform, length, rules.text_limit, tags, unit))
+            raise _too_long(platform, length, rules.text_limit, tags, unit)
         return [Part("post", text, list(tags))]
     main, rest, room = _main_and_rest(platform, rules, message, tags, required)
     parts = [Part("post", _with_tags(message, main), main)]
@@ -139,11 +138,10 @@ def fit(platform: str, message: str, tags: Sequence[str], required: Sequence[str
         return parts
     if rules.overflow == "comment":
         if rules.max_mentions is not None and len(rest) > rules.max_mentions:
-            msg = (
-                f"on {platform} {len(main) + len(rest)} accounts would be mentioned; the post "
-                f"and its first comment take {room + rules.max_mentions} at most"
+            raise FitError(
+                f"on {platform} {len(main) + len(rest)} accounts would be mentioned",
+                f"the post and its first comment take {room + rules.max_mentions} at most",
             )
-            raise FitError(msg)
         return [*parts, Part("comment", _mentioned(rest), rest)]
     lead = reply_lead(message, rules)
     limit = (rules.text_limit or 0) - rules.length(lead) - 1  # mentions are ASCII: 1 each

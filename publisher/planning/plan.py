@@ -15,9 +15,9 @@ from datetime import datetime
 from publisher.config.organisation import ALL_UNITS, Account
 from publisher.config.settings import Settings
 from publisher.config.tomlfile import key_path, line_of
-from publisher.errors import PostFileError, Problem
-from publisher.planning.fit import FitError, fit
-from publisher.planning.render import Rendered, Renderer, RenderError
+from publisher.errors import FitError, PostFileError, Problem, RenderError
+from publisher.planning.fit import fit
+from publisher.planning.render import Rendered, Renderer
 from publisher.planning.request import PostRequest
 from publisher.planning.scripts import wrong_script
 from publisher.planning.tags import mentions
@@ -166,8 +166,7 @@ def _messages(
             try:
                 messages[locale] = renderer.render(body.template, locale, body.vars)
             except RenderError as exc:
-                what, _, fix = str(exc).partition("; ")
-                out.add(("template",), what, fix[:1].upper() + fix[1:])
+                out.add(("template",), exc.what, exc.fix[:1].upper() + exc.fix[1:])
         elif locale not in body.text:
             continue  # reported by _locales
         elif body.text[locale].strip():
@@ -237,8 +236,7 @@ def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[P
             try:
                 parts = fit(account.platform, message.text, tags, required)
             except FitError as exc:
-                what, _, fix = str(exc).partition("; ")
-                out.add(loc, f"{what} ({locale})", fix[:1].upper() + fix[1:])
+                out.add(loc, f"{exc.what} ({locale})", exc.fix[:1].upper() + exc.fix[1:])
                 continue
             planned.append(PlannedDelivery(unit, account, locale, parts, tags, message.fallbacks))
     out.raise_any()

@@ -37,6 +37,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 
 from publisher.config.settings import Settings
+from publisher.errors import RenderError
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +76,6 @@ class _Miss(NullTranslations):
 def _short(text: str, width: int = 48) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-class RenderError(ValueError):
-    """A template cannot be rendered for this post; the message says what to change."""
 
 
 def compile_catalogs(source: Path, target: Path) -> None:
@@ -153,19 +150,17 @@ class Renderer:
             text = env.get_template(f"{template}.j2").render(variables).strip()
         except TemplateNotFound:
             names = ", ".join(self.template_names()) or "(none)"
-            msg = f"there is no template named '{template}'; use one of: {names}"
-            raise RenderError(msg) from None
+            what = f"there is no template named '{template}'"
+            raise RenderError(what, f"use one of: {names}") from None
         except UndefinedError as exc:
-            msg = (
+            what = (
                 f"template '{template}' ({locale}) needs a value that the post does not give "
-                f"({exc.message}); add it under [vars]"
+                f"({exc.message})"
             )
-            raise RenderError(msg) from None
+            raise RenderError(what, "add it under [vars]") from None
         except (TypeError, ValueError) as exc:
-            msg = (
-                f"template '{template}' ({locale}) cannot use a value: {exc}; correct it in [vars]"
-            )
-            raise RenderError(msg) from None
+            what = f"template '{template}' ({locale}) cannot use a value: {exc}"
+            raise RenderError(what, "correct it in [vars]") from None
         found = dict(log)  # the last link a message reached is where it was found
         notes = [
             f"'{_short(msgid)}' is not translated into {locale}: "
