@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from publisher.config.settings import Settings
 from publisher.intake.officer_files import receipt_text
 from publisher.intake.queue import Intake
 from publisher.service.engine import Engine
@@ -513,3 +514,23 @@ def test_names_windows_gives_post_files_are_taken(engine: Engine, drop: Drop, na
     drop("tamil-nadu", name, PONGAL)
     [result] = engine.intake.scan()
     assert result.outcome == "accepted"
+
+
+def test_a_pass_writes_each_receipt_once_and_the_units_status(
+    engine: Engine, drop: Drop, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intake writes the receipt of a file it takes; the pass then rewrites only the unit's
+    STATUS.txt, not the receipt a second time."""
+    written: list[str] = []
+    replace = Path.replace
+
+    def counted(self: Path, target: Path) -> Path:
+        written.append(Path(target).name)
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", counted)
+    drop("tamil-nadu", "pongal.toml", PONGAL)
+    engine.take()
+    assert written.count("pongal.receipt.txt") == 1
+    assert written.count("STATUS.txt") == 1
+    assert "pongal.toml" in (settings.paths.queue / "tamil-nadu" / "STATUS.txt").read_text("utf-8")

@@ -154,10 +154,13 @@ def refresh(
     zone: tzinfo,
     post_ids: Iterable[int],
     now: datetime,
+    *,
+    units: Iterable[str] = (),
 ) -> None:
-    """Rewrite the receipts of these posts and the status files of their units."""
-    ids = set(post_ids)
-    if not ids:
+    """Rewrite the receipts of these posts, and the status files of their units and of
+    ``units`` (those whose receipts intake has just written itself)."""
+    ids, statuses = set(post_ids), set(units)
+    if not ids and not statuses:
         return
     with ledger() as session:
         posts = session.scalars(
@@ -167,7 +170,7 @@ def refresh(
             if post.archive_path and (queue_root / post.archive_path).is_dir():
                 folder = queue_root / post.archive_path
                 write_atomic(folder / receipt_name(post.source_name), receipt_text(post, zone))
-        for unit in {p.unit for p in posts}:
+        for unit in statuses | {p.unit for p in posts}:
             write_status(session, queue_root, unit, zone, now)
 
 

@@ -110,7 +110,8 @@ class Engine:
         Never waits on a platform."""
         created = self.recurring.catch_up()
         taken = self.intake.scan()
-        self.refresh([*created, *(r.post_id for r in taken if r.post_id is not None)])
+        # Intake wrote the receipts of the files it took: only their units' status files remain.
+        self.refresh(created, units={r.unit for r in taken if r.post_id is not None})
         return Tick(taken, [], created)
 
     def dispatch(self, platform: str, stop: threading.Event | None = None) -> list[Claim]:
@@ -122,12 +123,12 @@ class Engine:
         self.refresh(c.post_id for c in sent)
         return sent
 
-    def refresh(self, post_ids: Iterable[int]) -> None:
-        """Rewrite the receipts and status files of these posts; safe from any thread."""
+    def refresh(self, post_ids: Iterable[int], *, units: Iterable[str] = ()) -> None:
+        """Rewrite the receipts and status files of these posts, and the status files of
+        ``units``; safe from any thread."""
         with self._files:
-            refresh(
-                self.ledger, self.settings.paths.queue, self.settings.zone, post_ids, self.clock()
-            )
+            root, zone = self.settings.paths.queue, self.settings.zone
+            refresh(self.ledger, root, zone, post_ids, self.clock(), units=units)
 
     def tick(self) -> Tick:
         """Intake, then every platform's dispatch side by side: a slow one delays no other."""
