@@ -147,7 +147,7 @@ def settings(config_path: Path) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings, clock: FakeClock) -> Engine:
-    return Engine(settings, dry_run=True, clock=clock)
+    return Engine(settings, dry_run=True, clock=clock).start()
 
 
 Drop = Callable[..., Path]

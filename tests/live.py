@@ -66,7 +66,7 @@ def live(
                 graph.add_instagram(account.platform_id, account.handle, token)
             name = "PUBLISHER_CREDENTIAL_" + account.credential.upper().replace("-", "_")
             monkeypatch.setenv(name, json.dumps(secrets))
-        yield Live(Engine(settings, dry_run=False, clock=clock), x, graph, settings)
+        yield Live(Engine(settings, dry_run=False, clock=clock).start(), x, graph, settings)
 
 
 LONG = "हरियाणा डाक परिमंडल " * 13  # long enough that X's overflow tags go into a reply

@@ -62,7 +62,7 @@ def publishing(
 ) -> Engine:
     """An engine that really publishes, to the fakes (see ``configure``)."""
     configure(config_path, x, graph, rules, known=known)
-    return Engine(load_settings(config_path), dry_run=False, clock=clock)
+    return Engine(load_settings(config_path), dry_run=False, clock=clock).start()
 
 
 def configure(

@@ -122,7 +122,7 @@ def test_circle_to_circle_and_overlapping_rules(config_path: Path) -> None:
 
 
 def dry_run(config_path: Path, clock: FakeClock, rules: str) -> Engine:
-    return Engine(with_rules(config_path, rules), dry_run=True, clock=clock)
+    return Engine(with_rules(config_path, rules), dry_run=True, clock=clock).start()
 
 
 def test_dry_run_records_the_amplifications_and_review_shows_them(

@@ -181,7 +181,7 @@ def with_blackout(
     window = f'start = "{start:%Y-%m-%d %H:%M}"\nend = "{end:%Y-%m-%d %H:%M}"\n{lines}'
     text = config_path.read_text(encoding="utf-8") + "\n[[blackouts]]\n" + window
     config_path.write_text(text, encoding="utf-8")
-    return Engine(load_settings(config_path), dry_run=True, clock=clock)
+    return Engine(load_settings(config_path), dry_run=True, clock=clock).start()
 
 
 def test_a_blackout_window_holds_deliveries_until_it_ends(
@@ -245,7 +245,7 @@ def test_approval_gate_holds_a_units_posts_until_approved_or_cancelled(
     config_path: Path, drop: Drop, clock: FakeClock
 ) -> None:
     approval_config(config_path)
-    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
+    engine = Engine(load_settings(config_path), dry_run=True, clock=clock).start()
     drop("haryana", "stamps.toml", POST.format(extra=""))
     drop("tamil-nadu", "t.toml", TAMIL)
     engine.tick()
@@ -526,7 +526,7 @@ def test_the_freshness_sweep_alerts_about_a_paused_account_instead_of_publishing
     pools = REPO / "schedules" / "evergreen"
     text = config_path.read_text(encoding="utf-8")
     config_path.write_text(text.replace('"schedules/evergreen"', f'"{pools}"'), encoding="utf-8")
-    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
+    engine = Engine(load_settings(config_path), dry_run=True, clock=clock).start()
     engine.sweep_freshness()  # the accounts are tracked from now
     with engine.ledger.begin() as s:
         pause(s, Scope("tamil-nadu", "x"), reason="account under review", who="ops", now=clock())
@@ -561,7 +561,7 @@ def test_a_post_approved_days_later_goes_out_then(
     config_path: Path, drop: Drop, clock: FakeClock
 ) -> None:
     approval_config(config_path)
-    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
+    engine = Engine(load_settings(config_path), dry_run=True, clock=clock).start()
     drop("haryana", "stamps.toml", POST.format(extra='locales = ["hi"]'))
     engine.tick()
     clock.advance(days=2)  # the reviewer was away

@@ -102,7 +102,7 @@ class World:
 
 @pytest.fixture
 def world(live: Settings, clock: FakeClock, smtp: FakeSMTP) -> World:
-    engine = Engine(live, dry_run=True, clock=clock)
+    engine = Engine(live, dry_run=True, clock=clock).start()
     renderer = Renderer.from_settings(live)
     paused: set[str] = set()
     freshness = Freshness(
@@ -299,7 +299,7 @@ def test_the_directorate_gets_one_digest_a_day_of_the_accounts_at_risk(
 def test_dry_run_logs_notices_and_sends_nothing(
     live: Settings, clock: FakeClock, smtp: FakeSMTP, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = Engine(live, dry_run=True, clock=clock)
+    engine = Engine(live, dry_run=True, clock=clock).start()
     engine.sweep_freshness()
     clock.advance(days=5)
     engine.sweep_freshness()

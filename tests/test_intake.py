@@ -316,7 +316,7 @@ def test_crash_between_commit_and_archive_is_finished_without_a_second_post(
         leftover.unlink()
     archived.parent.rmdir()
 
-    restarted = Engine(settings, dry_run=True, clock=clock)  # prepare() puts it back
+    restarted = Engine(settings, dry_run=True, clock=clock).start()  # prepare() puts it back
     [result] = restarted.intake.scan()
 
     assert result.outcome == "accepted"
@@ -386,7 +386,7 @@ def test_status_file_lists_recent_posts_for_the_officer(
 def test_leftover_in_processing_is_put_back_at_start(engine: Engine, settings, clock) -> None:
     left = settings.paths.queue / "haryana" / "processing" / engine.intake.host / "note.toml"
     left.write_text("x", encoding="utf-8")
-    Engine(settings, dry_run=True, clock=clock)
+    Engine(settings, dry_run=True, clock=clock).start()
     assert (settings.paths.queue / "haryana" / "note.toml").exists()
     assert not left.exists()
 
@@ -453,7 +453,7 @@ def test_crash_after_the_photo_moved_is_finished_not_rejected(
     archived.rename(folder / "processing" / engine.intake.host / "pongal.toml")  # never moved
     (archived.parent / "pongal.receipt.txt").unlink()
 
-    restarted = Engine(settings, dry_run=True, clock=clock)
+    restarted = Engine(settings, dry_run=True, clock=clock).start()
     [result] = restarted.intake.scan()
 
     assert result.outcome == "duplicate"  # recorded already: never rejected
@@ -469,7 +469,7 @@ def test_a_leftover_in_processing_never_overwrites_a_new_file_of_the_same_name(
     left.write_text(PONGAL, encoding="utf-8")
     touch(left, clock() - timedelta(minutes=5))
     drop("tamil-nadu", "pongal.toml", PONGAL.replace("pongal-2026", "pongal-2027"))
-    restarted = Engine(settings, dry_run=True, clock=clock)
+    restarted = Engine(settings, dry_run=True, clock=clock).start()
     taken = restarted.intake.scan()
     assert sorted(r.outcome for r in taken) == ["accepted", "accepted"]
     with restarted.ledger() as session:

@@ -121,7 +121,7 @@ def test_daemons_racing_for_the_same_periods_take_each_exactly_once(ledger_url: 
 
 def daemon(settings: Settings, clock: FakeClock, host: str) -> Daemon:
     """A daemon with an engine of its own, not started: the tests run its jobs."""
-    engine = Engine(settings, dry_run=True, clock=clock, host=host)
+    engine = Engine(settings, dry_run=True, clock=clock, host=host).start()
     return Daemon(engine, reload=lambda: engine)
 
 

@@ -226,9 +226,9 @@ def test_sighup_reschedules_the_periodic_jobs_from_the_new_config(
         assert (settings.freshness.sweep_minutes, settings.metrics.interval_minutes) == (60, 60)
 
         def reload() -> Engine:
-            return Engine(load_settings(config_path), dry_run=True, clock=clock)
+            return Engine(load_settings(config_path), dry_run=True, clock=clock).start()
 
-        running_daemon = Daemon(Engine(settings, dry_run=True, clock=clock), reload)
+        running_daemon = Daemon(Engine(settings, dry_run=True, clock=clock).start(), reload)
         running_daemon._schedule_periodic()
         scheduler = running_daemon._scheduler
         scheduler.start(paused=True)  # times are computed, nothing runs

@@ -124,7 +124,7 @@ def test_strict_script_check_rejects(config_path: Path, clock: FakeClock, drop: 
         encoding="utf-8",
     )
     settings = load_settings(config_path)
-    engine = Engine(settings, dry_run=True, clock=clock)
+    engine = Engine(settings, dry_run=True, clock=clock).start()
     drop("west-bengal", "p.toml", '[text]\nbn = "हरियाणा डाक परिमंडल"\nen = "West Bengal"\n')
     [result] = engine.intake.scan()
     assert result.outcome == "rejected"
@@ -177,7 +177,7 @@ def test_fallback_notes_reach_the_delivery_and_the_review(
         encoding="utf-8",
     )
     settings = load_settings(config_path)
-    engine = Engine(settings, dry_run=True, clock=clock)
+    engine = Engine(settings, dry_run=True, clock=clock).start()
     drop(
         "maharashtra",
         "s.toml",

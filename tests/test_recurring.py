@@ -39,7 +39,7 @@ def write_rule(settings: Settings, name: str, text: str) -> Path:
 
 def start(settings: Settings, clock: FakeClock) -> Engine:
     """An engine as the daemon builds one at start: reading the rules then."""
-    return Engine(settings, dry_run=True, clock=clock)
+    return Engine(settings, dry_run=True, clock=clock).start()
 
 
 def posts(engine: Engine) -> list[Post]:

@@ -78,7 +78,7 @@ def test_retweets_are_counted_as_amplified_not_as_posts(
     with config_path.open("a", encoding="utf-8") as config:
         config.write('\n[[amplify]]\nsources = ["directorate"]\ntargets = ["all"]\n')
         config.write('platforms = ["x"]\n')
-    engine = Engine(load_settings(config_path), dry_run=True, clock=clock)
+    engine = Engine(load_settings(config_path), dry_run=True, clock=clock).start()
     day = clock().astimezone(engine.settings.zone).date()
     drop(
         "directorate",

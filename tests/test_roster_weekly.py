@@ -90,7 +90,7 @@ def test_weekly_report_reaches_the_directorates_cell(
             encoding="utf-8",
         )
         settings = load_settings(config_path)
-        engine = Engine(settings, dry_run=True, clock=clock)
+        engine = Engine(settings, dry_run=True, clock=clock).start()
         drop("haryana", "p.toml", '[text]\nhi = "नए डाक टिकट"\nen = "New stamps"\n')
         engine.tick()  # 5 dry-run deliveries: x and facebook in hi and en, instagram in hi
         clock.advance(days=1)
@@ -169,7 +169,7 @@ def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server
     config_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with weekly_mail(config_path, monkeypatch) as (smtp, settings):
-        engine = Engine(settings, dry_run=True, clock=clock)
+        engine = Engine(settings, dry_run=True, clock=clock).start()
         daemon = Daemon(engine, reload=lambda: engine)
         daemon._schedule_periodic()
         job = daemon._scheduler.get_job(WEEKLY_JOB)
@@ -199,7 +199,7 @@ def test_the_weekly_report_goes_out_even_when_the_scheduler_wakes_late_for_it(
     """A loaded machine or a paused VM can wake APScheduler's thread seconds after 09:00;
     APScheduler skips by default a run more than a second late, and the week's report with it."""
     with weekly_mail(config_path, monkeypatch) as (smtp, settings):
-        engine = Engine(settings, dry_run=True, clock=clock)
+        engine = Engine(settings, dry_run=True, clock=clock).start()
         daemon = Daemon(engine, reload=lambda: engine)
         daemon._schedule_periodic()
         for other in (SWEEP, METRICS_JOB, WEEKLY_RETRY_JOB):
@@ -223,7 +223,7 @@ def test_a_weeks_report_sent_again_carries_its_message_id_and_one_by_hand_a_new_
     daemon sends the week's report again (periodic.py): the same Message-ID lets a receiving
     system recognise the copy. Another week, or a person's ``report --email``, is a new message."""
     with weekly_mail(config_path, monkeypatch) as (smtp, settings):
-        ledger = Engine(settings, dry_run=True, clock=clock).ledger
+        ledger = Engine(settings, dry_run=True, clock=clock).start().ledger
         due = clock()
         send_weekly(settings, ledger, Credentials(None), due)
         send_weekly(settings, ledger, Credentials(None), due + timedelta(hours=2), fired=due)

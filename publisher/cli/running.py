@@ -91,6 +91,6 @@ def release_host(settings: Settings, host: str) -> int:
 
 
 def _engine(settings: Settings, host: str, dry_run: bool) -> Engine:
-    engine = Engine(settings, dry_run=dry_run, clock=system_clock, host=host)
+    engine = Engine(settings, dry_run=dry_run, clock=system_clock, host=host).start()
     redact_logs(engine.credentials)
     return engine

@@ -140,14 +140,18 @@ class Daemon:
                 platform,
                 bound,
             )
+        self.engine.close()
         logger.info("stopped")
 
-    # The workers reach the engine through these, so that after a reload they use the new one.
+    # The workers reach the engine through these, so that after a reload they use the new one;
+    # the one replaced is held open until their pass on it ends.
     def _dispatch(self, platform: str, stop: threading.Event) -> list[Claim]:
-        return self.engine.dispatch(platform, stop)
+        with self.engine.in_use() as engine:
+            return engine.dispatch(platform, stop)
 
     def _next_due(self, platform: str) -> datetime | None:
-        return self.engine.dispatcher.next_due(platform)
+        with self.engine.in_use() as engine:
+            return engine.next_due(platform)
 
     def _tick(self) -> None:
         # A file that arrives while a tick runs cannot start another (one instance at a time):
@@ -222,31 +226,33 @@ class Daemon:
             logger.info("%s: now every %g minutes", job, minutes)
 
     def _collect_metrics(self) -> None:
-        engine = self.engine
-        sending = engine.dispatcher.adapters
-        fresh = MeasuringAdapters(engine.settings, engine.credentials, engine.clock)
+        with self.engine.in_use() as engine:
+            sending = engine.dispatcher.adapters
+            fresh = MeasuringAdapters(engine.settings, engine.credentials, engine.clock)
 
-        def adapter_for(key: str) -> Adapter[Any] | None:
-            """A dry run's accounts have nothing on the platforms to measure."""
-            return None if key not in sending or sending[key].dry_run else fresh(key)
+            def adapter_for(key: str) -> Adapter[Any] | None:
+                """A dry run's accounts have nothing on the platforms to measure."""
+                return None if key not in sending or sending[key].dry_run else fresh(key)
 
-        self._periods.run(
-            METRICS_JOB,
-            engine.settings.metrics.interval_minutes,
-            lambda: collect(engine.ledger, adapter_for, engine.settings.metrics, engine.clock),
-        )
+            self._periods.run(
+                METRICS_JOB,
+                engine.settings.metrics.interval_minutes,
+                lambda: collect(engine.ledger, adapter_for, engine.settings.metrics, engine.clock),
+            )
 
     def _weekly_report(self, trigger: CronTrigger) -> None:
         """At the weekly report's day and time: the daemon that takes this firing sends it; the
         others leave it."""
-        self._periods.weekly_report(fired_at(trigger, self.engine.clock()))
+        with self.engine.in_use() as engine:
+            self._periods.weekly_report(fired_at(trigger, engine.clock()))
 
     def _sweep(self) -> None:
         """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes; once per
         period of sweep_minutes across the daemons sharing the ledger."""
-        self._periods.run(
-            SWEEP, self.engine.settings.freshness.sweep_minutes, self.engine.sweep_freshness
-        )
+        with self.engine.in_use() as engine:
+            self._periods.run(
+                SWEEP, engine.settings.freshness.sweep_minutes, engine.sweep_freshness
+            )
 
     def _wake(self) -> None:
         self._arrived.set()
@@ -283,7 +289,8 @@ class Daemon:
 
     def _fire(self, name: str) -> None:
         try:
-            self.engine.recurring.fire(name)
+            with self.engine.in_use() as engine:
+                engine.recurring.fire(name)
         except Exception:
             logger.exception("recurring post %s failed to fire; the next tick tries again", name)
         self._wake()
@@ -295,7 +302,8 @@ class Daemon:
         except (PublisherError, OSError) as exc:
             logger.error("config.toml was not reloaded; the running configuration stays: %s", exc)
             return
-        self.engine = fresh
+        replaced, self.engine = self.engine, fresh
+        replaced.close()
         self._watch()
         self._schedule_rules()
         self._schedule_periodic()

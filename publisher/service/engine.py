@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +38,7 @@ from publisher.intake.recurring import Recurring
 from publisher.oversight.freshness import Freshness, Sweep, mailer
 from publisher.planning.amplify import amplify_plan
 from publisher.planning.render import Renderer
-from publisher.store.db import open_ledger
+from publisher.store.db import Ledger, make_engine, ready
 from publisher.store.late import Late, mark_late
 from publisher.store.ledger import Claim, platforms_at_work
 
@@ -61,6 +62,15 @@ class Tick:
 
 
 class Engine:
+    """The composition root: every part built from one configuration, sharing one ledger.
+
+    Building it reads the configuration's files (templates, schedules, evergreen pools) and
+    connects to nothing; ``start()`` opens the ledger and readies the queue folder, ``close()``
+    releases the ledger's connections. Work that other threads run on it (a dispatch pass, a
+    periodic job) holds it ``in_use()``, so that closing it on a reload never pulls the pool from
+    under that work: the pool is released when the last of it ends.
+    """
+
     def __init__(
         self, settings: Settings, *, dry_run: bool, clock: Clock, host: str | None = None
     ) -> None:
@@ -71,7 +81,8 @@ class Engine:
         self.clock = clock
         self.credentials = Credentials(settings.credentials.file)
         adapters = load_adapters(settings, self.credentials, dry_run=dry_run, clock=clock)
-        self.ledger: sessionmaker[Session] = open_ledger(settings.database_url)
+        self._database = make_engine(settings.database_url)  # connects at start()
+        self.ledger: sessionmaker[Session] = Ledger(self._database)
         renderer = Renderer.from_settings(settings)
         self.recurring = Recurring(settings, renderer, self.ledger, clock)  # bad rules stop here
         self.intake = Intake(settings, renderer, self.ledger, clock, host)
@@ -87,7 +98,9 @@ class Engine:
             blackouts=settings.blackouts,
         )
         self._files = threading.Lock()  # the officers' files: one writer at a time
-        self.intake.prepare()
+        self._users = 0  # pieces of work running on it (in_use)
+        self._closing = False
+        self._use = threading.Lock()
         self.freshness = Freshness(
             settings,
             renderer,
@@ -97,6 +110,45 @@ class Engine:
             mailer(settings, self.credentials, clock),
             dry_run=dry_run,
         )
+
+    def start(self) -> Engine:
+        """Make the ledger ready (SQLite brought up to date, PostgreSQL's schema checked) and the
+        unit folders, putting back what a crash of this host left in ``processing/``. Returns
+        the engine, started.
+
+        Raises:
+            SchemaOutOfDateError: PostgreSQL's schema is behind this version's.
+        """
+        ready(self._database)
+        self.intake.prepare()
+        return self
+
+    def close(self) -> None:
+        """Release the ledger's pool of connections, now or, while work holds the engine
+        ``in_use()``, when the last of it ends. A reload closes the engine it replaces."""
+        with self._use:
+            self._closing = True
+            if self._users:
+                return
+        self._database.dispose()
+
+    @contextmanager
+    def in_use(self) -> Iterator[Engine]:
+        """Hold the engine open for a piece of work (see ``close``)."""
+        with self._use:
+            self._users += 1
+        try:
+            yield self
+        finally:
+            with self._use:
+                self._users -= 1
+                last = self._closing and not self._users
+            if last:
+                self._database.dispose()
+
+    def next_due(self, platform: str) -> datetime | None:
+        """When the platform's next delivery falls due, for its worker's sleep."""
+        return self.dispatcher.next_due(platform)
 
     def platforms(self) -> list[str]:
         """Platforms to dispatch: those with accounts, and those with deliveries still at work

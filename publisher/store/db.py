@@ -273,8 +273,18 @@ def open_ledger(url: str) -> Ledger:
     several hosts, is never changed behind the administrator's back: ``publisher db upgrade``
     does it, once, and until then every command refuses to start (SchemaOutOfDateError)."""
     engine = make_engine(url)
+    ready(engine)
+    return Ledger(engine)
+
+
+def ready(engine: Engine) -> None:
+    """The schema made ready to use, as ``open_ledger`` says: SQLite brought up to date, PostgreSQL
+    checked.
+
+    Raises:
+        SchemaOutOfDateError: PostgreSQL's schema is behind this version's.
+    """
     if engine.dialect.name == "sqlite":
         upgrade(engine)
     else:
         check_schema(engine)
-    return Ledger(engine)
