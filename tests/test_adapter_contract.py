@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from publisher.adapters.base import Adapter, Media, Outgoing
-from publisher.adapters.email import EmailAdapter
+from publisher.adapters.email import EmailAdapter, EmailOptions
 from publisher.adapters.facebook import FacebookAdapter
-from publisher.adapters.instagram import InstagramAdapter
+from publisher.adapters.graph import GraphOptions
+from publisher.adapters.instagram import InstagramAdapter, InstagramOptions
 from publisher.adapters.x import XAdapter
 from publisher.config.organisation import Account
-from publisher.config.platforms import EmailOptions, GraphOptions, InstagramOptions, PlatformOptions
+from publisher.config.platforms import PlatformOptions
 from publisher.errors import (
     AdapterError,
     AuthError,

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from publisher.adapters.base import Media, Outgoing
-from publisher.adapters.email import EmailAdapter
+from publisher.adapters.email import EmailAdapter, EmailOptions
 from publisher.config.organisation import Account
-from publisher.config.platforms import EmailOptions
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
 from publisher.vocabulary import Part
 from tests.fakes.smtp import FakeSMTP

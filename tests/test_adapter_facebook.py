@@ -13,8 +13,8 @@ import pytest
 
 from publisher.adapters.base import Media, Outgoing
 from publisher.adapters.facebook import FacebookAdapter
+from publisher.adapters.graph import GraphOptions
 from publisher.config.organisation import Account
-from publisher.config.platforms import GraphOptions
 from publisher.errors import (
     AuthError,
     PermanentError,

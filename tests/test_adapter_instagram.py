@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from publisher.adapters.base import Media, Outgoing
-from publisher.adapters.instagram import InstagramAdapter
+from publisher.adapters.instagram import InstagramAdapter, InstagramOptions
 from publisher.config.organisation import Account
-from publisher.config.platforms import InstagramOptions
 from publisher.errors import PermanentError, RateLimitedError, TransientError, UncertainError
 from publisher.vocabulary import Part
 from tests.fakes.graph_api import FakeGraph

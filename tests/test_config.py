@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.config.settings import load_settings
+from publisher.adapters.registry import load_config
 from publisher.errors import ConfigError
 from tests.conftest import REPO
 
@@ -25,7 +25,7 @@ def problems(tmp_path: Path, text: str) -> str:
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        load_settings(path)
+        load_config(path)
     return "\n".join(str(p) for p in err.value.problems)
 
 

@@ -104,7 +104,12 @@ RULED = (
 from publisher.config.platforms import Quota
 
 
-class OutboxAdapter(Adapter[PlatformOptions]):
+class OutboxOptions(PlatformOptions):
+    label: str = ""
+
+
+class OutboxAdapter(Adapter[OutboxOptions]):
+    options_model = OutboxOptions
     rules = Rules(
         text_limit=60,
         max_mentions=2,
@@ -112,12 +117,13 @@ class OutboxAdapter(Adapter[PlatformOptions]):
         quotas=(Quota(per="account", posts=1, minutes=1440),),
     )""",
     )
+    .replace('"timeout": self.options.timeout_seconds', '"label": self.options.label')
     .replace("from publisher.vocabulary import Receipt", "")
     .replace("import json\n", "import json\nfrom publisher.vocabulary import Receipt\n", 1)
 )
 
 TAGGED = (
-    CONFIG
+    CONFIG.replace("timeout_seconds = 7\n", 'timeout_seconds = 7\nlabel = "circular"\n')
     + """
 [tags.groups.circles]
 handles = { outbox = ["dakghar", "tnpost", "upcircle", "mhcircle"] }
@@ -185,7 +191,21 @@ def test_a_platforms_declared_rules_fit_tag_pace_and_rehearse_it_with_no_change_
     config, folder = _drop_posts(tmp_path / "real")
     run = publisher("run", "--once", config=config, env=env)
     assert run.returncode == 0, run.stderr
-    sent = outbox.read_text(encoding="utf-8").splitlines()
+    sent = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
     assert len(sent) == 1  # one post a day: the other waits for tomorrow
+    assert sent[0]["label"] == "circular"  # its own option, read by its own options model
     status = publisher("review", config=config, env=env)
     assert "pending" in status.stdout
+
+
+def test_a_platforms_own_option_misspelt_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    package = _package(
+        tmp_path, RULED, "[publisher.adapters]\noutbox = outbox_adapter:OutboxAdapter\n"
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(TAGGED.replace('label = "circular"', 'lable = "circular"'), "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(package)}
+    run = publisher("validate", str(config), config=config, env=env)
+    assert run.returncode == 1
+    assert "platforms.outbox.lable: 'lable' is not a key this file knows" in run.stdout
+    assert "Did you mean 'label'?" in run.stdout

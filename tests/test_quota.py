@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, select
 
 from publisher.adapters.base import Adapter
-from publisher.adapters.registry import adapter_class, load_adapters
+from publisher.adapters.registry import adapter_class, load_adapters, load_config
 from publisher.adapters.x import XAdapter
 from publisher.config.credentials import Credentials
 from publisher.config.platforms import PlatformOptions, Quota
@@ -282,7 +282,7 @@ def test_bad_quotas_stop_start_up_naming_the_key(
     with config_path.open("a", encoding="utf-8") as f:
         f.write(f"\n[platforms.x]\nquotas = {quotas}\n")
     with pytest.raises(ConfigError) as caught:
-        load_settings(config_path)
+        load_config(config_path)
     [problem] = caught.value.problems
     assert problem.where == where
     assert said in str(problem)

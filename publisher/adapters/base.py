@@ -137,6 +137,8 @@ class Adapter(ABC, Generic[Options]):
     rules: ClassVar[Rules] = Rules()
     secrets: ClassVar[tuple[str, ...]] = ()
     """The credential fields this adapter needs; all are secret and masked in logs."""
+    options_model: ClassVar[type[PlatformOptions]] = PlatformOptions
+    """What ``[platforms.<name>]`` may hold: the common options, or a subclass with more."""
     dry_run: ClassVar[bool] = False
     """True for an adapter that records instead of publishing: deliveries end as dry_run."""
 

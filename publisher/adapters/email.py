@@ -20,11 +20,17 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Rules
+from publisher.adapters.registry import read_options
+from publisher.config.fields import EMAIL
 from publisher.config.organisation import Account
-from publisher.config.platforms import EmailOptions
+from publisher.config.platforms import PlatformOptions
+from publisher.config.settings import Settings
 from publisher.errors import AuthError, PermanentError, TransientError, UncertainError
 from publisher.vocabulary import Receipt
 
@@ -35,9 +41,21 @@ NOTICE_POLICY = policy.default.clone(max_line_length=998)
 folded, which would start it with a space in some mail readers."""
 
 
+class EmailOptions(PlatformOptions):
+    """``[platforms.email]``: the mail server, for e-mail accounts and for the engine's own
+    notices and reports (``server_options``)."""
+
+    host: str = "localhost"
+    port: int = Field(default=587, gt=0)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    sender: str = Field(default="publisher@localhost", pattern=EMAIL)
+    ca_file: Path | None = Field(default=None, strict=False)  # to trust a private CA's certificate
+
+
 class EmailAdapter(Adapter[EmailOptions]):
     platform: ClassVar[str] = "email"
     secrets: ClassVar[tuple[str, ...]] = ("username", "password")
+    options_model: ClassVar[type[PlatformOptions]] = EmailOptions
     rules: ClassVar[Rules] = Rules(mentions=False)  # a message to people: no tags, no limit
 
     @classmethod
@@ -122,6 +140,12 @@ class EmailAdapter(Adapter[EmailOptions]):
 
     def _connect(self) -> smtplib.SMTP:
         return connect(self.options, self._secrets)
+
+
+def server_options(settings: Settings) -> EmailOptions:
+    """``[platforms.email]``, the server the engine's own mail goes through too (officers'
+    notices, the weekly report), whether or not any account is on e-mail."""
+    return read_options(EmailOptions, settings, EmailAdapter.platform)
 
 
 def _tls(options: EmailOptions) -> ssl.SSLContext:

@@ -27,8 +27,8 @@ from publisher.adapters.base import (
     Rules,
     comparable,
 )
-from publisher.adapters.graph import DuplicatePostError, Graph
-from publisher.config.platforms import GraphOptions, Quota
+from publisher.adapters.graph import DuplicatePostError, Graph, GraphOptions
+from publisher.config.platforms import PlatformOptions, Quota
 from publisher.errors import AdapterError, PermanentError, UncertainError
 from publisher.vocabulary import Receipt
 
@@ -40,6 +40,7 @@ POSTS_PAGES = 6  # of 100: Graph lists about 600 of a page's published posts a y
 class FacebookAdapter(Adapter[GraphOptions]):
     platform: ClassVar[str] = "facebook"
     secrets: ClassVar[tuple[str, ...]] = ("page_access_token",)
+    options_model: ClassVar[type[PlatformOptions]] = GraphOptions
     rules: ClassVar[Rules] = Rules(
         text_limit=63_206,
         overflow="none",  # every tag in the post itself

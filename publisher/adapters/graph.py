@@ -17,12 +17,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import facebook
 import requests
+from pydantic import Field
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from publisher.adapters.http import redirect
 from publisher.config.organisation import Account
-from publisher.config.platforms import GraphOptions
+from publisher.config.platforms import PlatformOptions
 from publisher.errors import (
     AdapterError,
     AuthError,
@@ -38,6 +39,12 @@ RATE_LIMITED = {4, 17, 32, 613, 80001}
 AUTH = {10, 190}
 DUPLICATE = 506
 DEFAULT_WAIT = 900.0  # when Graph limits without saying for how long
+
+
+class GraphOptions(PlatformOptions):
+    """``[platforms.facebook]`` and ``[platforms.instagram]``: the Graph API version spoken."""
+
+    graph_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
 
 
 class DuplicatePostError(PermanentError):

@@ -19,6 +19,8 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from pydantic import Field
+
 from publisher.adapters.base import (
     AccountCheck,
     Adapter,
@@ -28,8 +30,8 @@ from publisher.adapters.base import (
     Rules,
     comparable,
 )
-from publisher.adapters.graph import Graph
-from publisher.config.platforms import InstagramOptions, Quota
+from publisher.adapters.graph import Graph, GraphOptions
+from publisher.config.platforms import PlatformOptions, Quota
 from publisher.errors import (
     AdapterError,
     PermanentError,
@@ -46,9 +48,19 @@ MEDIA_PAGES = 20  # of 50: ten days of posts at Instagram's highest publishing q
 QUOTA_WAIT = 3600.0  # the publishing quota is a rolling 24 hours: look again in an hour
 
 
+class InstagramOptions(GraphOptions):
+    """``[platforms.instagram]``: where Instagram fetches the media from, and how long a
+    container may take to be ready."""
+
+    media_base_url: str | None = None  # where the archive is served from: Instagram fetches media
+    container_poll_seconds: float = Field(default=2.0, ge=0)
+    container_poll_limit: int = Field(default=30, ge=1)
+
+
 class InstagramAdapter(Adapter[InstagramOptions]):
     platform: ClassVar[str] = "instagram"
     secrets: ClassVar[tuple[str, ...]] = ("access_token",)
+    options_model: ClassVar[type[PlatformOptions]] = InstagramOptions
     rules: ClassVar[Rules] = Rules(
         text_limit=2_200,  # the caption
         max_mentions=20,  # in the caption, and again in the first comment

@@ -14,13 +14,17 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from publisher.adapters.base import Adapter
+from pydantic import ValidationError, create_model
+
+from publisher.adapters.base import Adapter, Options
 from publisher.adapters.dryrun import DryRunAdapter
 from publisher.clock import Clock
 from publisher.config.credentials import Credentials
 from publisher.config.organisation import Account
+from publisher.config.platforms import PlatformOptions
 from publisher.config.plugins import GROUP
 from publisher.config.settings import Settings, load_settings
+from publisher.config.tomlfile import problems_from_validation
 from publisher.errors import ConfigError, NoAdapterError, Problem
 
 
@@ -43,16 +47,38 @@ def adapter_class(platform: str) -> type[Adapter[Any]]:
     return cls
 
 
+def read_options(model: type[Options], settings: Settings, platform: str) -> Options:
+    """``[platforms.<platform>]`` read by ``model``; a relative path in it is taken from the
+    folder config.toml is in.
+
+    Raises:
+        ValidationError: the table does not fit the model (``load_config`` reports it by key).
+    """
+    options = model.model_validate(settings.platforms.table(platform))
+    relative = {
+        name: settings.folder / value
+        for name, value in options
+        if isinstance(value, Path) and not value.is_absolute()
+    }
+    return options.model_copy(update=relative) if relative else options
+
+
+def options(settings: Settings, platform: str) -> PlatformOptions:
+    """The options of ``platform``, as its adapter's own model reads them."""
+    return read_options(adapter_class(platform).options_model, settings, platform)
+
+
 def load_config(path: Path) -> Settings:
     """config.toml read and checked whole: its own sections (publisher.config.settings), then
-    what only each platform's adapter can tell: an account missing what its platform needs, an
-    ``[[amplify]]`` rule on a platform that cannot amplify.
+    what only each platform's adapter can tell: its ``[platforms.<name>]`` options, an account
+    missing what its platform needs, an ``[[amplify]]`` rule on a platform that cannot amplify.
 
     Raises:
         ConfigError: listing every problem, each with its key path and fix.
     """
     settings = load_settings(path)
-    problems = [
+    problems = _option_problems(settings, path)
+    problems += [
         Problem(f"units.{unit}.accounts", *problem)
         for unit, account in settings.accounts()
         if (problem := adapter_class(account.platform).account_problem(account))
@@ -72,6 +98,20 @@ def load_config(path: Path) -> Settings:
     if problems:
         raise ConfigError(str(path), problems)
     return settings
+
+
+def _option_problems(settings: Settings, path: Path) -> list[Problem]:
+    """Each ``[platforms.<name>]`` table read by its adapter's options model, the problems found
+    placed in config.toml (key path and line) as its own sections' are."""
+    tables = settings.platforms.model_extra or {}
+    models: dict[str, Any] = {name: (adapter_class(name).options_model, ...) for name in tables}
+    section = create_model("PlatformsSection", **models)
+    whole = create_model("ConfigWithPlatforms", platforms=(section, ...))
+    try:
+        whole.model_validate({"platforms": tables})
+    except ValidationError as exc:
+        return problems_from_validation(exc, whole, path.read_text(encoding="utf-8"))
+    return []
 
 
 def amplifies(platform: str) -> bool:
@@ -106,8 +146,8 @@ def build(
     one that records instead (its platform's rules still apply: planning and pacing read them
     from the platform's class)."""
     cls = adapter_class(account.platform)
-    options = settings.platforms.options(account.platform)
+    read = options(settings, account.platform)
     if dry_run:
-        return DryRunAdapter(account, {}, options, clock)
+        return DryRunAdapter(account, {}, read, clock)
     secrets = credentials.get(account.credential) if account.credential else {}
-    return cls(account, secrets, options, clock)
+    return cls(account, secrets, read, clock)

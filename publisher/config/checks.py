@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from publisher.config.fields import zoned
 from publisher.config.organisation import ALL_UNITS
-from publisher.config.platforms import PlatformOptions, Platforms
 from publisher.errors import Problem
 
 if TYPE_CHECKING:
@@ -73,7 +72,6 @@ def cross_references(settings: Settings) -> list[Problem]:
                 )
             )
     problems.extend(_amplify_problems(settings))
-    problems.extend(_quota_problems(settings))
     problems.extend(_blackout_problems(settings))
     freshness = settings.freshness
     if freshness.sweep_minutes * 2 / (24 * 60) >= freshness.max_silence_days:
@@ -108,24 +106,6 @@ def _amplify_problems(settings: Settings) -> list[Problem]:
         for u in names
         if u not in units
     ]
-
-
-def _quota_problems(settings: Settings) -> list[Problem]:
-    """Two quotas of one scope over one window: which one was meant cannot be guessed."""
-    problems: list[Problem] = []
-    for name in Platforms.model_fields:
-        options: PlatformOptions = getattr(settings.platforms, name)
-        seen = Counter((q.per, q.minutes) for q in options.quotas or ())
-        problems.extend(
-            Problem(
-                f"platforms.{name}.quotas",
-                f"two quotas per {per} over {minutes:g} minutes",
-                "Keep one of them: the smaller number of posts is the safe one",
-            )
-            for (per, minutes), count in seen.items()
-            if count > 1
-        )
-    return problems
 
 
 def _blackout_problems(settings: Settings) -> list[Problem]:

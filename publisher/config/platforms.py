@@ -1,18 +1,19 @@
 """What each platform's adapter is configured with (``[platforms.*]``), and the quotas that pace it.
 
-An adapter is built from its account and these options, not from the whole Settings; a platform a
-third-party package adds is an ``Adapter[PlatformOptions]`` and takes the common options (README,
-"Adding a platform").
+An adapter is built from its account and its options, not from the whole Settings. Every adapter
+takes the common options here; one that needs more declares its own model (a subclass, on its
+class as ``options``), and config.toml's table for it is read by that model (README, "Adding a
+platform").
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+from collections import Counter
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from publisher.config.fields import EMAIL, Strict, installed_platform
+from publisher.config.fields import Strict, installed_platform
 
 
 class Quota(Strict):
@@ -34,35 +35,28 @@ class PlatformOptions(Strict):
     quotas: list[Quota] | None = None
     """None: the adapter's own (``Rules.quotas``); a list, even empty, replaces them."""
 
-
-class GraphOptions(PlatformOptions):
-    graph_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
-
-
-class InstagramOptions(GraphOptions):
-    media_base_url: str | None = None  # where the archive is served from: Instagram fetches media
-    container_poll_seconds: float = Field(default=2.0, ge=0)
-    container_poll_limit: int = Field(default=30, ge=1)
-
-
-class EmailOptions(PlatformOptions):
-    host: str = "localhost"
-    port: int = Field(default=587, gt=0)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    sender: str = Field(default="publisher@localhost", pattern=EMAIL)
-    ca_file: Path | None = Field(default=None, strict=False)  # to trust a private CA's certificate
+    @field_validator("quotas")
+    @classmethod
+    def _one_per_window(cls, quotas: list[Quota] | None) -> list[Quota] | None:
+        """Two quotas of one scope over one window: which one was meant cannot be guessed."""
+        seen = Counter((q.per, q.minutes) for q in quotas or ())
+        for (per, minutes), count in seen.items():
+            if count > 1:
+                msg = (
+                    f"two quotas per {per} over {minutes:g} minutes; keep one of them: the "
+                    "smaller number of posts is the safe one"
+                )
+                raise ValueError(msg)
+        return quotas
 
 
 class Platforms(Strict):
-    """Options per platform; a platform added by another package takes the common options."""
+    """The ``[platforms.<name>]`` tables as written, for installed platforms only. Each is read
+    by its adapter's own options model (``Adapter.options``, a ``PlatformOptions``) when
+    config.toml is loaded (publisher.adapters.registry.load_config)."""
 
     model_config = ConfigDict(extra="allow")
-    __pydantic_extra__: dict[str, PlatformOptions] = Field(init=False)
-
-    x: PlatformOptions = PlatformOptions()
-    facebook: GraphOptions = GraphOptions()
-    instagram: InstagramOptions = InstagramOptions()
-    email: EmailOptions = EmailOptions()
+    __pydantic_extra__: dict[str, dict[str, Any]] = Field(init=False)
 
     @model_validator(mode="after")
     def _installed(self) -> Platforms:
@@ -70,7 +64,6 @@ class Platforms(Strict):
             installed_platform(name)
         return self
 
-    def options(self, platform: str) -> PlatformOptions:
-        """The options of ``platform``; the common defaults for one not configured here."""
-        found = getattr(self, platform, None)
-        return found if isinstance(found, PlatformOptions) else PlatformOptions()
+    def table(self, platform: str) -> dict[str, Any]:
+        """What config.toml says under ``[platforms.<platform>]``; empty if nothing."""
+        return self.__pydantic_extra__.get(platform, {})

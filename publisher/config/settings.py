@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationError
 
 from publisher.config.checks import cross_references
 from publisher.config.fields import EMAIL, LocaleCode, LocalTime, Platform, Strict, zoned
@@ -157,6 +157,13 @@ class Settings(Strict):
     metrics: MetricsPolicy = MetricsPolicy()
     reports: Reports = Reports()
 
+    _folder: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def folder(self) -> Path:
+        """The folder config.toml is in: relative paths written in it are taken from there."""
+        return self._folder
+
     def accounts(self) -> list[tuple[str, Account]]:
         """Every account with the id of its unit, in config order."""
         return [(uid, a) for uid, unit in self.units.items() for a in unit.accounts]
@@ -188,21 +195,14 @@ def load_settings(path: Path) -> Settings:
     paths = Paths(**{k: base / v for k, v in settings.paths.model_dump().items()})
     secrets = settings.credentials.file
     credentials = CredentialsFile(file=base / secrets if secrets else None)
-    email = settings.platforms.email
-    if email.ca_file is not None:
-        email = email.model_copy(update={"ca_file": base / email.ca_file})
-    platforms = settings.platforms.model_copy(update={"email": email})
     blackouts = [
         b.model_copy(
             update={"start": zoned(b.start, settings.zone), "end": zoned(b.end, settings.zone)}
         )
         for b in settings.blackouts
     ]
-    return settings.model_copy(
-        update={
-            "paths": paths,
-            "credentials": credentials,
-            "platforms": platforms,
-            "blackouts": blackouts,
-        }
+    loaded = settings.model_copy(
+        update={"paths": paths, "credentials": credentials, "blackouts": blackouts}
     )
+    loaded._folder = base
+    return loaded

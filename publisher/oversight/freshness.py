@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.adapters.email import Mail, send_mail
+from publisher.adapters.email import Mail, send_mail, server_options
 from publisher.clock import Clock
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings
@@ -73,7 +73,7 @@ def mailer(settings: Settings, credentials: Credentials, clock: Clock) -> Send:
     """
     name = settings.freshness.smtp_credential
     secrets = credentials.get(name) if name else {}
-    options = settings.platforms.email
+    options = server_options(settings)
     return lambda mail: send_mail(options, secrets, mail, clock())
 
 

@@ -16,7 +16,7 @@ from email.utils import formatdate, make_msgid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.adapters.email import classify, connect
+from publisher.adapters.email import classify, connect, server_options
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings, WeeklyReport
 from publisher.errors import PublisherError, TransientError
@@ -38,7 +38,7 @@ def weekly_message(
     report: Report, settings: Settings, policy: WeeklyReport, message_id: str | None = None
 ) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = settings.platforms.email.sender
+    message["From"] = server_options(settings).sender
     message["To"] = ", ".join(policy.to)
     kind = "weekly compliance report" if (report.last - report.first).days == DAYS - 1 else "report"
     message["Subject"] = f"{report.organisation}: {kind}, {report.first} to {report.last}"
@@ -123,11 +123,12 @@ def send_report(
         raise PublisherError(msg)
     message = weekly_message(report, settings, policy, message_id)
     secrets = credentials.get(policy.credential) if policy.credential else {}
-    with connect(settings.platforms.email, secrets) as smtp:
+    server = server_options(settings)
+    with connect(server, secrets) as smtp:
         try:
             smtp.send_message(message)
         except smtplib.SMTPResponseException as exc:
-            raise classify(exc, f"{settings.platforms.email.host}") from exc
+            raise classify(exc, server.host) from exc
         except (smtplib.SMTPException, OSError) as exc:
             msg = f"the weekly report was not sent: {exc}"
             raise TransientError(msg) from exc

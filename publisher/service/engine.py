@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.base import Adapter
-from publisher.adapters.registry import adapter_class, load_adapters
+from publisher.adapters.registry import adapter_class, load_adapters, options
 from publisher.clock import Clock
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings
@@ -246,7 +246,7 @@ def platform_quotas(settings: Settings, adapters: Mapping[str, Adapter[Any]]) ->
     quotas = {}
     for platform in {a.platform for a in accounts}:
         rules = adapter_class(platform).rules
-        configured = settings.platforms.options(platform).quotas
+        configured = options(settings, platform).quotas
         quotas[platform] = Quotas(
             rules.quotas if configured is None else configured,
             {a.key: apps[a.key] for a in accounts if a.platform == platform},
