@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from publisher.config.settings import Settings, load_settings
-from publisher.oversight.review import parts_lines
 from publisher.planning.fit import fit
+from publisher.planning.preview import parts_lines
 from publisher.planning.render import Renderer
 from publisher.planning.tags import mentions
 from tests.conftest import REPO

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.base import AccountCheck
 from publisher.adapters.registry import build
-from publisher.cli.output import explain, print_late, redact_logs, write
+from publisher.cli.output import explain, redact_logs, write
 from publisher.clock import system_clock
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings
@@ -22,6 +22,7 @@ from publisher.oversight.freshness import account_standings, standings_text
 from publisher.oversight.review import (
     awaiting_text,
     late_deliveries,
+    late_text,
     queued,
     review_text,
     status_text,
@@ -51,7 +52,7 @@ def show(args: argparse.Namespace, settings: Settings) -> int:
             waiting = queued(session)
             print(awaiting_text(waiting, settings), end="")
             print(review_text(waiting, settings), end="")
-            print_late(late_deliveries(session, system_clock()), settings)
+            print(late_text(late_deliveries(session, system_clock()), settings), end="")
     if args.command == "status":  # its own session: each one holds SQLite's write lock
         print(_rules_status(settings, ledger))
     return 0

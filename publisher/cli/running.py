@@ -10,13 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from publisher.adapters.registry import load_config
-from publisher.cli.output import print_late, redact_logs
+from publisher.cli.output import redact_logs
 from publisher.clock import system_clock
 from publisher.config.settings import Settings
 from publisher.errors import PublisherError
 from publisher.intake.hosts import hold, lock_path, try_lock
 from publisher.intake.unitfolder import release
-from publisher.oversight.review import awaiting_text, queued, review_text
+from publisher.oversight.review import awaiting_text, late_text, queued, review_text
 from publisher.service.daemon import Daemon
 from publisher.service.engine import Engine
 from publisher.store.models import Delivery
@@ -50,7 +50,8 @@ def run(config: Path, settings: Settings, *, host: str, dry_run: bool, once: boo
         if tick.created:
             print(f"{len(tick.created)} recurring post(s) created from their rules.\n")
         late = [d.delivery_id for d in tick.late]
-        print_late(session.scalars(select(Delivery).where(Delivery.id.in_(late))).all(), settings)
+        late_ones = session.scalars(select(Delivery).where(Delivery.id.in_(late))).all()
+        print(late_text(late_ones, settings), end="")
         if sent:
             print(review_text(sent, settings))
         print(f"{len(waiting)} deliveries scheduled for later.\n")

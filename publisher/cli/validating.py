@@ -10,15 +10,14 @@ from pathlib import Path
 
 from publisher.adapters.registry import load_config
 from publisher.cli.output import explain
-from publisher.clock import system_clock
+from publisher.clock import local, system_clock
 from publisher.config.settings import Settings
 from publisher.config.tomlfile import parse_toml
 from publisher.errors import InputError, PublisherError
-from publisher.intake.officer_files import local
 from publisher.intake.postfile import parse_post
 from publisher.intake.schedulefile import parse_schedule, preview
-from publisher.oversight.review import parts_lines
 from publisher.planning.plan import plan
+from publisher.planning.preview import parts_lines
 from publisher.planning.render import Renderer
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from publisher.clock import local
 from publisher.errors import Problem
 from publisher.store.models import Post
 from publisher.vocabulary import POST, Priority
@@ -70,10 +71,6 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-
-
-def local(when: datetime, zone: tzinfo) -> str:
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def receipt_name(source_name: str) -> str:

@@ -25,13 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.clock import Clock
+from publisher.clock import Clock, local
 from publisher.config.settings import Settings
 from publisher.errors import MediaNotReadyError, PostFileError, Problem
 from publisher.intake.hosts import checked_host, this_host
 from publisher.intake.officer_files import (
     ReceiptPost,
-    local,
     receipt_name,
     receipt_text,
     rejection_text,
@@ -55,7 +54,8 @@ from publisher.planning.request import PostRequest
 from publisher.store.audit import append
 from publisher.store.db import unreachable
 from publisher.store.models import Post
-from publisher.store.posts import NewPost, RecordedPost, find_post, record_posts
+from publisher.store.posts import RecordedPost, find_post, record_posts
+from publisher.store.records import NewPost
 from publisher.vocabulary import DeliveryStatus
 
 logger = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.clock import Clock
+from publisher.clock import Clock, local
 from publisher.config.settings import Settings
 from publisher.errors import PublisherError
-from publisher.intake.officer_files import local, write_atomic
+from publisher.intake.officer_files import write_atomic
 from publisher.intake.schedulefile import FiringRequest, Rule, load_rules
 from publisher.intake.unitfolder import ARCHIVE
 from publisher.planning.plan import new_post, plan

@@ -18,10 +18,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from publisher.clock import local
 from publisher.config.settings import Settings
 from publisher.dispatch.holds import Scope
 from publisher.errors import PublisherError
-from publisher.intake.officer_files import local
 from publisher.store.audit import append
 from publisher.store.models import Delivery, Pause, Post
 from publisher.vocabulary import DeliveryStatus

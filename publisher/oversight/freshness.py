@@ -24,12 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.email import Mail, send_mail, server_options
-from publisher.clock import Clock
+from publisher.clock import Clock, local
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings
 from publisher.errors import AdapterError, PostFileError
 from publisher.intake.evergreen import Item, least_recently_used
-from publisher.intake.officer_files import local
 from publisher.oversight.notices import (
     Reason,
     Standing,

@@ -14,9 +14,9 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 
 from publisher.adapters.email import Mail
+from publisher.clock import local
 from publisher.config.organisation import Account
 from publisher.config.settings import Settings
-from publisher.intake.officer_files import local
 
 
 class Reason(StrEnum):

@@ -14,8 +14,9 @@ from itertools import groupby
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from publisher.clock import local
 from publisher.config.settings import Settings
-from publisher.intake.officer_files import local
+from publisher.planning.preview import parts_lines
 from publisher.store.models import Delivery, Post
 from publisher.vocabulary import POST, DeliveryStatus, Part, Priority
 
@@ -59,22 +60,6 @@ def late_deliveries(session: Session, now: datetime) -> list[Delivery]:
     )
 
 
-PART_LABELS = {"post": "", "reply": "reply", "comment": "first comment"}
-
-
-def parts_lines(parts: Sequence[Part], notes: Sequence[str], indent: str = "      ") -> list[str]:
-    """A delivery's parts as a reviewer reads them: the post, then each reply or comment under it,
-    numbered, so a thread's structure is plain."""
-    lines = [f"{indent}| {line}".rstrip() for line in parts[0].text.splitlines()]
-    for n, part in enumerate(parts[1:], 1):
-        label = f"{PART_LABELS[part.kind]} {n}" if part.kind == "reply" else PART_LABELS[part.kind]
-        body = part.text.splitlines()
-        lines.append(f"{indent}  └─ {label}: {body[0]}")
-        lines += [f"{indent}     {line}" for line in body[1:]]
-    lines += [f"{indent}note: {note}" for note in notes]
-    return lines
-
-
 def amplification_lines(d: Delivery, indent: str = "      ") -> list[str]:
     """A retweet or share as a reviewer reads it: whose delivery it amplifies, where that is, and
     the text it carries there."""
@@ -85,6 +70,18 @@ def amplification_lines(d: Delivery, indent: str = "      ") -> list[str]:
     if d.last_error:
         lines.append(f"{indent}last error: {d.last_error}")
     return lines
+
+
+def late_text(late: Sequence[Delivery], settings: Settings) -> str:
+    """The deliveries just marked late, as ``run --once`` and ``status`` show them; nothing if
+    none."""
+    if not late:
+        return ""
+    hours = settings.dispatch.late_after_hours
+    return (
+        f"{len(late)} deliveries were late (due more than {hours:g} hours before the engine "
+        "could send them) and were NOT sent:\n\n" + review_text(late, settings)
+    )
 
 
 def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:

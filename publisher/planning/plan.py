@@ -21,7 +21,7 @@ from publisher.planning.render import Rendered, Renderer
 from publisher.planning.request import PostRequest
 from publisher.planning.scripts import wrong_script
 from publisher.planning.tags import mentions
-from publisher.store.posts import NewDelivery, NewPost
+from publisher.store.records import NewDelivery, NewPost
 from publisher.vocabulary import DeliveryStatus, Part
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")

@@ -25,14 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.adapters.base import Adapter
 from publisher.adapters.registry import adapter_class, load_adapters, options
-from publisher.clock import Clock
+from publisher.clock import Clock, local
 from publisher.config.credentials import Credentials
 from publisher.config.settings import Settings
 from publisher.dispatch.dispatcher import Dispatcher
 from publisher.dispatch.holds import held, held_accounts
 from publisher.dispatch.quotas import Quotas
 from publisher.intake.evergreen import load_pools
-from publisher.intake.officer_files import local, refresh
+from publisher.intake.officer_files import refresh
 from publisher.intake.queue import Intake, Result
 from publisher.intake.recurring import Recurring
 from publisher.oversight.freshness import Freshness, Sweep, mailer

@@ -7,7 +7,7 @@ no ORM objects for the rows written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from publisher.store.audit import Entry, append_all
 from publisher.store.models import Base, Delivery, Post
-from publisher.vocabulary import POST, DeliveryStatus, Part
+from publisher.store.records import NewPost
+from publisher.vocabulary import POST, DeliveryStatus
 
 _POSTS = Base.metadata.tables[Post.__tablename__]
 _DELIVERIES = Base.metadata.tables[Delivery.__tablename__]
@@ -67,43 +68,6 @@ class RecordedPost:
     not_before: datetime
     received_at: datetime
     deliveries: list[RecordedDelivery]
-
-
-@dataclass(frozen=True)
-class NewDelivery:
-    """One delivery of a new post, as planning made it: ``parts`` are exactly what is published;
-    ``media`` are ``{"path": …, "alt": …}``, paths relative to the queue folder."""
-
-    unit: str
-    account: str  # platform:handle
-    platform: str
-    locale: str
-    parts: Sequence[Part]
-    tags: Sequence[str]
-    notes: Sequence[str]
-    media: Sequence[Mapping[str, str | None]]
-
-
-@dataclass(frozen=True)
-class NewPost:
-    """A post planned and not yet recorded: what ``record_posts`` writes.
-
-    ``request`` is the post as asked for (its file, parsed), kept so a reviewer can re-render it;
-    ``archive_path`` is where its files will be, relative to the queue folder. ``status`` is its
-    deliveries' first one: pending, or awaiting when its unit needs approval.
-    """
-
-    key: str
-    unit: str
-    source_name: str
-    sha256: str
-    priority: int
-    not_before: datetime
-    received_at: datetime
-    archive_path: str
-    request: Mapping[str, Any]
-    deliveries: Sequence[NewDelivery]
-    status: DeliveryStatus = DeliveryStatus.PENDING
 
 
 def record_post(session: Session, new: NewPost) -> RecordedPost:
