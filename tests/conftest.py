@@ -7,9 +7,9 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -19,21 +19,8 @@ from psycopg import sql
 from publisher.config.settings import Settings, load_settings
 from publisher.service.engine import Engine
 from publisher.store.db import make_engine, upgrade
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-class FakeClock:
-    """Starts at the real time (file mtimes are real) and moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.support.clock import FakeClock
+from tests.support.files import REPO, Drop, touch
 
 
 @pytest.fixture
@@ -148,14 +135,6 @@ def settings(config_path: Path) -> Settings:
 @pytest.fixture
 def engine(settings: Settings, clock: FakeClock) -> Engine:
     return Engine(settings, dry_run=True, clock=clock).start()
-
-
-Drop = Callable[..., Path]
-
-
-def touch(path: Path, when: datetime) -> None:
-    """Set the file's mtime on the test clock, as if its writer had written it then."""
-    os.utime(path, (when.timestamp(), when.timestamp()))
 
 
 @pytest.fixture

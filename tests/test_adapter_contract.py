@@ -1,5 +1,6 @@
 """One contract, every adapter: the same questions asked of X, Facebook, Instagram and e-mail, each
-over its real client library against its fake server on 127.0.0.1."""
+over its real client library against its fake server on 127.0.0.1; and of the package's stub
+platform, which the engine's own tests stand on, so that it behaves as the real ones do."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from publisher.adapters.email import EmailAdapter, EmailOptions
 from publisher.adapters.facebook import FacebookAdapter
 from publisher.adapters.graph import GraphOptions
 from publisher.adapters.instagram import InstagramAdapter, InstagramOptions
+from publisher.adapters.stub import Dropped, Outcome, StubAdapter
 from publisher.adapters.x import XAdapter
 from publisher.config.organisation import Account
 from publisher.config.platforms import PlatformOptions
@@ -157,9 +159,40 @@ def _email(fake: FakeSMTP) -> Harness:
     )
 
 
-@pytest.fixture(params=["x", "facebook", "instagram", "email"])
+def _stub() -> Harness:
+    account = Account(platform="x", handle="HaryanaPostal", locales=["hi"])
+    made: list[StubAdapter] = []
+    faults: list[Outcome] = []  # the next call's answer, set before the adapter is made
+
+    def make(broken_credentials: bool = False) -> Adapter[Any]:
+        adapter = StubAdapter(account, {}, PlatformOptions(), clock, faults)
+        if broken_credentials:
+            adapter.refuse = AuthError("the stub's token is revoked")
+        made.append(adapter)
+        return adapter
+
+    def published() -> list[Outgoing]:
+        return [d for adapter in made for d in adapter.published]
+
+    return Harness(
+        make,
+        lambda: len(published()),
+        lambda: [part.text for d in published() for part in d.parts],
+        {
+            "transient": lambda: faults.append(TransientError("503")),
+            "rate_limited": lambda: faults.append(RateLimitedError("429", retry_after=60)),
+            "permanent": lambda: faults.append(PermanentError("refused")),
+            "uncertain": lambda: faults.append(Dropped("41")),
+        },
+        follow_up="reply",
+    )
+
+
+@pytest.fixture(params=["x", "facebook", "instagram", "email", "stub"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "x":
+    if request.param == "stub":
+        yield _stub()
+    elif request.param == "x":
         with FakeX() as x:
             yield _x(x)
     elif request.param == "email":

@@ -15,10 +15,11 @@ from publisher.config.settings import load_settings
 from publisher.service.engine import Engine
 from publisher.store.models import Attempt, Delivery
 from publisher.vocabulary import DeliveryStatus
-from tests.conftest import Drop, FakeClock
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.x_api import FakeX
-from tests.test_cli import publisher
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.processes import publisher
 
 APP = ("ip-app-key", "ip-app-secret")
 # X user ids by handle: an account's user id is read off its access token ("<id>-...").

@@ -21,8 +21,9 @@ from publisher.store.db import make_engine, upgrade
 from publisher.store.ledger import resolve
 from publisher.store.models import Delivery
 from publisher.vocabulary import DeliveryStatus
-from tests.conftest import REPO, Drop, FakeClock
-from tests.test_cli import publisher
+from tests.support.clock import FakeClock
+from tests.support.files import REPO, Drop
+from tests.support.processes import publisher
 
 CIRCLES = ["tamil-nadu", "haryana", "west-bengal", "maharashtra"]
 EXAMPLE = (REPO / "config.toml").read_text(encoding="utf-8")

@@ -23,9 +23,10 @@ from publisher.service.engine import Engine
 from publisher.store.audit import GENESIS, verify
 from publisher.store.ledger import resolve
 from publisher.store.models import AuditEntry, Delivery, Post
-from tests.conftest import Drop, FakeClock
-from tests.test_cli import publisher
-from tests.test_controls import audit_rows, statuses
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.ledger import audit_rows, statuses
+from tests.support.processes import publisher
 
 HELLO = '[text]\nhi = "नमस्ते"\nen = "Hello"\n'
 

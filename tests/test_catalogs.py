@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from tests.conftest import REPO
+from tests.support.files import REPO
 
 LOCALE_DIR = REPO / "templates" / "locale"
 

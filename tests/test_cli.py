@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from publisher.config.settings import load_settings
-from tests.conftest import REPO
-from tests.processes import publisher, running, wait_for_line
+from tests.support.files import REPO
+from tests.support.processes import publisher, running, wait_for_line
 
 PONGAL = '[text]\nta = "பொங்கல் நல்வாழ்த்துகள்!"\nen = "Happy Pongal!"\n'
 

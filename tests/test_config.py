@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.adapters.registry import load_config
-from publisher.errors import ConfigError
-from tests.conftest import REPO
+from tests.support.configs import EXAMPLE, problems
 
 
 def test_example_config_is_valid_and_complete(settings) -> None:
@@ -20,16 +18,6 @@ def test_example_config_is_valid_and_complete(settings) -> None:
     assert settings.database_url.endswith("var/state/publisher.db")
     assert settings.paths.queue.is_absolute()
 
-
-def problems(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    return "\n".join(str(p) for p in err.value.problems)
-
-
-EXAMPLE = (REPO / "config.toml").read_text(encoding="utf-8")
 
 CASES = [
     (

@@ -30,12 +30,14 @@ from publisher.oversight.freshness import Reason
 from publisher.oversight.review import awaiting_text, queued
 from publisher.service.engine import Engine
 from publisher.store.ledger import claim_due
-from publisher.store.models import AuditEntry, Delivery
+from publisher.store.models import Delivery
 from publisher.vocabulary import DeliveryStatus
-from tests.conftest import REPO, Drop, FakeClock
-from tests.test_cli import publisher, running
-from tests.test_config import EXAMPLE, problems
-from tests.test_dispatch import POST, Scripted, one_delivery, rows
+from tests.support.clock import FakeClock
+from tests.support.configs import EXAMPLE, problems
+from tests.support.files import REPO, Drop
+from tests.support.ledger import POST, audit_rows, one_delivery, rows, statuses
+from tests.support.processes import publisher, running
+from tests.support.stubs import scripted
 
 HELLO = '[text]\nhi = "नमस्ते"\nen = "Hello"\n'
 TAMIL = '[text]\nta = "பொங்கல் நல்வாழ்த்துகள்!"\nen = "Happy Pongal!"\n'
@@ -44,23 +46,6 @@ TAMIL = '[text]\nta = "பொங்கல் நல்வாழ்த்து�
 def as_user(name: str) -> dict[str, str]:
     """The environment of ``sudo -u publisher`` run by ``name``."""
     return {**os.environ, "SUDO_USER": name}
-
-
-def audit_rows(engine: Engine, action: str | None = None) -> list[AuditEntry]:
-    with engine.ledger() as session:
-        query = select(AuditEntry).order_by(AuditEntry.id)
-        if action is not None:
-            query = query.where(AuditEntry.action == action)
-        return list(session.scalars(query))
-
-
-def statuses(engine: Engine, unit: str | None = None) -> dict[str, set[str]]:
-    """Per account, the statuses of its deliveries."""
-    out: dict[str, set[str]] = {}
-    for d in rows(engine):
-        if unit is None or d.unit == unit:
-            out.setdefault(d.account, set()).add(d.status)
-    return out
 
 
 @pytest.mark.both_stores
@@ -298,7 +283,7 @@ def test_approval_gate_holds_a_units_posts_until_approved_or_cancelled(
 def test_retry_sends_a_failed_delivery_again(
     config_path: Path, engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, [PermanentError("media rejected"), "1234"])
+    adapter = scripted(clock, [PermanentError("media rejected"), "1234"])
     dispatcher = one_delivery(engine, drop, adapter)
     dispatcher.run_due()
     [d] = rows(engine)
@@ -331,7 +316,7 @@ def test_retry_sends_a_failed_delivery_again(
 def test_cancel_never_touches_a_sent_delivery(
     config_path: Path, engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, ["1234"])
+    adapter = scripted(clock, ["1234"])
     drop(
         "haryana", "later.toml", POST.format(extra='id = "later"\npublish_at = 2099-01-26T10:00:00')
     )

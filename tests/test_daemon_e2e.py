@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.platforms import (
+from tests.support.daemons import wait_until
+from tests.support.platforms import (
     ACCOUNTS,
     LOCALES,
     UNIT,
@@ -31,7 +32,7 @@ from tests.platforms import (
     drop_post,
     fake_platforms,
 )
-from tests.processes import publisher, running
+from tests.support.processes import publisher, running
 
 LEASE_SECONDS = 2.0  # a killed daemon's deliveries are reconciled this soon after
 POSTS = 25  # x 4 accounts x 2 languages = 200 deliveries
@@ -66,15 +67,6 @@ def outcomes(platforms: Platforms) -> list[str | None]:
     """The ledger's attempts, in order, by their recorded outcome (None: no answer came)."""
     with closing(sqlite3.connect(platforms.database, timeout=30)) as db:
         return [o for (o,) in db.execute("SELECT outcome FROM attempts ORDER BY id")]
-
-
-def wait_until(what: str, done: Callable[[], bool], seconds: float = 60) -> None:
-    """Poll until ``done``; fail after ``seconds`` (a bound against hanging, not a speed test)."""
-    deadline = time.monotonic() + seconds
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {seconds:.0f} s for {what}")
-        time.sleep(0.05)
 
 
 def all_sent(platforms: Platforms, expected: int) -> bool:

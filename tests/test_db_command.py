@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from publisher.store.db import current, head, make_engine, upgrade
-from tests.test_cli import publisher
+from tests.support.processes import publisher
 
 
 def at(config_path: Path, url: str) -> Path:

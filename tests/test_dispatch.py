@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
+from publisher.adapters.base import Adapter, Outgoing
+from publisher.adapters.stub import StubAdapter
+from publisher.config.platforms import PlatformOptions
 from publisher.dispatch.dispatcher import Dispatcher, backoff_seconds
 from publisher.errors import (
     AuthError,
@@ -19,24 +20,14 @@ from publisher.errors import (
 )
 from publisher.service.engine import Engine
 from publisher.store.ledger import claim_due, claim_expired, record_outcome
-from publisher.store.models import Attempt, Delivery
+from publisher.store.models import Attempt
 from publisher.vocabulary import DeliveryStatus, Receipt
-from tests.conftest import Drop, FakeClock
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.ledger import POST, one_delivery, rows
+from tests.support.stubs import HARYANA_X, scripted
 
 pytestmark = pytest.mark.both_stores  # claims, outcomes and reconciling hold on either database
-
-POST = """\
-platforms = ["x"]
-{extra}
-[text]
-hi = "हरियाणा डाक परिमंडल: नए डाक टिकट उपलब्ध हैं।"
-en = "Haryana Postal Circle: new stamps on sale."
-"""
-
-
-def rows(engine: Engine) -> list[Delivery]:
-    with engine.ledger() as session:
-        return list(session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
 def test_dry_run_records_every_delivery_with_its_text(engine: Engine, drop: Drop) -> None:
@@ -79,56 +70,10 @@ def test_urgent_post_goes_before_older_normal_ones(engine: Engine, drop: Drop) -
     assert set(order[:2]) == urgent
 
 
-class Scripted(Adapter):
-    """Answers each publish call with the next scripted outcome: an exception, or a receipt."""
-
-    def __init__(
-        self,
-        clock: FakeClock,
-        outcomes: list[Exception | str],
-        found: Receipt | Exception | None = None,
-    ) -> None:
-        self.clock = clock
-        self.outcomes = outcomes
-        self.found = found  # what find_existing answers
-        self.calls: list[Outgoing] = []
-
-    def publish(self, delivery: Outgoing) -> Receipt:
-        self.calls.append(delivery)
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return Receipt(remote_id=outcome, url=f"https://x.example/{outcome}", at=self.clock())
-
-    def find_existing(self, delivery: Outgoing) -> Receipt | None:
-        if isinstance(self.found, Exception):
-            raise self.found
-        return self.found
-
-    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
-        return {}
-
-    def check(self) -> AccountCheck:
-        return AccountCheck(valid=True, detail="scripted")
-
-
-def one_delivery(engine: Engine, drop: Drop, adapter: Adapter) -> Dispatcher:
-    drop("haryana", "one.toml", POST.format(extra='locales = ["hi"]'))
-    engine.intake.scan()
-    return Dispatcher(
-        engine.ledger,
-        {"x:HaryanaPostal": adapter},
-        engine.clock,
-        engine.settings.dispatch,
-        engine.settings.paths.queue,
-        rand=lambda: 1.0,
-    )
-
-
 def test_transient_failure_is_retried_after_backoff_then_sent(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, [TransientError("503 from the platform"), "1234"])
+    adapter = scripted(clock, [TransientError("503 from the platform"), "1234"])
     dispatcher = one_delivery(engine, drop, adapter)
 
     dispatcher.run_due()
@@ -152,7 +97,7 @@ def test_transient_failure_is_retried_after_backoff_then_sent(
 def test_retry_after_from_the_platform_is_honoured(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, [TransientError("429", retry_after=900), "1"])
+    adapter = scripted(clock, [TransientError("429", retry_after=900), "1"])
     dispatcher = one_delivery(engine, drop, adapter)
     dispatcher.run_due()
     [d] = rows(engine)
@@ -160,7 +105,7 @@ def test_retry_after_from_the_platform_is_honoured(
 
 
 def test_permanent_failure_stops_at_once(engine: Engine, drop: Drop, clock: FakeClock) -> None:
-    adapter = Scripted(clock, [PermanentError("account suspended")])
+    adapter = scripted(clock, [PermanentError("account suspended")])
     dispatcher = one_delivery(engine, drop, adapter)
     dispatcher.run_due()
     clock.advance(days=1)
@@ -172,7 +117,7 @@ def test_permanent_failure_stops_at_once(engine: Engine, drop: Drop, clock: Fake
 
 def test_retries_give_up_after_max_attempts(engine: Engine, drop: Drop, clock: FakeClock) -> None:
     attempts = engine.settings.dispatch.max_attempts
-    adapter = Scripted(clock, [TransientError("timeout")] * attempts)
+    adapter = scripted(clock, [TransientError("timeout")] * attempts)
     dispatcher = one_delivery(engine, drop, adapter)
     for _ in range(attempts + 2):
         dispatcher.run_due()
@@ -186,7 +131,7 @@ def test_unexpected_error_leaves_the_delivery_sending_never_resent(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
     """The call may have reached the platform: the lease marks it for reconciling, not resending."""
-    adapter = Scripted(clock, [ConnectionResetError("peer closed after the request"), "2"])
+    adapter = scripted(clock, [ConnectionResetError("peer closed after the request"), "2"])
     dispatcher = one_delivery(engine, drop, adapter)
     dispatcher.run_due()
     clock.advance(hours=1)
@@ -208,7 +153,7 @@ def test_adapter_gets_media_as_absolute_paths_with_alt_text(
         + '[[media]]\nfile = "stamp.jpg"\nalt = { hi = "डाक टिकट" }\n',
     )
     engine.intake.scan()
-    adapter = Scripted(clock, ["9"])
+    adapter = scripted(clock, ["9"])
     Dispatcher(
         engine.ledger,
         {"x:HaryanaPostal": adapter},
@@ -234,7 +179,7 @@ def test_rate_limits_wait_as_told_and_never_exhaust_the_attempts(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
     limit = engine.settings.dispatch.max_attempts
-    adapter = Scripted(clock, [RateLimitedError("429", retry_after=60)] * (limit + 2) + ["7"])
+    adapter = scripted(clock, [RateLimitedError("429", retry_after=60)] * (limit + 2) + ["7"])
     dispatcher = one_delivery(engine, drop, adapter)
     for _ in range(limit + 3):
         dispatcher.run_due()
@@ -246,7 +191,7 @@ def test_rate_limits_wait_as_told_and_never_exhaust_the_attempts(
 def test_revoked_credentials_fail_the_delivery_and_say_so(
     engine: Engine, drop: Drop, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    adapter = Scripted(clock, [AuthError("token expired (code 190)")])
+    adapter = scripted(clock, [AuthError("token expired (code 190)")])
     one_delivery(engine, drop, adapter).run_due()
     [d] = rows(engine)
     assert (d.status, d.last_error) == (DeliveryStatus.FAILED, "token expired (code 190)")
@@ -256,7 +201,7 @@ def test_revoked_credentials_fail_the_delivery_and_say_so(
 def test_uncertain_outcome_is_left_for_reconciling(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, [UncertainError("connection dropped after the request was sent")])
+    adapter = scripted(clock, [UncertainError("connection dropped after the request was sent")])
     dispatcher = one_delivery(engine, drop, adapter)
     dispatcher.run_due()
     clock.advance(days=1)
@@ -269,7 +214,7 @@ def test_uncertain_outcome_is_left_for_reconciling(
 def test_errors_kept_in_the_ledger_are_redacted(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, [PermanentError("GET /me?access_token=EAAsecret123 refused")])
+    adapter = scripted(clock, [PermanentError("GET /me?access_token=EAAsecret123 refused")])
     dispatcher = one_delivery(engine, drop, adapter)
     dispatcher.redact = engine.credentials.redact
     dispatcher.run_due()
@@ -278,7 +223,7 @@ def test_errors_kept_in_the_ledger_are_redacted(
 
 
 def test_receipt_ids_are_kept_for_every_part(engine: Engine, drop: Drop, clock: FakeClock) -> None:
-    class Threaded(Scripted):
+    class Threaded(StubAdapter):
         def publish(self, delivery: Outgoing) -> Receipt:
             self.calls.append(delivery)
             return Receipt("100", "https://x.example/100", self.clock(), part_ids=["101"])
@@ -286,7 +231,7 @@ def test_receipt_ids_are_kept_for_every_part(engine: Engine, drop: Drop, clock: 
     message = "हरियाणा डाक परिमंडल " * 13  # long enough for a reply thread
     drop("haryana", "t.toml", f'platforms = ["x"]\nlocales = ["hi"]\n[text]\nhi = "{message}"\n')
     engine.intake.scan()
-    adapter = Threaded(clock, [])
+    adapter = Threaded(HARYANA_X, {}, PlatformOptions(), clock)
     Dispatcher(
         engine.ledger,
         {"x:HaryanaPostal": adapter},
@@ -311,7 +256,7 @@ def crashed_mid_call(engine: Engine, drop: Drop, adapter: Adapter) -> Dispatcher
 def test_nothing_is_reconciled_while_the_lease_holds(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, [], found=Receipt("55", None, clock()))
+    adapter = scripted(clock, [], found=Receipt("55", None, clock()))
     dispatcher = crashed_mid_call(engine, drop, adapter)
     clock.advance(minutes=4)
     assert dispatcher.reconcile_expired() == []
@@ -322,7 +267,7 @@ def test_nothing_is_reconciled_while_the_lease_holds(
 def test_a_delivery_the_platform_has_is_recorded_not_resent(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, [], found=Receipt("55", "https://x.com/h/status/55", clock()))
+    adapter = scripted(clock, [], found=Receipt("55", "https://x.com/h/status/55", clock()))
     dispatcher = crashed_mid_call(engine, drop, adapter)
     clock.advance(minutes=6)
     assert len(dispatcher.reconcile_expired()) == 1
@@ -340,7 +285,7 @@ def test_a_delivery_the_platform_has_is_recorded_not_resent(
 def test_a_delivery_the_platform_does_not_have_is_sent_once(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, ["77"], found=None)
+    adapter = scripted(clock, ["77"], found=None)
     dispatcher = crashed_mid_call(engine, drop, adapter)
     clock.advance(minutes=6)
     dispatcher.reconcile_expired()
@@ -354,7 +299,7 @@ def test_a_delivery_the_platform_does_not_have_is_sent_once(
 def test_when_the_platform_cannot_be_asked_a_person_decides(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, ["never"], found=UncertainError("a mail server cannot be asked"))
+    adapter = scripted(clock, ["never"], found=UncertainError("a mail server cannot be asked"))
     dispatcher = crashed_mid_call(engine, drop, adapter)
     clock.advance(minutes=6)
     dispatcher.reconcile_expired()
@@ -369,7 +314,7 @@ def test_when_the_platform_cannot_be_asked_a_person_decides(
 def test_a_platform_down_while_reconciling_is_asked_again_later(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(clock, [], found=TransientError("503"))
+    adapter = scripted(clock, [], found=TransientError("503"))
     dispatcher = crashed_mid_call(engine, drop, adapter)
     clock.advance(minutes=6)
     dispatcher.reconcile_expired()
@@ -383,7 +328,7 @@ def test_a_platform_down_while_reconciling_is_asked_again_later(
 def test_rate_limited_attempts_are_not_counted(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    adapter = Scripted(
+    adapter = scripted(
         clock, [RateLimitedError("429", retry_after=60)] * 3 + [TransientError("503")]
     )
     dispatcher = one_delivery(engine, drop, adapter)
@@ -398,7 +343,7 @@ def test_rate_limited_attempts_are_not_counted(
 def test_an_account_removed_from_config_fails_its_deliveries_and_nothing_else(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    dispatcher = one_delivery(engine, drop, Scripted(clock, []))
+    dispatcher = one_delivery(engine, drop, scripted(clock, []))
     dispatcher.adapters = {}
     dispatcher.run_due()
     [d] = rows(engine)
@@ -410,7 +355,7 @@ def test_a_delivery_lost_again_and_again_ends_with_a_person(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
     limit = engine.settings.dispatch.max_attempts
-    adapter = Scripted(clock, [ConnectionResetError("bug")] * (limit + 1), found=None)
+    adapter = scripted(clock, [ConnectionResetError("bug")] * (limit + 1), found=None)
     dispatcher = one_delivery(engine, drop, adapter)
     for _ in range(limit + 2):
         dispatcher.reconcile_expired()
@@ -437,7 +382,7 @@ def test_a_pass_sends_at_most_its_batch(engine: Engine, drop: Drop, clock: FakeC
 def test_an_outcome_is_not_recorded_over_a_lease_another_dispatcher_took(
     engine: Engine, drop: Drop, clock: FakeClock
 ) -> None:
-    one_delivery(engine, drop, Scripted(clock, []))
+    one_delivery(engine, drop, scripted(clock, []))
     with engine.ledger.begin() as session:
         [mine] = claim_due(session, clock(), timedelta(minutes=5), 1)
     clock.advance(minutes=6)
@@ -463,7 +408,7 @@ def test_a_failure_for_good_is_an_alert_naming_the_delivery_and_the_fix(
     error: Exception,
     fix: str,
 ) -> None:
-    one_delivery(engine, drop, Scripted(clock, [error])).run_due()
+    one_delivery(engine, drop, scripted(clock, [error])).run_due()
     [d] = rows(engine)
     [alert] = [r for r in caplog.records if r.getMessage().startswith("ALERT")]
     assert alert.levelname == "ERROR"

@@ -5,7 +5,7 @@ directorate's cell, and the pools' checks."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
+from publisher.adapters.stub import StubAdapter
 from publisher.cli import main
 from publisher.config.credentials import Credentials
+from publisher.config.platforms import PlatformOptions
 from publisher.config.settings import Settings, load_settings
 from publisher.dispatch.dispatcher import Dispatcher
 from publisher.errors import AuthError
@@ -25,10 +26,12 @@ from publisher.planning.render import Renderer
 from publisher.service.engine import Engine
 from publisher.store.db import make_engine, open_ledger, upgrade
 from publisher.store.models import AccountActivity, Delivery, Post
-from publisher.vocabulary import DeliveryStatus, Receipt
-from tests.conftest import REPO, Drop, FakeClock
+from publisher.vocabulary import DeliveryStatus
 from tests.fakes.smtp import FakeSMTP, ReceivedMessage
-from tests.test_cli import running, wait_for_line
+from tests.support.clock import FakeClock
+from tests.support.files import REPO, Drop
+from tests.support.processes import running, wait_for_line
+from tests.support.stubs import HARYANA_X
 
 TN_X = "x:TNPostalCircle"
 OFFICER_TN = "bd.tn@indiapost.gov.in"
@@ -56,36 +59,12 @@ def live(config_path: Path, smtp: FakeSMTP) -> Settings:
     return load_settings(config_path)
 
 
-class Platform(Adapter):
-    """Takes every post, or refuses with ``refuse`` while it is set."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.refuse: Exception | None = None
-        self.published: list[Outgoing] = []
-
-    def publish(self, delivery: Outgoing) -> Receipt:
-        if self.refuse:
-            raise self.refuse
-        self.published.append(delivery)
-        return Receipt(remote_id=str(len(self.published)), url=None, at=self.clock())
-
-    def find_existing(self, delivery: Outgoing) -> Receipt | None:
-        return None
-
-    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
-        return {}
-
-    def check(self) -> AccountCheck:
-        return AccountCheck(valid=True, detail="test")
-
-
 @dataclass
 class World:
     engine: Engine
     freshness: Freshness
     dispatcher: Dispatcher
-    platform: Platform
+    platform: StubAdapter
     smtp: FakeSMTP
     paused: set[str] = field(default_factory=set)
 
@@ -115,7 +94,7 @@ def world(live: Settings, clock: FakeClock, smtp: FakeSMTP) -> World:
         dry_run=False,
         paused=paused.__contains__,
     )
-    platform = Platform(clock)
+    platform = StubAdapter(HARYANA_X, {}, PlatformOptions(), clock)  # takes every post
     dispatcher = Dispatcher(
         engine.ledger,
         {a.key: platform for _, a in live.accounts()},

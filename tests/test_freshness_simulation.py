@@ -23,8 +23,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing
+from publisher.adapters.base import Outgoing
+from publisher.adapters.stub import StubAdapter
 from publisher.config.credentials import Credentials
+from publisher.config.organisation import Account
 from publisher.config.platforms import PlatformOptions
 from publisher.config.settings import Settings, load_settings
 from publisher.dispatch.dispatcher import Dispatcher
@@ -38,8 +40,8 @@ from publisher.store.db import open_ledger
 from publisher.store.models import AccountActivity, Delivery
 from publisher.store.posts import record_post
 from publisher.vocabulary import DeliveryStatus, Receipt
-from tests.conftest import REPO
 from tests.fakes.smtp import FakeSMTP
+from tests.support.files import REPO
 
 SEED = 20260101
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -122,31 +124,20 @@ class World:
                     yield key
 
 
-class Platform(Adapter[PlatformOptions]):
-    """A platform that takes every post, except while the world says it is down."""
+class Platform(StubAdapter):
+    """The package's stub platform, down while the world says so."""
 
-    platform = "x"
-
-    def __init__(self, world: World, key: str, clock: Clock) -> None:
-        self.world, self.key, self.clock = world, key, clock
-        self.published = 0
+    def __init__(self, world: World, account: Account, clock: Clock) -> None:
+        super().__init__(account, {}, PlatformOptions(), clock)
+        self.world = world
         self.refused_at: datetime | None = None
 
     def publish(self, delivery: Outgoing) -> Receipt:
-        if self.world.down(self.key, self.clock()):
+        down = self.world.down(self.account.key, self.clock())
+        self.refuse = TransientError("503 Service Unavailable: over capacity") if down else None
+        if down:
             self.refused_at = self.clock()
-            raise TransientError("503 Service Unavailable: over capacity")
-        self.published += 1
-        return Receipt(remote_id=f"{self.key}/{self.published}", url=None, at=self.clock())
-
-    def find_existing(self, delivery: Outgoing) -> Receipt | None:
-        return None
-
-    def metrics(self, receipts: Sequence[Receipt]) -> dict[str, Metrics]:
-        return {}
-
-    def check(self) -> AccountCheck:
-        return AccountCheck(valid=True, detail="simulated")
+        return super().publish(delivery)
 
 
 def write_config(root: Path, smtp_port: int) -> Settings:
@@ -228,7 +219,7 @@ def year() -> Iterator[Year]:
             dry_run=False,
             paused=lambda key: world.paused(key, clock()),
         )
-        adapters = {key: Platform(world, key, clock) for key in keys}
+        adapters = {a.key: Platform(world, a, clock) for _, a in settings.accounts()}
         dispatcher = Dispatcher(
             ledger,
             adapters,

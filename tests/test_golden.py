@@ -20,7 +20,7 @@ from publisher.planning.fit import fit
 from publisher.planning.preview import parts_lines
 from publisher.planning.render import Renderer
 from publisher.planning.tags import mentions
-from tests.conftest import REPO
+from tests.support.files import REPO
 
 GOLDEN = Path(__file__).parent / "golden"
 LOCALES = ("en", "hi", "ta", "bn", "mr")

@@ -18,7 +18,8 @@ from publisher.store.audit import verify
 from publisher.store.db import Ledger, make_engine
 from publisher.store.models import AuditEntry, Delivery, Post
 from publisher.vocabulary import DeliveryStatus
-from tests.conftest import Drop, FakeClock, touch
+from tests.support.clock import FakeClock
+from tests.support.files import Drop, touch
 
 PONGAL = """\
 id = "pongal-2026"

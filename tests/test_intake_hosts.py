@@ -29,10 +29,11 @@ from publisher.planning.render import Renderer
 from publisher.service.engine import Engine
 from publisher.store.models import Post
 from publisher.store.posts import record_post
-from tests.conftest import Drop, FakeClock
-from tests.platforms import UNIT, drop_post, fake_platforms
-from tests.processes import publisher, running, wait_for_line
-from tests.test_dispatch import POST, rows
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.ledger import POST, rows
+from tests.support.platforms import UNIT, drop_post, fake_platforms
+from tests.support.processes import publisher, running, wait_for_line
 
 PONGAL = '[text]\nta = "பொங்கல் நல்வாழ்த்துகள்!"\nen = "Happy Pongal!"\n'
 DIWALI = '[text]\nta = "தீபாவளி நல்வாழ்த்துகள்!"\nen = "Happy Diwali!"\n'

@@ -22,16 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config.settings import Settings, load_settings
-from publisher.service.daemon import SWEEP, WEEKLY_RETRY_JOB, Daemon
-from publisher.service.engine import Engine
+from publisher.service.daemon import SWEEP, WEEKLY_RETRY_JOB
 from publisher.service.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
 from publisher.store.db import make_engine, open_ledger, upgrade
 from publisher.store.jobs import KEEP, interval_slot, take_slot
 from publisher.store.models import AccountActivity, JobRun
-from tests.conftest import FakeClock
-from tests.platforms import Platforms, fake_platforms
-from tests.test_daemon_e2e import wait_until
-from tests.test_roster_weekly import weekly_mail
+from tests.support.clock import FakeClock
+from tests.support.daemons import two_daemons, wait_until
+from tests.support.mail import weekly_mail
+from tests.support.platforms import Platforms, fake_platforms
 
 HOUR = timedelta(hours=1)
 LEASE = timedelta(minutes=1)
@@ -117,17 +116,6 @@ def test_daemons_racing_for_the_same_periods_take_each_exactly_once(ledger_url: 
     winners = {slot: f"host-{n}:1" for n, mine in enumerate(won) for slot in mine}
     assert runs(ledger) == [(SWEEP, slot, winners[slot]) for slot in slots]
     ledger.kw["bind"].dispose()
-
-
-def daemon(settings: Settings, clock: FakeClock, host: str) -> Daemon:
-    """A daemon with an engine of its own, not started: the tests run its jobs."""
-    engine = Engine(settings, dry_run=True, clock=clock, host=host).start()
-    return Daemon(engine, reload=lambda: engine)
-
-
-def two_daemons(settings: Settings, clock: FakeClock) -> tuple[Daemon, Daemon]:
-    """Two daemons on one ledger, as on two hosts."""
-    return daemon(settings, clock, "host-a"), daemon(settings, clock, "host-b")
 
 
 @pytest.mark.both_stores

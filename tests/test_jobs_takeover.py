@@ -22,12 +22,11 @@ from publisher.service.periodic import WEEKLY_JOB, WEEKLY_RETRIES, WEEKLY_RETRY_
 from publisher.store.db import open_ledger
 from publisher.store.jobs import finish, interval_slot, renew, take_due, take_slot
 from publisher.store.models import JobOutcome, JobRun
-from tests.conftest import FakeClock
 from tests.fakes.smtp import FakeSMTP
-from tests.processes import running, wait_for_line
-from tests.test_daemon_e2e import wait_until
-from tests.test_jobs import daemon, two_daemons
-from tests.test_roster_weekly import weekly_mail, with_mail
+from tests.support.clock import FakeClock
+from tests.support.daemons import daemon, two_daemons, wait_until
+from tests.support.mail import weekly_mail, with_mail
+from tests.support.processes import running, wait_for_line
 
 LEASE = timedelta(minutes=1)
 DEAD = "dead-host:1"  # a daemon that took a period and died: it renews nothing

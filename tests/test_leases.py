@@ -11,24 +11,29 @@ import pytest
 from sqlalchemy import select
 
 from publisher.adapters.base import Outgoing
+from publisher.adapters.stub import StubAdapter
+from publisher.config.platforms import PlatformOptions
 from publisher.dispatch.dispatcher import Dispatcher
 from publisher.service.engine import Engine
 from publisher.store.ledger import Claim, claim_due, claim_expired
 from publisher.store.models import Delivery
 from publisher.vocabulary import DeliveryStatus, Receipt
-from tests.conftest import Drop, FakeClock
-from tests.test_dispatch import POST, Scripted, rows
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.ledger import POST, rows
+from tests.support.stubs import HARYANA_X, scripted
 
 pytestmark = pytest.mark.both_stores
 
 LEASE = 0.3  # seconds of the fake clock, and a heartbeat every 0.1 s of real time
 
 
-class Held(Scripted):
+class Held(StubAdapter):
     """A platform that answers only once the test lets it: a call longer than any lease."""
 
     def __init__(self, clock: FakeClock) -> None:
-        super().__init__(clock, ["777"], found=Receipt("777", None, clock()))
+        super().__init__(HARYANA_X, {}, PlatformOptions(), clock, ["777"])
+        self.found = Receipt("777", None, clock())
         self.called = threading.Event()
         self.answer = threading.Event()
 
@@ -38,7 +43,7 @@ class Held(Scripted):
         return super().publish(delivery)
 
 
-def dispatcher(engine: Engine, adapter: Scripted) -> Dispatcher:
+def dispatcher(engine: Engine, adapter: StubAdapter) -> Dispatcher:
     """A dispatcher of this ledger (another host's, when made twice) with a short lease."""
     policy = engine.settings.dispatch.model_copy(update={"lease_seconds": LEASE})
     return Dispatcher(
@@ -97,7 +102,7 @@ def test_a_lease_taken_over_is_not_renewed(
     taken by another dispatcher stays with that one, and the first is told it lost it."""
     drop("haryana", "one.toml", POST.format(extra='locales = ["hi"]'))
     engine.intake.scan()
-    mine = dispatcher(engine, Scripted(clock, []))
+    mine = dispatcher(engine, scripted(clock, []))
     with engine.ledger.begin() as session:
         [claim] = claim_due(session, clock(), mine.lease, 1)
     clock.advance(seconds=10 * LEASE)

@@ -15,7 +15,8 @@ from publisher.planning.fit import reply_lead
 from publisher.planning.render import Renderer
 from publisher.service.engine import Engine
 from publisher.store.models import Delivery
-from tests.conftest import REPO, Drop, FakeClock
+from tests.support.clock import FakeClock
+from tests.support.files import REPO, Drop
 
 
 def note(settings, name: str, unit: str = "haryana") -> str:

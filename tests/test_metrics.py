@@ -12,9 +12,10 @@ from sqlalchemy import select, update
 from publisher.reports.metrics import Collection, collect
 from publisher.service.engine import Engine
 from publisher.store.models import Delivery, MetricSnapshot
-from tests.conftest import Drop, FakeClock
-from tests.live import Live, live
-from tests.test_cli import publisher, running, wait_for_line
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.live import Live, live
+from tests.support.processes import publisher, running, wait_for_line
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 POST = """\

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.test_cli import publisher
+from tests.support.processes import publisher
 
 ADAPTER = '''
 import json

@@ -25,9 +25,11 @@ from publisher.store.ledger import Claim, claim_due
 from publisher.store.models import Attempt, Delivery
 from publisher.store.pacing import Send, posts_by_account, recent_sends
 from publisher.vocabulary import DeliveryStatus
-from tests.conftest import Drop, FakeClock
 from tests.fakes.x_api import FakeX
-from tests.test_dispatch import Scripted, rows
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.ledger import rows
+from tests.support.stubs import scripted
 
 HARYANA_X = "x:HaryanaPostal"
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -103,7 +105,7 @@ def test_a_burst_goes_out_spaced_without_counting_attempts(
 ) -> None:
     burst(drop, "haryana", 5)
     engine.intake.scan()
-    adapter = Scripted(clock, ["1", "2", "3", "4", "5"])
+    adapter = scripted(clock, ["1", "2", "3", "4", "5"])
     send = dispatcher(engine, {HARYANA_X: adapter}, per_account(2, 60, HARYANA_X))
 
     assert len(send.run_due()) == 2
@@ -136,7 +138,7 @@ def test_accounts_sharing_an_app_share_its_quota(
     accounts = [HARYANA_X, "x:TNPostalCircle"]
     rule = Quota(per="app", posts=3, minutes=15)
     quotas = {"x": Quotas([rule], dict.fromkeys(accounts, "circles"))}
-    send = dispatcher(engine, {a: Scripted(clock, ["1", "2"]) for a in accounts}, quotas)
+    send = dispatcher(engine, {a: scripted(clock, ["1", "2"]) for a in accounts}, quotas)
     assert len(send.run_due()) == 3
     [late] = [d for d in rows(engine) if d.status == DeliveryStatus.PENDING]
     assert late.not_before == clock() + timedelta(minutes=15)
@@ -150,7 +152,7 @@ def test_replies_on_x_count_as_posts(engine: Engine, drop: Drop, clock: FakeCloc
     engine.intake.scan()
     quotas = per_account(2, 60, HARYANA_X)
     quotas["x"] = Quotas(quotas["x"].rules, quotas["x"].apps, parts_are_posts=True)
-    send = dispatcher(engine, {HARYANA_X: Scripted(clock, ["1", "2"])}, quotas)
+    send = dispatcher(engine, {HARYANA_X: scripted(clock, ["1", "2"])}, quotas)
     assert len(send.run_due()) == 1  # the thread: a post and a reply, the whole quota
     clock.advance(minutes=60)
     assert len(send.run_due()) == 1
@@ -168,7 +170,7 @@ def test_a_call_a_crash_cut_short_stops_counting_once_it_is_found_missing(
     lease = timedelta(seconds=engine.settings.dispatch.lease_seconds)
     with engine.ledger.begin() as session:  # claimed, then the daemon died mid-call
         claim_due(session, clock(), lease, 10)
-    adapter = Scripted(clock, ["1"], found=None)
+    adapter = scripted(clock, ["1"], found=None)
     send = dispatcher(engine, {HARYANA_X: adapter}, per_account(1, 60, HARYANA_X))
     clock.advance(seconds=lease.total_seconds() + 1)
     assert len(send.reconcile_expired()) == 1
@@ -380,7 +382,7 @@ def test_dispatchers_side_by_side_send_no_more_than_the_quota(
 
     def host(name: str) -> None:
         ledger = open_ledger(engine.settings.database_url)
-        adapter = Scripted(clock, [f"{name}-{n}" for n in range(12)])
+        adapter = scripted(clock, [f"{name}-{n}" for n in range(12)])
         send = dispatcher(engine, {HARYANA_X: adapter}, quotas, ledger)
         try:
             start.wait()

@@ -23,7 +23,8 @@ from publisher.service.daemon import RULE_JOB, Daemon
 from publisher.service.engine import Engine
 from publisher.store.models import Attempt, Delivery, Post
 from publisher.vocabulary import DeliveryStatus
-from tests.conftest import REPO, Drop, FakeClock
+from tests.support.clock import FakeClock
+from tests.support.files import REPO, Drop
 
 MONDAY_10_IST = datetime(2026, 11, 30, 4, 30, tzinfo=UTC)  # Monday 2026-11-30 10:00 Asia/Kolkata
 WEEKLY = (REPO / "schedules" / "weekly-scheme.toml").read_text(encoding="utf-8")

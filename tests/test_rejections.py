@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from publisher.service.engine import Engine
 from publisher.store.models import Delivery
-from tests.conftest import Drop
+from tests.support.files import Drop
 
 GOOD = """\
 [text]

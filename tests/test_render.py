@@ -11,7 +11,7 @@ from jinja2.exceptions import SecurityError
 from publisher.errors import RenderError
 from publisher.planning.render import Renderer
 from publisher.planning.tags import mentions
-from tests.conftest import REPO
+from tests.support.files import REPO
 
 
 @pytest.fixture

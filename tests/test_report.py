@@ -16,9 +16,10 @@ from publisher.config.settings import load_settings
 from publisher.reports.export import as_dict, report_csv
 from publisher.reports.report import build_report
 from publisher.service.engine import Engine
-from tests.conftest import Drop, FakeClock
-from tests.live import Live, live, publish_scenario
-from tests.test_cli import publisher
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.live import Live, live, publish_scenario
+from tests.support.processes import publisher
 
 POST = 'platforms = ["x"]\nlocales = ["hi"]\n[text]\nhi = "नए डाक टिकट {n}"\n'
 

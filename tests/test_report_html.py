@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Drop, FakeClock
-from tests.live import Live, live, publish_scenario
-from tests.test_cli import publisher
+from tests.support.clock import FakeClock
+from tests.support.files import Drop
+from tests.support.live import Live, live, publish_scenario
+from tests.support.processes import publisher
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = (

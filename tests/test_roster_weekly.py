@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from publisher.config.credentials import Credentials
-from publisher.config.settings import Settings, load_settings
+from publisher.config.settings import load_settings
 from publisher.errors import ConfigError
 from publisher.reports.weekly import send_weekly
 from publisher.service.daemon import METRICS_JOB, SWEEP, WEEKLY_RETRY_JOB, Daemon
 from publisher.service.engine import Engine
 from publisher.service.periodic import WEEKLY_JOB, WEEKLY_RETRY_MINUTES
-from tests.conftest import Drop, FakeClock
 from tests.fakes.smtp import FakeSMTP
-from tests.test_cli import publisher
-from tests.test_daemon_e2e import wait_until
+from tests.support.clock import FakeClock
+from tests.support.daemons import wait_until
+from tests.support.files import Drop
+from tests.support.mail import set_weekly, weekly_mail, with_mail
+from tests.support.processes import publisher
 
 
 def test_roster_csv_lists_every_officer_and_account(config_path: Path) -> None:
@@ -58,18 +58,6 @@ def test_roster_html_is_one_page_per_unit_section(config_path: Path, tmp_path: P
     assert "bd.tn@indiapost.gov.in" in page
     assert '<tr data-account="instagram:tnpostalcircle">' in page
     assert "<script" not in page and "<link" not in page
-
-
-EXAMPLE = (
-    '# weekly = { day = "monday", time = "09:00", to = ["socialmedia.cell@indiapost.gov.in"] }'
-)
-
-
-def set_weekly(config_path: Path, weekly: str) -> None:
-    """The example config's commented weekly report line, set to ``weekly``."""
-    text = config_path.read_text(encoding="utf-8")
-    assert EXAMPLE in text
-    config_path.write_text(text.replace(EXAMPLE, f"weekly = {weekly}"), encoding="utf-8")
 
 
 def test_weekly_report_reaches_the_directorates_cell(
@@ -135,34 +123,6 @@ def test_a_bad_weekly_setting_stops_start_up_naming_the_key(
     [problem] = caught.value.problems
     assert problem.where.startswith(where)
     assert says in str(problem)
-
-
-def with_mail(config_path: Path, smtp: FakeSMTP, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "PUBLISHER_CREDENTIAL_SMTP_REPORT", '{"username": "publisher", "password": "smtp-pass"}'
-    )
-    set_weekly(
-        config_path,
-        '{ day = "monday", time = "09:00", to = ["cell@indiapost.gov.in"], '
-        'credential = "smtp-report" }',
-    )
-    config_path.write_text(
-        config_path.read_text(encoding="utf-8")
-        + f'[platforms.email]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
-        + f'sender = "social@indiapost.gov.in"\nca_file = "{smtp.cert_path}"\n',
-        encoding="utf-8",
-    )
-
-
-@contextmanager
-def weekly_mail(
-    config_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[FakeSMTP, Settings]]:
-    """The fake mail server, and the settings of a config.toml that sends the weekly report
-    (Mondays at 09:00) through it."""
-    with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
-        with_mail(config_path, smtp, monkeypatch)
-        yield smtp, load_settings(config_path)
 
 
 def test_the_daemon_sends_it_on_its_day_and_time_and_tries_again_when_the_server_is_busy(

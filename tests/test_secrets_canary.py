@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from publisher.config.settings import load_settings
-from tests.conftest import REPO
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.x_api import FakeX
+from tests.support.files import REPO
 
 CANARY = "CANARY0c4n4ry"
 

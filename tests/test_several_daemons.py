@@ -34,8 +34,8 @@ from publisher.planning.render import Renderer
 from publisher.store.db import Ledger, open_ledger
 from publisher.store.models import Attempt, Delivery
 from publisher.store.posts import record_post
-from tests.platforms import UNIT, Platforms, assert_published_once, fake_platforms
-from tests.test_daemon_e2e import wait_until
+from tests.support.daemons import wait_until
+from tests.support.platforms import UNIT, Platforms, assert_published_once, fake_platforms
 
 ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 # 20 deliveries a group: three posts to X, Facebook and e-mail and one with a photo to Instagram,

@@ -21,12 +21,11 @@ import pytest
 
 from publisher.dispatch.workers import Workers
 from publisher.store.ledger import Claim
-from tests.conftest import REPO
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.x_api import FakeX
-from tests.processes import running
-from tests.test_cli import publisher
+from tests.support.files import REPO
+from tests.support.processes import publisher, running
 
 X_KEYS = ("app-key", "app-secret", "1001-token", "token-secret")
 PAGE, PAGE_TOKEN = "100064556412345", "page-token"

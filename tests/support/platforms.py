@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tests.conftest import REPO
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.x_api import FakeX
+from tests.support.files import REPO
 
 UNIT = "haryana"
 LOCALES = ("hi", "en")

@@ -17,9 +17,9 @@ from publisher.config.settings import Settings, load_settings
 from publisher.reports.metrics import collect
 from publisher.service.engine import Engine
 from publisher.store.models import Delivery
-from tests.conftest import FakeClock
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.x_api import FakeX
+from tests.support.clock import FakeClock
 
 
 @dataclass
