@@ -1,6 +1,6 @@
 """A platform that lives in memory, shipped with the package for the engine's own tests (as
 dramatiq ships its StubBroker): programmable, truthful when asked, and put through the same
-adapter contract as the real platforms (tests/test_adapter_contract.py).
+adapter contract as the real platforms (tests/adapters/test_adapter_contract.py).
 
 It takes each delivery it is given, or answers with the next of ``outcomes``: a remote id (taken
 under that id), an exception (raised, nothing kept: an ``AdapterError`` as a platform answers,

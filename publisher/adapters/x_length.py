@@ -7,7 +7,8 @@ without it (see ``needs_parse``); any other text is parsed once.
 twitter-text is imported at the first text that needs its parse: importing it takes 0.2 s (it
 reads and compiles its list of emoji), which ``publisher validate`` and the texts the templates
 write need not wait for (issue 13). What may be an emoji is told by Unicode's emoji properties
-instead, which hold every character of that list (``X_EMOJI``, checked by tests/test_fit.py).
+instead, which hold every character of that list (``X_EMOJI``, checked by
+tests/planning/test_fit.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _X_HEAVY = re.compile("[^" + "".join(f"{chr(a)}-{chr(b)}" for a, b in X_ONE_UNIT
 # component of Unicode (the regex module's tables, newer than twitter-text's list: a newer emoji
 # is parsed, and weighed as twitter-text weighs it) but the keycap bases, the zero-width joiner
 # and the emoji variation selector, which also occur in plain text. Every emoji in twitter-text's
-# list holds at least one of them (tests/test_fit.py checks each one against ``X_EMOJI``).
+# list holds at least one of them (tests/planning/test_fit.py checks each one against ``X_EMOJI``).
 X_EMOJI_PARTS = "#*0123456789\N{ZERO WIDTH JOINER}\N{VARIATION SELECTOR-16}"
 _X_EMOJI = regex.compile(
     r"[[\p{Emoji}\p{Emoji_Component}]--[" + regex.escape(X_EMOJI_PARTS) + "]]", regex.V1

@@ -25,7 +25,7 @@ from publisher.vocabulary import Part
 SEPARATOR = "\n\n"  # between the message and its tags
 # A hashtag or mention starts a word: "(?<!\w)#\w+". Written with the "#" first, so that the
 # regex engine skips from one "#" to the next instead of trying the look-behind at every
-# character: ten times faster on a message, the same matches (tests/test_fit.py).
+# character: ten times faster on a message, the same matches (tests/planning/test_fit.py).
 HASHTAG = re.compile(r"#(?<!\w#)\w+")
 MENTION = re.compile(r"@(?<!\w@)\w+")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from publisher.config.settings import load_settings
+from tests.fakes.x_api import FakeX
 from tests.support.files import REPO
 from tests.support.processes import publisher, running, wait_for_line
 
@@ -126,8 +127,6 @@ def test_an_unusable_state_folder_is_one_sentence_not_a_traceback(config_path: P
 
 
 def test_accounts_check_asks_each_platform_and_never_prints_a_secret(config_path: Path) -> None:
-    from tests.fakes.x_api import FakeX
-
     secrets = {
         "consumer_key": "app-key",
         "consumer_secret": "app-secret",

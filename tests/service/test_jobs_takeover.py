@@ -30,7 +30,9 @@ from tests.support.processes import running, wait_for_line
 
 LEASE = timedelta(minutes=1)
 DEAD = "dead-host:1"  # a daemon that took a period and died: it renews nothing
-MONDAY_0900 = 'weekly = { day = "monday", time = "09:00"'  # as tests.test_roster_weekly sets it
+MONDAY_0900 = (
+    'weekly = { day = "monday", time = "09:00"'  # as tests.reports.test_roster_weekly sets it
+)
 
 
 def row(ledger: sessionmaker[Session], job: str, slot: datetime) -> JobRun:
@@ -260,10 +262,10 @@ def test_a_daemon_killed_while_the_mail_server_holds_its_weekly_report_sends_it_
     config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One daemon on SQLite, as a service: it sends the weekly report (a retry that fell due, so
-    the test need not wait for a real day and time: the firing itself is tests.test_jobs'), the
-    mail server holds the message without answering, and the daemon is killed (SIGKILL) before
-    the server accepts it. Restarted, the daemon sends the report once its old lease has run
-    out: one report."""
+    the test need not wait for a real day and time: the firing itself is
+    tests.service.test_jobs'), the mail server holds the message without answering, and the
+    daemon is killed (SIGKILL) before the server accepts it. Restarted, the daemon sends the
+    report once its old lease has run out: one report."""
     with FakeSMTP(starttls=True, user="publisher", password="smtp-pass") as smtp:
         with_mail(config_path, smtp, monkeypatch)
         text = config_path.read_text(encoding="utf-8")

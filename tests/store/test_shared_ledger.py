@@ -20,6 +20,8 @@ from publisher.store.db import Ledger, open_ledger
 from publisher.store.ledger import claim_due, claim_expired
 from publisher.store.models import Attempt, Delivery, Post
 from publisher.vocabulary import DeliveryStatus
+from tests.support.processes import wait_for_line
+from tests.support.schedules import DAILY, write_rule
 
 pytestmark = pytest.mark.both_stores
 
@@ -118,9 +120,6 @@ def test_two_daemons_on_one_ledger_make_one_post_per_firing(config_path: Path) -
     """Two hosts (each its own state and queue folders, one schedules folder, one ledger) start
     at once and both catch up the same firing of a rule: the ledger keeps one post, and each of
     its deliveries is dispatched once, by one of them."""
-    from tests.test_cli import wait_for_line
-    from tests.test_recurring import DAILY, write_rule
-
     settings = load_settings(config_path)
     other = config_path.parent / "host-b" / "config.toml"
     other.parent.mkdir()

@@ -25,17 +25,12 @@ from publisher.store.models import Attempt, Delivery, Post
 from publisher.vocabulary import DeliveryStatus
 from tests.support.clock import FakeClock
 from tests.support.files import REPO, Drop
+from tests.support.processes import publisher, running, wait_for_line
+from tests.support.schedules import DAILY, write_rule
 
 MONDAY_10_IST = datetime(2026, 11, 30, 4, 30, tzinfo=UTC)  # Monday 2026-11-30 10:00 Asia/Kolkata
 WEEKLY = (REPO / "schedules" / "weekly-scheme.toml").read_text(encoding="utf-8")
 CIRCLES = ("tamil-nadu", "haryana", "west-bengal", "maharashtra")
-
-
-def write_rule(settings: Settings, name: str, text: str) -> Path:
-    path = settings.paths.schedules / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def start(settings: Settings, clock: FakeClock) -> Engine:
@@ -373,21 +368,11 @@ def test_the_daemon_has_one_cron_job_per_rule_in_the_organisations_zone(
     assert firing.post_id in engine.recurring.catch_up()  # so the tick writes its receipt
 
 
-DAILY = """\
-unit = "haryana"
-cron = "{minute} {hour} * * *"
-[text]
-hi = "हरियाणा डाक परिमंडल: आज का डाक सुझाव।"
-en = "Haryana Postal Circle: today's postal tip."
-"""
-
-
 @pytest.mark.both_stores
 def test_the_daemon_makes_a_due_firings_post_at_start_and_only_once(config_path: Path) -> None:
     """At start the daemon catches up a firing two hours old; restarted, it makes no second post;
     on SIGHUP a bad rule keeps the running rules, and a good new one is taken up."""
     from publisher.store.db import open_ledger
-    from tests.test_cli import publisher, running, wait_for_line
 
     settings = load_settings(config_path)
     fired = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
@@ -430,8 +415,6 @@ def test_the_daemon_makes_a_due_firings_post_at_start_and_only_once(config_path:
 
 
 def test_a_bad_schedule_stops_start_up_naming_file_line_and_key(config_path: Path) -> None:
-    from tests.test_cli import publisher
-
     settings = load_settings(config_path)
     path = write_rule(settings, "weekly-scheme.toml", WEEKLY.replace("10 * * mon", "10 * * 1"))
     run = publisher("run", "--dry-run", "--once", config=config_path)
@@ -442,8 +425,6 @@ def test_a_bad_schedule_stops_start_up_naming_file_line_and_key(config_path: Pat
 
 
 def test_validate_previews_a_rules_next_firings_and_deliveries(config_path: Path) -> None:
-    from tests.test_cli import publisher
-
     check = publisher(
         "validate", str(REPO / "schedules" / "weekly-scheme.toml"), config=config_path
     )
@@ -464,8 +445,6 @@ def test_late_deliveries_are_reported_by_run_review_and_status(
     """The engine was down for two days after a post was recorded for later: the commands a
     person runs afterwards say it was not sent."""
     from sqlalchemy import update
-
-    from tests.test_cli import publisher
 
     scheduled_in_an_hour(engine, drop, clock)
     with engine.ledger.begin() as session:  # as if its time had come two days ago

@@ -1,7 +1,7 @@
 """Golden files: every example template, in every catalog language, on every platform, exactly as
 it would be published (parts and tags). Regenerate after an intended change with
 
-    UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_golden.py
+    UPDATE_GOLDEN=1 .venv/bin/pytest tests/planning/test_golden.py
 
 and read the diff before committing it.
 """
