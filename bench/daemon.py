@@ -53,7 +53,7 @@ from bench.plan_record import engine_plan_record, post_file, write_config
 from publisher.config.settings import Settings
 from publisher.store.db import open_ledger
 from publisher.store.models import Delivery, Post
-from tests.platforms import UNIT, Platforms, fake_platforms
+from tests.support.platforms import UNIT, Platforms, fake_platforms
 
 STAMP = "%Y-%m-%d %H:%M:%S.%f"  # how the ledger stores times (naive UTC)
 

@@ -52,7 +52,7 @@ from bench.plan_record import write_config
 from publisher.store.db import Ledger, make_engine, open_ledger, upgrade
 from publisher.store.models import Attempt, Delivery
 from publisher.vocabulary import DeliveryStatus
-from tests.conftest import POSTGRES, postgres_schema, postgres_unreachable
+from tests.support.postgres import POSTGRES, postgres_schema, postgres_unreachable
 
 STORES = ("postgresql", "sqlite")
 STATE = 'state = "var/state"'  # the example config's state folder, made one per daemon

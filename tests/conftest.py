@@ -4,23 +4,18 @@ ledger's database (SQLite, or PostgreSQL for tests marked ``both_stores``)."""
 
 from __future__ import annotations
 
-import functools
-import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from publisher.config.settings import Settings, load_settings
 from publisher.service.engine import Engine
 from publisher.store.db import make_engine, upgrade
 from tests.support.clock import FakeClock
 from tests.support.files import REPO, Drop, touch
+from tests.support.postgres import postgres_schema
 
 
 @pytest.fixture
@@ -28,7 +23,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"  # trust auth, as on the CI machine
 STORES = ("sqlite", "postgresql")
 
 
@@ -44,46 +38,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "both_stores"
     ):
         metafunc.parametrize("database_url", STORES, indirect=True)
-
-
-@functools.cache
-def postgres_unreachable() -> str | None:
-    """Why the test PostgreSQL cannot be used, or None when it can."""
-    try:
-        psycopg.connect(POSTGRES.replace("+psycopg", ""), connect_timeout=3).close()
-    except psycopg.Error as error:
-        return f"no PostgreSQL at 127.0.0.1:5432 (user postgres, database test): {error}"
-    return None
-
-
-def _admin() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(POSTGRES.replace("+psycopg", ""), autocommit=True)
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A URL to an empty PostgreSQL schema of the caller's own (its connections named after it),
-    dropped after. Skips when none is reachable, unless PUBLISHER_REQUIRE_POSTGRES=1 (CI), where
-    its absence is a failure."""
-    reason = postgres_unreachable()
-    if reason is not None:
-        if os.environ.get("PUBLISHER_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{reason}; PUBLISHER_REQUIRE_POSTGRES=1 requires it")
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with _admin() as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield f"{POSTGRES}?application_name={schema}&options=-csearch_path%3D{schema}"
-    finally:
-        with _admin() as admin:
-            # Connections a test's engines still pool would hold the schema's locks.
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = %s",
-                (schema,),
-            )
-            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture
