@@ -12,16 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-import facebook
-import requests
 from pydantic import Field
-from requests.structures import CaseInsensitiveDict
-from urllib3.exceptions import NewConnectionError
 
-from publisher.adapters.http import redirect
+from publisher.adapters.lazy import lazy
 from publisher.config.organisation import Account
 from publisher.config.platforms import PlatformOptions
 from publisher.errors import (
@@ -32,6 +28,16 @@ from publisher.errors import (
     TransientError,
     UncertainError,
 )
+
+if TYPE_CHECKING:
+    import facebook
+    import requests
+    import urllib3
+
+    from publisher.adapters import http
+else:  # loaded when an adapter is built, not with its rules (publisher.adapters.lazy)
+    facebook, requests, urllib3 = lazy("facebook"), lazy("requests"), lazy("urllib3")
+    http = lazy("publisher.adapters.http")
 
 HOSTS = ["https://graph.facebook.com"]
 TRANSIENT = {1, 2}
@@ -73,8 +79,8 @@ class Graph:
     def __init__(self, token: str, options: GraphOptions) -> None:
         self.api = facebook.GraphAPI(access_token=token, timeout=options.timeout_seconds)
         self.api.version = options.graph_version
-        redirect(self.api.session, HOSTS, options.api_base_url, options.timeout_seconds)
-        self.last_headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        http.redirect(self.api.session, HOSTS, options.api_base_url, options.timeout_seconds)
+        self.last_headers: Mapping[str, str] = requests.structures.CaseInsensitiveDict()
         self.last_status = 0
         self.api.session.hooks["response"].append(self._keep_headers)
 
@@ -96,7 +102,7 @@ class Graph:
             raise TransientError(f"cannot reach the Graph API: {exc}") from None
         except (requests.ReadTimeout, requests.ConnectionError) as exc:
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if not writes or isinstance(reason, NewConnectionError):
+            if not writes or isinstance(reason, urllib3.exceptions.NewConnectionError):
                 raise TransientError(f"cannot reach the Graph API: {exc}") from None
             msg = f"no answer from the Graph API after the request was sent: {exc}"
             raise UncertainError(msg) from None

@@ -21,14 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, ClassVar
-
-import requests
-import tweepy
-from urllib3.exceptions import NewConnectionError
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from publisher.adapters.base import AccountCheck, Adapter, Metrics, Outgoing, Rules, comparable
-from publisher.adapters.http import redirect
+from publisher.adapters.lazy import lazy
 from publisher.adapters.x_length import x_length
 from publisher.clock import Clock
 from publisher.config.platforms import PlatformOptions, Quota
@@ -41,6 +37,16 @@ from publisher.errors import (
     UncertainError,
 )
 from publisher.vocabulary import Receipt
+
+if TYPE_CHECKING:
+    import requests
+    import tweepy
+    import urllib3
+
+    from publisher.adapters import http
+else:  # loaded when an adapter is built, not with its rules (publisher.adapters.lazy)
+    requests, tweepy, urllib3 = lazy("requests"), lazy("tweepy"), lazy("urllib3")
+    http = lazy("publisher.adapters.http")
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +90,7 @@ class XAdapter(Adapter[PlatformOptions]):
             msg = f"the credential of x:{self.account.handle} lacks {', '.join(missing)}"
             raise AuthError(msg)
         self.client = tweepy.Client(**self._secrets, wait_on_rate_limit=False)
-        redirect(
+        http.redirect(
             self.client.session, HOSTS, self.options.api_base_url, self.options.timeout_seconds
         )
         self.user_id = self.account.platform_id or self._secrets["access_token"].split("-")[0]
@@ -334,7 +340,7 @@ def _retry_after(exc: tweepy.HTTPException, clock: Clock) -> float:
 def _never_sent(exc: requests.RequestException) -> bool:
     """Whether the request certainly did not reach X (the connection was never made)."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _tweepy_error(response: requests.Response) -> tweepy.HTTPException:
