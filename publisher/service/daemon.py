@@ -203,7 +203,7 @@ class Daemon:
             max_instances=1,
             misfire_grace_time=None,  # late (a busy machine) is still sent: see _every
         )
-        self._every(WEEKLY_RETRY_JOB, self._periods.weekly_retry, 1)
+        self._every(WEEKLY_RETRY_JOB, self._weekly_retry, 1)
 
     def _every(self, job: str, run: Callable[[], None], minutes: float) -> None:
         """``run`` every ``minutes``, first at once. A run the scheduler's thread wakes late for
@@ -245,6 +245,10 @@ class Daemon:
         others leave it."""
         with self.engine.in_use() as engine:
             self._periods.weekly_report(fired_at(trigger, engine.clock()))
+
+    def _weekly_retry(self) -> None:
+        with self.engine.in_use():
+            self._periods.weekly_retry()
 
     def _sweep(self) -> None:
         """The freshness sweep (the 7-day guarantee), at start and every sweep_minutes; once per
