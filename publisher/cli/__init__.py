@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("running", "run"),
     "queue": ("running", "release_host"),
     "accounts": ("reading", "check_accounts"),
+    "languages": ("reading", "languages"),
     "db": ("decisions", "database"),
     "resolve": ("decisions", "resolve_delivery"),
     "status": ("reading", "show"),

@@ -60,6 +60,11 @@ def parser() -> argparse.ArgumentParser:
     accounts = commands.add_parser("accounts", help="the configured accounts")
     accounts.add_argument("action", choices=["check"], help="check: are the credentials valid")
     commands.add_parser("review", help="what is queued and not yet sent, with the exact text")
+    commands.add_parser(
+        "languages",
+        help="translations per language and template; exit 1 if an account would get nothing "
+        "in one of its languages",
+    )
     queue = commands.add_parser("queue", help="the queue folder").add_subparsers(
         dest="queue", required=True
     )

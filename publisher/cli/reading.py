@@ -19,6 +19,7 @@ from publisher.errors import InputError, PublisherError
 from publisher.intake.recurring import Recurring
 from publisher.oversight.controls import holds_text
 from publisher.oversight.freshness import account_standings, standings_text
+from publisher.oversight.languages import languages_text
 from publisher.oversight.review import (
     awaiting_text,
     late_deliveries,
@@ -27,6 +28,7 @@ from publisher.oversight.review import (
     review_text,
     status_text,
 )
+from publisher.planning.catalogs import Catalogs
 from publisher.planning.render import Renderer
 from publisher.reports.export import as_dict, report_csv
 from publisher.reports.html import render_report
@@ -35,6 +37,14 @@ from publisher.reports.report import build_report
 from publisher.reports.roster import roster_csv, roster_html
 from publisher.reports.weekly import send_report
 from publisher.store.db import open_ledger
+
+
+def languages(_: argparse.Namespace, settings: Settings) -> int:
+    """``languages``: the translations per language and template; 1 if an account would get
+    nothing in one of its languages."""
+    text, whole = languages_text(settings, Catalogs(settings.paths.templates))
+    print(text, end="")
+    return 0 if whole else 1
 
 
 def show(args: argparse.Namespace, settings: Settings) -> int:

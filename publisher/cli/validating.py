@@ -16,7 +16,7 @@ from publisher.config.tomlfile import parse_toml
 from publisher.errors import InputError, PublisherError
 from publisher.intake.postfile import parse_post
 from publisher.intake.schedulefile import parse_schedule, preview
-from publisher.planning.plan import plan
+from publisher.planning.plan import Plan, plan
 from publisher.planning.preview import parts_lines
 from publisher.planning.render import Renderer
 
@@ -61,10 +61,8 @@ def _preview(settings: Settings, path: Path, raw: bytes, unit: str) -> None:
     )
     renderer = Renderer.from_settings(settings)
     planned = plan(request, settings, renderer)
-    print(f"{path}: valid, {len(planned)} deliveries for unit {unit}:")
-    for d in planned:
-        print(f"  {d.account.key} ({d.locale})")
-        print("\n".join(parts_lines(d.parts, d.notes, indent="    ")))
+    print(f"{path}: valid, {len(planned.deliveries)} deliveries for unit {unit}:")
+    _print_plan(planned)
 
 
 def _preview_schedule(settings: Settings, path: Path, firings: int = 5) -> None:
@@ -73,12 +71,19 @@ def _preview_schedule(settings: Settings, path: Path, firings: int = 5) -> None:
     now = system_clock()
     rule = parse_schedule(path, settings, renderer, now)
     upcoming = list(islice(rule.firings(now), firings))
-    planned = preview(rule, upcoming[0], settings, renderer)
+    firing = preview(rule, upcoming[0], settings, renderer)
     zone = settings.organisation.timezone
     print(f"{path}: valid, rule '{rule.name}' for unit {rule.unit}, cron '{rule.cron}' ({zone}).")
     print("Next firings:")
     print("\n".join(f"  {local(w, settings.zone)}  ({w:%Y-%m-%d %H:%M} UTC)" for w in upcoming))
-    print(f"Each makes {len(planned)} deliveries:")
-    for d in planned:
+    print(f"Each makes {len(firing.deliveries)} deliveries:")
+    _print_plan(firing)
+
+
+def _print_plan(planned: Plan) -> None:
+    """The deliveries, each with its parts and notes, then what the post skips."""
+    for d in planned.deliveries:
         print(f"  {d.account.key} ({d.locale})")
         print("\n".join(parts_lines(d.parts, d.notes, indent="    ")))
+    for note in planned.skipped:
+        print(f"  skipped: {note}")

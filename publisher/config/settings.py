@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, Field, PrivateAttr, ValidationError
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, field_validator
 
 from publisher.config.checks import cross_references
 from publisher.config.fields import EMAIL, LocaleCode, LocalTime, Platform, Strict, zoned
@@ -25,6 +25,7 @@ from publisher.config.organisation import Account, AmplifyRule, Organisation, Ta
 from publisher.config.platforms import Platforms
 from publisher.config.tomlfile import load_toml, problems_from_validation
 from publisher.errors import ConfigError
+from publisher.scripts import expected_script, script_name
 
 
 def _said(value: str) -> str:
@@ -87,6 +88,22 @@ class Content(Strict):
 
     fallback: dict[LocaleCode, LocaleCode] = Field(default_factory=dict)
     script_check: Literal["warn", "strict"] = "warn"
+
+    @field_validator("fallback")
+    @classmethod
+    def _same_script(cls, fallback: dict[str, str]) -> dict[str, str]:
+        """A fallback in another script would publish, say, English under the Hindi name."""
+        for language, other in fallback.items():
+            ours, theirs = expected_script(language), expected_script(other)
+            if ours != theirs:
+                msg = (
+                    f'{language} = "{other}": {other} is written in '
+                    f"{script_name(theirs or '?')} script, {language} in "
+                    f"{script_name(ours or '?')}, so its text is not {language}; remove it (a "
+                    f"{language} message with no {language} translation is then not sent)"
+                )
+                raise ValueError(msg)
+        return fallback
 
     def chain(self, locale: str) -> list[str]:
         """``mr`` -> ``["mr", "hi", "en"]`` when mr falls back to hi and hi to en."""

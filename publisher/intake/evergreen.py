@@ -23,7 +23,7 @@ from publisher.config.settings import Settings
 from publisher.config.tomlfile import line_of
 from publisher.errors import ConfigError, PostFileError, Problem
 from publisher.intake.postfile import parse_post
-from publisher.planning.plan import PlannedDelivery, plan
+from publisher.planning.plan import plan
 from publisher.planning.render import Renderer
 from publisher.planning.request import PostRequest
 
@@ -137,7 +137,7 @@ def _item(settings: Settings, renderer: Renderer, unit: str, path: Path, now: da
         )
     if problems:
         raise PostFileError(path.name, problems)
-    planned: list[PlannedDelivery] = plan(request, settings, renderer)
+    planned = plan(request, settings, renderer).deliveries
     # A platform that publishes nothing without a photo (its adapter's rules say): a text-only
     # item is not for its accounts.
     fitting = {

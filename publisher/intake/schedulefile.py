@@ -27,7 +27,7 @@ from publisher.config.settings import Settings
 from publisher.config.tomlfile import line_of, parse_toml, problems_from_validation
 from publisher.errors import PostFileError, Problem, ScheduleError
 from publisher.intake.postfile import decode, misplaced, usable_name
-from publisher.planning.plan import PlannedDelivery, plan
+from publisher.planning.plan import Plan, plan
 from publisher.planning.render import Renderer
 from publisher.planning.request import PostFile, PostRequest
 from publisher.vocabulary import Priority
@@ -207,10 +207,8 @@ def parse_schedule(path: Path, settings: Settings, renderer: Renderer, now: date
     return rule
 
 
-def preview(
-    rule: Rule, when: datetime, settings: Settings, renderer: Renderer
-) -> list[PlannedDelivery]:
-    """The deliveries the rule's firing at ``when`` makes.
+def preview(rule: Rule, when: datetime, settings: Settings, renderer: Renderer) -> Plan:
+    """What the rule's firing at ``when`` makes.
 
     Raises:
         ScheduleError: what plan refuses (a template variable missing, a text too long for X…).

@@ -114,7 +114,20 @@ def review_text(deliveries: Sequence[Delivery], settings: Settings) -> str:
                 if d.last_error:
                     lines.append(f"      last error: {d.last_error}")
         lines.append("")
+    lines += _skipped_lines(rows)
     return "\n".join(lines) if lines else "Nothing to show.\n"
+
+
+def _skipped_lines(deliveries: Sequence[Delivery]) -> list[str]:
+    """Once per post: the accounts that get nothing in one of their locales, and why."""
+    posts = {d.post_id: d.post for d in deliveries if d.post.notes}
+    if not posts:
+        return []
+    lines = ["Not sent in every account's language:"]
+    for _, post in sorted(posts.items()):
+        lines.append(f"  post {post.key} ({post.source_name})")
+        lines += [f"    {note}" for note in post.notes]
+    return [*lines, ""]
 
 
 def awaiting_text(deliveries: Sequence[Delivery], settings: Settings) -> str:

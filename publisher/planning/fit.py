@@ -8,18 +8,23 @@ even with only its required tags is refused with the numbers needed to fix it.
 Each platform's limits and where its overflow goes are its adapter's ``Rules``
 (publisher.adapters.base). A text is measured as the platform counts it (``Rules.length``: X's
 weights) once; each mention, plain ASCII, is added arithmetically.
+
+In right-to-left text (Urdu) a line of mentions is isolated left to right (``bidi.py``), or a
+reader would see ``IndiaPost@``; the two invisible characters count towards the limit like any.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import regex
 
 from publisher.adapters.base import Rules
 from publisher.adapters.registry import adapter_class
 from publisher.errors import FitError
+from publisher.planning.bidi import LRI, PDI, closed
 from publisher.vocabulary import Part
 
 SEPARATOR = "\n\n"  # between the message and its tags
@@ -30,24 +35,33 @@ HASHTAG = re.compile(r"#(?<!\w#)\w+")
 MENTION = re.compile(r"@(?<!\w@)\w+")
 
 
+@dataclass(frozen=True)
+class _Lines:
+    """How a line of mentions is written: ``@a @b``, wrapped in ``open`` and ``close`` (an
+    isolate in right-to-left text) that add ``cost`` as the platform counts them."""
+
+    open: str = ""
+    close: str = ""
+    cost: int = 0
+
+    def of(self, tags: Sequence[str]) -> str:
+        return self.open + _mentioned(tags) + self.close
+
+    def after(self, message: str, tags: Sequence[str]) -> str:
+        """The message, then its line of tags if it has any."""
+        return message + SEPARATOR + self.of(tags) if tags else message
+
+    def more(self, tag: str, opens: bool) -> int:
+        """What one more ASCII ``@tag`` adds to a line: the wrapping where it opens the line,
+        else a space."""
+        return (self.cost if opens else 1) + len(tag) + 1
+
+    def length(self, tags: Sequence[str]) -> int:
+        return sum(self.more(t, opens=i == 0) for i, t in enumerate(tags))
+
+
 def _mentioned(tags: Sequence[str]) -> str:
     return " ".join("@" + t for t in tags)
-
-
-def _with_tags(message: str, tags: Sequence[str]) -> str:
-    return message + SEPARATOR + _mentioned(tags) if tags else message
-
-
-def _tags_length(tags: Sequence[str], first: bool) -> int:
-    """What appending these ASCII mentions adds: the separator (or a space) and ``@handle``."""
-    if not tags:
-        return 0
-    return (len(SEPARATOR) if first else 1) + sum(len(t) + 1 for t in tags) + len(tags) - 1
-
-
-def _tag_length(tag: str, first: bool) -> int:
-    """``_tags_length([tag], first)``, for the loops that add tags one at a time."""
-    return (len(SEPARATOR) if first else 1) + len(tag) + 1
 
 
 def _too_long(
@@ -61,23 +75,28 @@ def _too_long(
     )
 
 
-def _pack(tags: Sequence[str], limit: int) -> list[list[str]]:
-    """ASCII mentions into as few texts (``@a @b``) of at most ``limit`` characters as possible,
-    keeping their order."""
+def _pack(tags: Sequence[str], limit: int, lines: _Lines) -> list[list[str]]:
+    """ASCII mentions into as few lines (``@a @b``) of at most ``limit`` as possible, keeping
+    their order."""
     groups: list[list[str]] = []
-    length = 0  # of the last group's text
+    length = 0  # of the last group's line
     for tag in tags:
-        if groups and length + _tag_length(tag, first=False) <= limit:
+        if groups and length + lines.more(tag, opens=False) <= limit:
             groups[-1].append(tag)
-            length += _tag_length(tag, first=False)
+            length += lines.more(tag, opens=False)
         else:
             groups.append([tag])
-            length = len(tag) + 1
+            length = lines.more(tag, opens=True)
     return groups
 
 
 def _main_and_rest(
-    platform: str, rules: Rules, message: str, tags: Sequence[str], required: Sequence[str]
+    platform: str,
+    rules: Rules,
+    message: str,
+    tags: Sequence[str],
+    required: Sequence[str],
+    lines: _Lines,
 ) -> tuple[list[str], list[str], int]:
     """The tags in the main post (the required ones, then others while they fit) and the rest;
     with how many mentions the message itself leaves room for."""
@@ -92,7 +111,7 @@ def _main_and_rest(
     room = len(tags) + 1
     if rules.max_mentions is not None:
         room = rules.max_mentions - len(MENTION.findall(message))
-    length = rules.length(message) + _tags_length(required, first=True)
+    length = rules.length(message) + (len(SEPARATOR) + lines.length(required) if required else 0)
     limit = rules.text_limit
     if limit is not None and length > limit:
         raise _too_long(platform, length, limit, required, rules.length_unit)
@@ -106,7 +125,7 @@ def _main_and_rest(
     main = list(required)
     rest = [t for t in tags if t not in required]
     while rest and len(main) < room:
-        more = _tag_length(rest[0], first=not main)
+        more = lines.more(rest[0], opens=not main) + (0 if main else len(SEPARATOR))
         if limit is not None and length + more > limit:
             break
         length += more
@@ -114,9 +133,17 @@ def _main_and_rest(
     return main, rest, room
 
 
-def fit(platform: str, message: str, tags: Sequence[str], required: Sequence[str]) -> list[Part]:
+def fit(
+    platform: str,
+    message: str,
+    tags: Sequence[str],
+    required: Sequence[str],
+    *,
+    rtl: bool = False,
+) -> list[Part]:
     """The parts a delivery publishes on ``platform``, by its adapter's rules; ``required`` tags
-    must be in the first.
+    must be in the first. ``rtl``: the message is right-to-left, so its lines of mentions are
+    isolated left to right.
 
     Raises:
         FitError: the message with its required tags exceeds the platform's limit, or the tags
@@ -125,15 +152,16 @@ def fit(platform: str, message: str, tags: Sequence[str], required: Sequence[str
     rules = adapter_class(platform).rules
     if not rules.mentions:
         return [Part("post", message, [])]
+    lines = _Lines(LRI, PDI, rules.length(LRI + PDI)) if rtl else _Lines()
     if rules.overflow == "none":  # every tag in the post itself
-        text = _with_tags(message, tags)
+        text = lines.after(message, tags)
         length = rules.length(text)
         if rules.text_limit is not None and length > rules.text_limit:
             unit = rules.length_unit
             raise _too_long(platform, length, rules.text_limit, tags, unit)
         return [Part("post", text, list(tags))]
-    main, rest, room = _main_and_rest(platform, rules, message, tags, required)
-    parts = [Part("post", _with_tags(message, main), main)]
+    main, rest, room = _main_and_rest(platform, rules, message, tags, required, lines)
+    parts = [Part("post", lines.after(message, main), main)]
     if not rest:
         return parts
     if rules.overflow == "comment":
@@ -142,10 +170,11 @@ def fit(platform: str, message: str, tags: Sequence[str], required: Sequence[str
                 f"on {platform} {len(main) + len(rest)} accounts would be mentioned",
                 f"the post and its first comment take {room + rules.max_mentions} at most",
             )
-        return [*parts, Part("comment", _mentioned(rest), rest)]
+        return [*parts, Part("comment", lines.of(rest), rest)]
     lead = reply_lead(message, rules)
     limit = (rules.text_limit or 0) - rules.length(lead) - 1  # mentions are ASCII: 1 each
-    return [*parts, *(Part("reply", lead + "\n" + _mentioned(g), g) for g in _pack(rest, limit))]
+    replies = _pack(rest, limit, lines)
+    return [*parts, *(Part("reply", lead + "\n" + lines.of(g), g) for g in replies)]
 
 
 def reply_lead(message: str, rules: Rules) -> str:
@@ -162,4 +191,4 @@ def reply_lead(message: str, rules: Rules) -> str:
     graphemes = regex.findall(r"\X", first)
     while graphemes and rules.length("".join(graphemes) + "…") > rules.reply_lead:
         graphemes.pop()
-    return "".join(graphemes).rstrip() + "…"
+    return closed("".join(graphemes).rstrip() + "…")

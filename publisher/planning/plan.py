@@ -4,6 +4,13 @@ Rendering happens here, once per locale, and fitting once per delivery, so the p
 delivery are what goes out and what a reviewer reads. Everything a nodal officer could get wrong
 about the organisation (another unit's account, a locale the account does not post in, a template
 variable left out, a message too long for X) is found here and reported with its line.
+
+A delivery in a language is written in that language, or not made. A template goes out in a
+locale only where the locale's catalog translates all of it; else in the first language of the
+configured fallback chain (``[content] fallback``, mr -> hi, always in the locale's script) that
+translates all of it; else the locale is skipped. A literal post skips the locales it has no
+text for. An account never gets two deliveries with the same text. Skipped locales are told to the
+reviewer once per post (``Plan.skipped``).
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from publisher.config.organisation import ALL_UNITS, Account
 from publisher.config.settings import Settings
 from publisher.config.tomlfile import key_path, line_of
 from publisher.errors import FitError, PostFileError, Problem, RenderError
+from publisher.planning.bidi import isolate
+from publisher.planning.catalogs import SOURCE
 from publisher.planning.fit import fit
-from publisher.planning.render import Rendered, Renderer
+from publisher.planning.render import Renderer
 from publisher.planning.request import PostRequest
-from publisher.planning.scripts import wrong_script
 from publisher.planning.tags import mentions
+from publisher.scripts import right_to_left, wrong_script
 from publisher.store.records import NewDelivery, NewPost
 from publisher.vocabulary import DeliveryStatus, Part
 
@@ -34,7 +43,24 @@ class PlannedDelivery:
     locale: str
     parts: list[Part]  # the post, then replies or a first comment
     tags: list[str]
-    notes: list[str]  # for reviewers: translation fallbacks, text in an unexpected script
+    notes: list[str]  # for reviewers: a fallback language, text in an unexpected script
+
+
+@dataclass(frozen=True)
+class Plan:
+    deliveries: list[PlannedDelivery]
+    skipped: list[str]  # for reviewers, once per post: which accounts get nothing in which locale
+
+
+@dataclass(frozen=True)
+class _Message:
+    text: str  # left-to-right pieces isolated where the language is right-to-left
+    language: str  # the language it is written in: its locale's, or a fallback's
+    notes: list[str]
+
+
+def _message(text: str, language: str, notes: list[str]) -> _Message:
+    return _Message(isolate(text) if right_to_left(language) else text, language, notes)
 
 
 class _Problems:
@@ -119,7 +145,7 @@ def _target_accounts(
 
 
 def _locales(
-    request: PostRequest, targets: list[tuple[str, Account]], out: _Problems
+    request: PostRequest, targets: list[tuple[str, Account]], out: _Problems, skips: _Skips
 ) -> dict[str, list[str]]:
     """The locales each target account gets, by account key."""
     body = request.body
@@ -144,6 +170,9 @@ def _locales(
     result = {}
     for _, account in targets:
         chosen = [loc for loc in account.locales if offered is None or loc in offered]
+        for locale in account.locales:
+            if body.text and locale not in chosen:
+                skips.add(locale, f"the post has no {locale} text", account)
         if not chosen:
             out.add(
                 ("text",) if body.text else ("locales",),
@@ -155,26 +184,70 @@ def _locales(
     return result
 
 
+class _Skips:
+    """The locales that accounts get nothing in, and why: told to the reviewer once per post."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[tuple[str, str], list[str]] = {}
+
+    def add(self, locale: str, why: str, account: Account) -> None:
+        self._accounts.setdefault((locale, why), []).append(f"{account.platform} @{account.handle}")
+
+    def notes(self) -> list[str]:
+        return [
+            f"no {locale} delivery for {', '.join(accounts)}: {why}"
+            for (locale, why), accounts in self._accounts.items()
+        ]
+
+
 def _messages(
     request: PostRequest, settings: Settings, renderer: Renderer, needed: list[str], out: _Problems
-) -> dict[str, Rendered]:
-    """The message per locale, rendered once, with what a reviewer should know about it."""
+) -> tuple[dict[str, _Message], dict[str, str]]:
+    """The message per locale, rendered once, with what a reviewer should know about it; and why
+    each locale without one has none."""
     body = request.body
-    messages: dict[str, Rendered] = {}
+    if body.template:
+        return _template_messages(request, settings, renderer, needed, out)
+    messages: dict[str, _Message] = {}
     for locale in needed:
-        if body.template:
-            try:
-                messages[locale] = renderer.render(body.template, locale, body.vars)
-            except RenderError as exc:
-                out.add(("template",), exc.what, exc.fix[:1].upper() + exc.fix[1:])
-        elif locale not in body.text:
+        if locale not in body.text:
             continue  # reported by _locales
-        elif body.text[locale].strip():
+        if body.text[locale].strip():
             text = body.text[locale].strip()
-            messages[locale] = Rendered(text, _script_notes(text, ("text", locale), settings, out))
+            notes = _script_notes(text, ("text", locale), settings, out)
+            messages[locale] = _message(text, locale, notes)
         else:
             out.add(("text", locale), "the text is empty", "Write the message, or remove the line")
-    return messages
+    return messages, {}
+
+
+def _template_messages(
+    request: PostRequest, settings: Settings, renderer: Renderer, needed: list[str], out: _Problems
+) -> tuple[dict[str, _Message], dict[str, str]]:
+    """Each locale's message in the first language of its fallback chain that translates all of
+    the template (see the module's docstring)."""
+    template, variables = str(request.body.template), request.body.vars
+    try:  # in the templates' own language first: a missing template or variable is found once
+        source = renderer.render(template, SOURCE, variables)
+    except RenderError as exc:
+        out.add(("template",), exc.what, exc.fix[:1].upper() + exc.fix[1:])
+        return {}, {}
+    messages: dict[str, _Message] = {}
+    missing: dict[str, str] = {}
+    for locale in needed:
+        reasons = []
+        for language in settings.content.chain(locale):  # in one script: config checks it
+            coverage = renderer.catalogs.coverage(template, language)
+            if not coverage.complete:
+                reasons.append(coverage.why())
+                continue
+            text = source if language == SOURCE else renderer.render(template, language, variables)
+            notes = [f"written in {language}: {reasons[0]}"] if reasons else []
+            messages[locale] = _message(text, language, notes)
+            break
+        else:
+            missing[locale] = "; ".join(reasons)
+    return messages, missing
 
 
 def _script_notes(text: str, loc: tuple[str, ...], settings: Settings, out: _Problems) -> list[str]:
@@ -203,49 +276,86 @@ def _check_alt_text(request: PostRequest, used: set[str], out: _Problems) -> Non
             )
 
 
-def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> list[PlannedDelivery]:
+def _account_messages(
+    request: PostRequest,
+    settings: Settings,
+    account: Account,
+    locales: dict[str, list[str]],
+    messages: dict[str, _Message],
+    out: _Problems,
+) -> dict[str, tuple[tuple[str, ...], _Message]]:
+    """The message of each of the account's locales that has one, its platform's own text where
+    the post gives one, with the key it comes from (for problems)."""
+    body = request.body
+    chosen: dict[str, tuple[tuple[str, ...], _Message]] = {}
+    for locale in locales[account.key]:
+        override = body.platform_text.get(account.platform, {}).get(locale)
+        if override is not None:
+            loc: tuple[str, ...] = ("platform_text", account.platform, locale)
+            if not override.strip():
+                out.add(loc, "the text is empty", "Write the message, or remove the line")
+                continue
+            notes = _script_notes(override, loc, settings, out)
+            chosen[locale] = (loc, _message(override.strip(), locale, notes))
+        elif locale in messages:
+            loc = ("text", locale) if body.text else ("template",)
+            chosen[locale] = (loc, messages[locale])
+    return chosen
+
+
+def plan(request: PostRequest, settings: Settings, renderer: Renderer) -> Plan:
     """Fan a checked post out to deliveries, each fitted to its platform.
 
     Raises:
         PostFileError: every targeting, locale, rendering, alt-text and length problem, each with
-            its line and fix.
+            its line and fix; or no account gets anything.
     """
     out = _Problems(request)
+    skips = _Skips()
     targets = _target_accounts(request, settings, out)
-    locales = _locales(request, targets, out)
+    locales = _locales(request, targets, out, skips)
     needed = list(dict.fromkeys(loc for chosen in locales.values() for loc in chosen))
-    messages = _messages(request, settings, renderer, needed, out)
+    messages, missing = _messages(request, settings, renderer, needed, out)
     _check_alt_text(request, set(needed), out)
     body = request.body
     planned = []
     for unit, account in targets:
         tags, required = mentions(settings, account, body.tags)
-        for locale in locales[account.key]:
-            override = body.platform_text.get(account.platform, {}).get(locale)
-            if override is not None and not override.strip():
-                loc: tuple[str, ...] = ("platform_text", account.platform, locale)
-                out.add(loc, "the text is empty", "Write the message, or remove the line")
-                continue
-            if override is not None:
-                loc = ("platform_text", account.platform, locale)
-                message = Rendered(override.strip(), _script_notes(override, loc, settings, out))
-            elif locale in messages:
-                loc, message = ("text", locale) if body.text else ("template",), messages[locale]
+        chosen = _account_messages(request, settings, account, locales, messages, out)
+        for locale, why in missing.items():
+            if locale in locales[account.key] and locale not in chosen:
+                skips.add(locale, why, account)
+        # Never the same text twice on one account: a locale's own text wins over a fallback.
+        own_first = sorted(chosen.items(), key=lambda c: c[1][1].language != c[0])
+        sent: dict[str, str] = {}  # text -> locale
+        for locale, (_, message) in own_first:
+            if message.text in sent:
+                skips.add(locale, f"its text is the same as the {sent[message.text]} one", account)
             else:
-                continue  # its problem is already reported
+                sent[message.text] = locale
+        for locale, (loc, message) in chosen.items():
+            if sent.get(message.text) != locale:
+                continue
+            rtl = right_to_left(message.language)
             try:
-                parts = fit(account.platform, message.text, tags, required)
+                parts = fit(account.platform, message.text, tags, required, rtl=rtl)
             except FitError as exc:
                 out.add(loc, f"{exc.what} ({locale})", exc.fix[:1].upper() + exc.fix[1:])
                 continue
-            planned.append(PlannedDelivery(unit, account, locale, parts, tags, message.fallbacks))
+            planned.append(PlannedDelivery(unit, account, locale, parts, tags, message.notes))
+    if not planned and not out.items:
+        out.add(
+            ("template",) if body.template else ("text",),
+            "no account gets this post: " + "; ".join(skips.notes()),
+            "Ask the administrator for the missing translations, or target other accounts",
+        )
     out.raise_any()
-    return planned
+    return Plan(planned, skips.notes())
 
 
 def new_post(
     request: PostRequest,
-    planned: Sequence[PlannedDelivery],
+    planned: Plan,
     media: Sequence[str],
     archive_path: str,
     received_at: datetime,
@@ -264,6 +374,7 @@ def new_post(
         received_at=received_at,
         archive_path=archive_path,
         request=request.body.model_dump(mode="json"),
+        notes=planned.skipped,
         deliveries=[
             NewDelivery(
                 unit=d.unit,
@@ -278,7 +389,7 @@ def new_post(
                     for path, item in zip(media, request.body.media, strict=True)
                 ],
             )
-            for d in planned
+            for d in planned.deliveries
         ],
         status=status,
     )

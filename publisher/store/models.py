@@ -67,6 +67,7 @@ class Post(Base):
     received_at: Mapped[datetime]
     archive_path: Mapped[str | None] = mapped_column(Text)
     request: Mapped[dict[str, Any]]  # the post file as parsed, so a reviewer can re-render it
+    notes: Mapped[list[Any]]  # for reviewers: accounts that get nothing in a locale, and why
 
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="post", order_by="Delivery.id")
 

@@ -117,6 +117,7 @@ def _post_row(new: NewPost) -> dict[str, Any]:
         "not_before": new.not_before,
         "received_at": new.received_at,
         "archive_path": new.archive_path,
+        "notes": list(new.notes),
         "request": new.request,
     }
 

@@ -34,8 +34,10 @@ class NewPost:
     """A post planned and not yet recorded: what ``record_posts`` writes.
 
     ``request`` is the post as asked for (its file, parsed), kept so a reviewer can re-render it;
-    ``archive_path`` is where its files will be, relative to the queue folder. ``status`` is its
-    deliveries' first one: pending, or awaiting when its unit needs approval.
+    ``archive_path`` is where its files will be, relative to the queue folder; ``notes`` tell the
+    reviewer what the post as a whole does not do (accounts that get nothing in a locale, and
+    why). ``status`` is its deliveries' first one: pending, or awaiting when its unit needs
+    approval.
     """
 
     key: str
@@ -47,5 +49,6 @@ class NewPost:
     received_at: datetime
     archive_path: str
     request: Mapping[str, Any]
+    notes: Sequence[str]
     deliveries: Sequence[NewDelivery]
     status: DeliveryStatus = DeliveryStatus.PENDING

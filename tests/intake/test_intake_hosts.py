@@ -254,7 +254,7 @@ def test_a_copy_taken_while_another_host_records_the_same_post_is_a_duplicate(
     assert [(r.name, r.outcome, r.post_id) for r in taken] == [
         ("stamps.toml", Outcome.DUPLICATE, post_id)
     ]
-    assert [d.post_id for d in rows(engine)] == [post_id] * len(planned)
+    assert [d.post_id for d in rows(engine)] == [post_id] * len(planned.deliveries)
     assert files(settings.paths.queue / "haryana" / "rejected") == []
 
 
@@ -273,7 +273,7 @@ def test_a_copy_another_host_records_holds_back_none_of_the_files_taken_with_it(
     results = {r.name: (r.outcome, r.post_id) for r in taken}
     assert results["b.toml"] == (Outcome.DUPLICATE, post_id)
     assert (results["a.toml"][0], results["c.toml"][0]) == (Outcome.ACCEPTED, Outcome.ACCEPTED)
-    assert len(rows(engine)) == 3 * len(planned)
+    assert len(rows(engine)) == 3 * len(planned.deliveries)
     unit = settings.paths.queue / "haryana"
     assert files(unit / "rejected") == []
     assert sorted(p.name for p in unit.glob("archive/*/*.toml")) == ["a.toml", "b.toml", "c.toml"]

@@ -110,7 +110,7 @@ BAD = [
     (
         "missing-variable.toml",
         'template = "savings-scheme"\n[vars]\nscheme = "Sukanya Samriddhi Yojana"\nrate = 8.2\n',
-        ["template 'savings-scheme' (hi)", "'min_deposit' is undefined", "under [vars]"],
+        ["template 'savings-scheme' needs a value", "'min_deposit' is undefined", "[vars]"],
     ),
     (
         "unknown-locale.toml",

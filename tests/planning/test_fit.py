@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 import regex
+from babel.messages.pofile import read_po
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from twitter_text import parse_tweet
@@ -26,6 +27,7 @@ from publisher.adapters.x import XAdapter
 from publisher.adapters.x_length import X_EMOJI, X_ONE_UNIT, needs_parse, x_length
 from publisher.errors import FitError
 from publisher.planning.fit import HASHTAG, MENTION, fit, reply_lead
+from tests.support.files import REPO
 
 CIRCLES = [f"Circle{n:02d}PostOffice" for n in range(1, 25)]  # 24 circles, 18 characters each
 
@@ -201,10 +203,26 @@ def test_email_carries_no_tags() -> None:
     assert "@" not in part.text
 
 
-# Pieces of the texts the templates write (Hindi, Tamil, Bengali, Marathi, digits, punctuation,
-# rates, rupees, mentions, hashtags, joiners), and pieces that send a text to twitter-text's parse
-# (URLs, emoji, \r\n, a dot before a letter), or weigh 2 (CJK, symbols).
+def catalog_words() -> list[str]:
+    """Every word of every shipped translation: each script the circles write in (Telugu,
+    Gurmukhi, Odia, Urdu's Arabic with its marks and punctuation, …), as the catalogs write it."""
+    words: set[str] = set()
+    for path in sorted((REPO / "templates" / "locale").glob("*/LC_MESSAGES/messages.po")):
+        with path.open("rb") as f:
+            for message in read_po(f):
+                if message.id and isinstance(message.string, str):
+                    words.update(re.sub(r"%\(\w+\)s", " ", message.string).split())
+    return sorted(words)
+
+
+# Pieces of the texts the templates write (every catalog's words, digits, punctuation, rates,
+# rupees, mentions, hashtags, joiners, the isolates around left-to-right pieces of Urdu), and
+# pieces that send a text to twitter-text's parse (URLs, emoji, \r\n, a dot before a letter), or
+# weigh 2 (CJK, symbols).
 PLAIN = [
+    *(w for w in catalog_words() if not needs_parse(unicodedata.normalize("NFC", w))),
+    "\u2066",
+    "\u2069",
     "सुकन्या समृद्धि योजना",
     "ब्याज दर",
     "न्यूनतम जमा",

@@ -12,10 +12,10 @@ from publisher.adapters.x import XAdapter
 from publisher.config.settings import load_settings
 from publisher.oversight.review import review_text
 from publisher.planning.fit import reply_lead
-from publisher.planning.render import Renderer
 from publisher.service.engine import Engine
 from publisher.store.models import Delivery
 from tests.support.clock import FakeClock
+from tests.support.configs import EXAMPLE, problems
 from tests.support.files import REPO, Drop
 
 
@@ -133,63 +133,123 @@ def test_strict_script_check_rejects(config_path: Path, clock: FakeClock, drop: 
     assert "line 2, text.bn: the 'bn' text is written mostly in Devanagari script" in text
 
 
-def test_untranslated_string_falls_back_along_the_chain(tmp_path: Path, settings) -> None:
-    """mr falls back to hi in the example config: a string missing in Marathi comes out in Hindi,
-    and the note says so."""
-    templates = tmp_path / "templates"
-    shutil.copytree(REPO / "templates", templates)
-    po = templates / "locale" / "mr" / "LC_MESSAGES" / "messages.po"
+def _untranslate(templates: Path, language: str, msgid_start: str) -> None:
+    """Empty one translation in a copy of the shipped templates, as a translator might leave it."""
+    po = templates / "locale" / language / "LC_MESSAGES" / "messages.po"
     text = po.read_text(encoding="utf-8")
-    start = text.index('msgid "Open your account today')
+    start = text.index(f'msgid "{msgid_start}')
     end = text.index("\n\n", start)
     entry = text[start:end]
-    msgstr = entry.index("msgstr")
-    po.write_text(text.replace(entry, entry[:msgstr] + 'msgstr ""'), encoding="utf-8")
-
-    renderer = Renderer(templates, tmp_path / "c", settings.zone, "IN", settings.content.chain)
-    rendered = renderer.render(
-        "savings-scheme", "mr", {"scheme": "SSY", "rate": 8.2, "min_deposit": 250}
-    )
-    assert "आज ही अपने नज़दीकी डाकघर में खाता खोलें" in rendered.text  # the Hindi line
-    assert "बचत" in rendered.text  # the Marathi line still in Marathi
-    assert rendered.fallbacks == [
-        "'Open your account today at your nearest post of…' is not translated into mr: "
-        "the hi text is used"
-    ]
+    po.write_text(text.replace(entry, entry[: entry.index("msgstr")] + 'msgstr ""'), "utf-8")
 
 
-def test_untranslated_at_the_end_of_the_chain_uses_the_english_source(
-    tmp_path: Path, settings
-) -> None:
-    renderer = Renderer(REPO / "templates", tmp_path / "c", settings.zone, "IN")
-    rendered = renderer.render("fake-news-clarification", "gu", {"platform": "SMS", "url": "u"})
-    assert rendered.text.startswith("A SMS message claims") or "SMS" in rendered.text
-    assert rendered.fallbacks
-    assert all(n.endswith("the English source text is used") for n in rendered.fallbacks)
+PHILATELY = (
+    'template = "philately-event"\n[vars]\nevent = "MAHAPEX 2030"\n'
+    'venue = "Nehru Centre, Mumbai"\nstart_date = 2030-01-15\nend_date = 2030-01-17\n'
+)
 
 
-def test_fallback_notes_reach_the_delivery_and_the_review(
+def test_a_template_not_fully_translated_goes_out_whole_in_the_fallback_language(
     tmp_path: Path, config_path: Path, clock: FakeClock, drop: Drop
 ) -> None:
+    """mr falls back to hi in the example config: with one Marathi string missing, the Marathi
+    accounts get the whole message in Hindi, its dates written in Hindi too, and a note."""
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    _untranslate(templates, "mr", "Stamp lovers")
     config_path.write_text(
-        config_path.read_text("utf-8").replace(
-            'locales = ["mr", "en"]', 'locales = ["gu", "en"]', 1
-        ),
+        config_path.read_text("utf-8").replace(f'"{REPO / "templates"}"', f'"{templates}"'),
+        encoding="utf-8",
+    )
+    engine = Engine(load_settings(config_path), dry_run=True, clock=clock).start()
+    drop("maharashtra", "p.toml", PHILATELY)
+    engine.tick()
+    marathi = [d for d in deliveries(engine) if d.locale == "mr"]
+    assert len(marathi) == 3
+    for d in marathi:
+        assert "15 जनवरी 2030" in d.text  # Hindi's January; Marathi writes जानेवारी
+        assert "जानेवारी" not in d.text
+        assert "डाक टिकट प्रेमी" in d.text  # the Hindi line the Marathi catalog lacks
+        assert d.notes == [
+            "written in hi: 'philately-event' is not fully translated into mr "
+            "(1 not translated of 3 strings)"
+        ]
+
+
+def test_no_delivery_in_a_language_with_no_translation_and_the_review_says_why_once(
+    tmp_path: Path, config_path: Path, clock: FakeClock, drop: Drop
+) -> None:
+    """An account posting in a language the template is not translated into gets nothing in it,
+    never the English under that language's name; the review says so once for the post."""
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    shutil.rmtree(templates / "locale" / "bn")
+    config_path.write_text(
+        config_path.read_text("utf-8").replace(f'"{REPO / "templates"}"', f'"{templates}"'),
         encoding="utf-8",
     )
     settings = load_settings(config_path)
     engine = Engine(settings, dry_run=True, clock=clock).start()
     drop(
-        "maharashtra",
+        "west-bengal",
         "s.toml",
         'template = "savings-scheme"\n[vars]\nscheme = "SSY"\nrate = 8.2\nmin_deposit = 250\n',
     )
     engine.tick()
-    [gu] = [d for d in deliveries(engine) if d.locale == "gu"]
-    assert len(gu.notes) == 2
+    sent = {(d.platform, d.locale) for d in deliveries(engine)}
+    assert sent == {("x", "en"), ("facebook", "en")}  # the Instagram account posts in bn only
     with engine.ledger() as session:
         shown = review_text(session.scalars(select(Delivery)).all(), settings)
-    assert "is not translated into gu: the English source text is used" in shown
+    why = "'savings-scheme' is not fully translated into bn (2 not translated of 2 strings)"
+    assert shown.count(why) == 1
+    assert (
+        "no bn delivery for x @WBPostalCircle, facebook @WestBengalPostalCircle, "
+        f"instagram @wbpostalcircle: {why}"
+    ) in shown
+
+
+def test_a_fallback_that_gives_an_accounts_other_text_is_not_sent_twice(
+    tmp_path: Path, config_path: Path, clock: FakeClock, drop: Drop
+) -> None:
+    """An account posting in Marathi and Hindi, with Marathi falling back to Hindi: the Hindi text
+    goes out once, not a second time as the Marathi delivery."""
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    _untranslate(templates, "mr", "Stamp lovers")
+    text = config_path.read_text("utf-8").replace(f'"{REPO / "templates"}"', f'"{templates}"')
+    config_path.write_text(text.replace('locales = ["mr", "en"]', 'locales = ["mr", "hi"]', 1))
+    settings = load_settings(config_path)
+    engine = Engine(settings, dry_run=True, clock=clock).start()
+    drop("maharashtra", "p.toml", PHILATELY)
+    engine.tick()
+    x = [d for d in deliveries(engine) if d.platform == "x"]
+    assert [d.locale for d in x] == ["hi"]
+    with engine.ledger() as session:
+        shown = review_text(session.scalars(select(Delivery)).all(), settings)
+    assert "no mr delivery for x @MahaPostalCircle: its text is the same as the hi one" in shown
+
+
+def test_a_fallback_in_another_script_is_a_config_error(tmp_path: Path) -> None:
+    text = EXAMPLE.replace('fallback = { mr = "hi" }', 'fallback = { mr = "hi", ta = "en" }')
+    assert (
+        'line 84, content.fallback: ta = "en": en is written in Latin script, ta in Tamil, so '
+        "its text is not ta. Remove it (a ta message with no ta translation is then not sent)"
+    ) in problems(tmp_path, text)
+
+
+def test_a_literal_post_skips_the_languages_it_has_no_text_for(
+    engine: Engine, drop: Drop, settings
+) -> None:
+    post = 'platforms = ["x", "facebook"]\n[text]\nen = "New stamps released today."\n'
+    drop("haryana", "p.toml", post)
+    engine.tick()
+    assert {d.locale for d in deliveries(engine)} == {"en"}
+    with engine.ledger() as session:
+        shown = review_text(session.scalars(select(Delivery)).all(), settings)
+    assert (
+        "no hi delivery for x @HaryanaPostal, facebook @HaryanaPostalCircle: the post has no hi "
+        "text"
+    ) in shown
 
 
 def test_a_locale_the_account_does_not_post_in_is_refused(

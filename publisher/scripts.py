@@ -1,4 +1,4 @@
-"""Is the text for a language written in that language's script?
+"""Which script a language is written in, in which direction, and is a text written in it?
 
 English pasted into the Tamil text, or Hindi into the Bengali, is the copy-paste slip a nodal
 officer makes most. Each letter is classified by its Unicode Script property; the language's usual
@@ -32,6 +32,12 @@ def expected_script(locale: str) -> str | None:
     likely = get_global("likely_subtags").get(Locale.parse(locale).language)
     parts = str(likely or "").split("_")
     return parts[1] if len(parts) > 1 else None
+
+
+@cache
+def right_to_left(language: str) -> bool:
+    """Whether the language is written right to left (CLDR's character order): Urdu, Sindhi."""
+    return bool(Locale.parse(language).character_order == "right-to-left")
 
 
 def script_name(code: str) -> str:
