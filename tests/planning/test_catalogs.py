@@ -156,3 +156,18 @@ def test_every_string_is_translated_in_its_script_with_its_placeholders(language
     assert "Native-speaker review: not yet reviewed" in " ".join(
         catalog.header_comment.replace("#", " ").split()
     )
+
+
+def test_languages_exits_1_naming_the_accounts_whose_language_has_no_catalog(
+    config_path: Path,
+) -> None:
+    config_path.write_text(
+        config_path.read_text("utf-8").replace('locales = ["hi"]', 'locales = ["sd"]', 1), "utf-8"
+    )
+    shown = publisher("languages", config=config_path)
+    assert shown.returncode == 1
+    assert "  sd Sindhi: no catalog" in shown.stdout
+    assert (
+        "  sd, for instagram @haryanapostalcircle: fake-news-clarification, philately-event, "
+        "savings-scheme, service-announcement would not go out in sd"
+    ) in shown.stdout
