@@ -21,6 +21,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, unescape
 from babel.support import Translations
 
+from publisher.errors import RenderError
+
 DOMAIN = "messages"
 SOURCE = "en"  # the language the templates are written in
 # How the engine's Jinja environment reads {% trans %} blocks; extraction must read them the same
@@ -86,10 +88,20 @@ class Catalogs:
                 self._catalogs[language] = None
         return self._catalogs[language]
 
+    def unknown(self, template: str) -> RenderError:
+        names = ", ".join(self.template_names()) or "(none)"
+        return RenderError(f"there is no template named '{template}'", f"use one of: {names}")
+
     def strings(self, template: str) -> tuple[str, ...]:
-        """The template's translatable strings (the msgids), in order."""
+        """The template's translatable strings (the msgids), in order.
+
+        Raises:
+            RenderError: there is no such template.
+        """
         if template not in self._strings:
             path = self.templates / f"{template}.j2"
+            if not path.is_file():
+                raise self.unknown(template)
             found = extract_from_file("jinja2", path, options=EXTRACT_OPTIONS)
             ids = (m if isinstance(m, str) else m[0] for _, m, _, _ in found)
             self._strings[template] = tuple(dict.fromkeys(ids))

@@ -24,7 +24,6 @@ from publisher.config.settings import Settings
 from publisher.config.tomlfile import key_path, line_of
 from publisher.errors import FitError, PostFileError, Problem, RenderError
 from publisher.planning.bidi import isolate
-from publisher.planning.catalogs import SOURCE
 from publisher.planning.fit import fit
 from publisher.planning.render import Renderer
 from publisher.planning.request import PostRequest
@@ -227,26 +226,24 @@ def _template_messages(
     """Each locale's message in the first language of its fallback chain that translates all of
     the template (see the module's docstring)."""
     template, variables = str(request.body.template), request.body.vars
-    try:  # in the templates' own language first: a missing template or variable is found once
-        source = renderer.render(template, SOURCE, variables)
-    except RenderError as exc:
-        out.add(("template",), exc.what, exc.fix[:1].upper() + exc.fix[1:])
-        return {}, {}
     messages: dict[str, _Message] = {}
     missing: dict[str, str] = {}
-    for locale in needed:
-        reasons = []
-        for language in settings.content.chain(locale):  # in one script: config checks it
-            coverage = renderer.catalogs.coverage(template, language)
-            if not coverage.complete:
-                reasons.append(coverage.why())
-                continue
-            text = source if language == SOURCE else renderer.render(template, language, variables)
-            notes = [f"written in {language}: {reasons[0]}"] if reasons else []
-            messages[locale] = _message(text, language, notes)
-            break
-        else:
-            missing[locale] = "; ".join(reasons)
+    try:
+        for locale in needed:
+            reasons = []
+            for language in settings.content.chain(locale):  # in one script: config checks it
+                coverage = renderer.catalogs.coverage(template, language)
+                if not coverage.complete:
+                    reasons.append(coverage.why())
+                    continue
+                text = renderer.render(template, language, variables)
+                notes = [f"written in {language}: {reasons[0]}"] if reasons else []
+                messages[locale] = _message(text, language, notes)
+                break
+            else:
+                missing[locale] = "; ".join(reasons)
+    except RenderError as exc:  # a missing template or variable: the same in every language
+        out.add(("template",), exc.what, exc.fix[:1].upper() + exc.fix[1:])
     return messages, missing
 
 

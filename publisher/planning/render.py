@@ -69,9 +69,7 @@ class Renderer:
         try:
             return self._env(language).get_template(f"{template}.j2").render(variables).strip()
         except TemplateNotFound:
-            names = ", ".join(self.catalogs.template_names()) or "(none)"
-            what = f"there is no template named '{template}'"
-            raise RenderError(what, f"use one of: {names}") from None
+            raise self.catalogs.unknown(template) from None
         except UndefinedError as exc:
             what = (
                 f"template '{template}' needs a value that the post does not give ({exc.message})"

@@ -106,7 +106,7 @@ class Page:
 
 
 def test_urdu_and_hindi_posts_read_in_order_on_screen(settings: Settings, tmp_path: Path) -> None:
-    require_chromium()
+    require_chromium(*FONTS.values())
     urdu = delivery(settings, "service-announcement", "ur").parts[0].text
     hindi = delivery(settings, "service-announcement", "hi").parts[0].text
     chromium = DevTools(tmp_path / "profile")

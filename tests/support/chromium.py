@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,13 +28,24 @@ FLAGS = (
 )
 
 
-def require_chromium() -> None:
-    """Skip the test where Chromium is missing; fail it where CI says it must be there."""
-    if not CHROMIUM.exists():
+def require_chromium(*fonts: str) -> None:
+    """Skip the test where Chromium (or one of the fonts it must draw with) is missing; fail it
+    where CI says they must be there."""
+    families = ""
+    if fonts and shutil.which("fc-list"):
+        families = subprocess.run(
+            ["fc-list", ":", "family"], capture_output=True, text=True, check=False
+        ).stdout
+    missing = [str(CHROMIUM)] if not CHROMIUM.exists() else []
+    missing += [font for font in fonts if font not in families]
+    if missing:
         if os.environ.get("PUBLISHER_REQUIRE_CHROMIUM") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and PUBLISHER_REQUIRE_CHROMIUM=1")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); set "
-                    "PUBLISHER_REQUIRE_CHROMIUM=1 to make this a failure")  # fmt: skip
+            pytest.fail(f"{', '.join(missing)} missing and PUBLISHER_REQUIRE_CHROMIUM=1")
+        install = "apt-get install chromium fonts-noto-core"
+        pytest.skip(
+            f"{', '.join(missing)} not installed ({install}); set PUBLISHER_REQUIRE_CHROMIUM=1 "
+            "to make this a failure"
+        )
 
 
 ANSWER_SECONDS = 60  # a hung browser fails the test instead of hanging it
