@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import facebook
@@ -357,3 +359,273 @@ def test_ids_lookups_take_50_and_insights_need_a_metric_and_the_permission(
     with pytest.raises(facebook.GraphAPIError) as refused:
         ig.get_objects([media_id], fields="insights.metric(views)")
     assert refused.value.code == 10
+
+
+# -- videos ---------------------------------------------------------------------------------
+MIB = 1 << 20
+VIDEO = b"".join(hashlib.sha256(str(n).encode()).digest() for n in range(114_700))  # ~3.5 MiB
+
+
+def videos(page: facebook.GraphAPI, **args: str) -> dict[str, Any]:
+    """``POST /{page-id}/videos`` through facebook-sdk (graph.facebook.com)."""
+    answer: dict[str, Any] = page.request(f"{page.version}/{PAGE}/videos", post_args=args)
+    return answer
+
+
+def transfer(fake: FakeGraph, session: str, start: int, chunk: bytes) -> dict[str, Any]:
+    """A transfer on graph-video.facebook.com with plain requests, as Meta's uploaders send it."""
+    http = requests.Session()
+    redirect(http, ["https://graph-video.facebook.com"], fake.url)
+    answer = http.post(
+        f"https://graph-video.facebook.com/v21.0/{PAGE}/videos",
+        data={
+            "access_token": PAGE_TOKEN,
+            "upload_phase": "transfer",
+            "upload_session_id": session,
+            "start_offset": str(start),
+        },
+        files={"video_file_chunk": ("chunk.mp4", chunk, "application/octet-stream")},
+        timeout=5,
+    )
+    body: dict[str, Any] = answer.json()
+    if "error" in body:
+        raise facebook.GraphAPIError(body)
+    return body
+
+
+@pytest.fixture
+def clock(fake: FakeGraph) -> list[datetime]:
+    now = [datetime(2026, 11, 23, 9, 0, tzinfo=UTC)]
+    fake.clock = lambda: now[0]
+    return now
+
+
+def test_resumable_page_video_upload_in_chunks_is_listed(
+    fake: FakeGraph, page: facebook.GraphAPI
+) -> None:
+    start = videos(page, upload_phase="start", file_size=str(len(VIDEO)))
+    assert set(start) == {"video_id", "upload_session_id", "start_offset", "end_offset"}
+    assert (start["start_offset"], start["end_offset"]) == ("0", str(MIB))  # strings, as Graph's
+    session, offsets, sent = start["upload_session_id"], start, 0
+    while offsets["start_offset"] != offsets["end_offset"]:
+        begin, end = int(offsets["start_offset"]), int(offsets["end_offset"])
+        offsets = transfer(fake, session, begin, VIDEO[begin:end])
+        sent += 1
+    assert sent == 4 and offsets == {"start_offset": str(len(VIDEO)), "end_offset": str(len(VIDEO))}
+    upload = fake.video_uploads[session]
+    assert (upload.received, upload.chunks) == (len(VIDEO), 4)
+    chunk = fake.requests[-1].files[0]  # counted and hashed, not kept
+    assert (chunk.field, chunk.size, chunk.data) == ("video_file_chunk", len(VIDEO) - 3 * MIB, b"")
+    assert fake.requests[-1].form["upload_phase"] == "transfer"
+
+    description = "डाक सेवा: the Aadhaar camp, on video"
+    done = videos(
+        page,
+        upload_phase="finish",
+        upload_session_id=session,
+        title="Camp",
+        description=description,
+    )
+    assert done == {"success": True}
+    video = fake.videos[start["video_id"]]
+    assert (video.size, video.sha256) == (len(VIDEO), hashlib.sha256(VIDEO).hexdigest())
+    assert fake.video_status(video.id) == "ready"  # fake.video_processing_seconds is 0
+
+    got = page.get_object(video.id, fields="status,description,title,permalink_url,post_id")
+    assert got["status"]["video_status"] == "ready"
+    assert got["status"]["processing_progress"] == 100
+    assert got["status"]["uploading_phase"] == {
+        "status": "complete",
+        "bytes_transferred": len(VIDEO),
+    }
+    assert (got["description"], got["title"]) == (description, "Camp")
+    assert got["permalink_url"] == f"/{PAGE}/videos/{video.id}/"
+    listed = page.get_connections(PAGE, "videos")["data"]
+    assert [(v["id"], v["description"]) for v in listed] == [(video.id, description)]
+    [post] = page.get_connections(PAGE, "published_posts", fields="message,attachments")["data"]
+    assert (post["id"], post["message"]) == (got["post_id"], description)
+    assert post["attachments"]["data"][0]["target"] == {"id": video.id}
+    assert fake.count_published(PAGE) == 1
+
+
+def test_a_chunk_at_a_wrong_offset_is_refused_with_the_offsets_to_send(
+    fake: FakeGraph, page: facebook.GraphAPI
+) -> None:
+    fake.video_chunk_size = MIB // 2
+    size = 2 * MIB
+    session = videos(page, upload_phase="start", file_size=str(size))["upload_session_id"]
+    transfer(fake, session, 0, VIDEO[: MIB // 2])
+
+    with pytest.raises(facebook.GraphAPIError) as skipped:  # a chunk skipped
+        transfer(fake, session, MIB, VIDEO[MIB : MIB + MIB // 2])
+    error = skipped.value.result["error"]
+    assert (error["code"], error["error_subcode"], error["is_transient"]) == (6001, 1363037, False)
+    assert error["error_data"] == {"start_offset": MIB // 2, "end_offset": MIB}
+    assert error["error_user_title"] == "Error Uploading Video"
+    assert fake.requests[-1].status == 400
+    with pytest.raises(facebook.GraphAPIError) as too_long:  # more than the fake asked for
+        transfer(fake, session, MIB // 2, VIDEO[MIB // 2 : MIB + 1])
+    assert too_long.value.result["error"]["error_subcode"] == 1363037
+
+    fake.fail_next(1, path_contains="/videos", match={"upload_phase": "transfer"})
+    with pytest.raises(facebook.GraphAPIError) as failed:  # a 500: nothing was stored
+        transfer(fake, session, MIB // 2, VIDEO[MIB // 2 : MIB])
+    assert (failed.value.result["error"]["code"], fake.requests[-1].status) == (1, 500)
+    assert fake.video_uploads[session].received == MIB // 2
+
+    fake.fail_next("drop_after_store", path_contains="/videos", match={"upload_phase": "transfer"})
+    with pytest.raises(requests.exceptions.ConnectionError):  # stored, the answer lost
+        transfer(fake, session, MIB // 2, VIDEO[MIB // 2 : MIB])
+    with pytest.raises(facebook.GraphAPIError) as again:  # resending it: Graph says where to go on
+        transfer(fake, session, MIB // 2, VIDEO[MIB // 2 : MIB])
+    resume = again.value.result["error"]["error_data"]
+    assert resume == {"start_offset": MIB, "end_offset": MIB + MIB // 2}
+    transfer(fake, session, MIB, VIDEO[MIB : MIB + MIB // 2])
+
+    with pytest.raises(facebook.GraphAPIError) as early:  # finish before every byte arrived
+        videos(page, upload_phase="finish", upload_session_id=session, description="early")
+    assert (early.value.code, early.value.result["error"]["error_subcode"]) == (6000, 1363045)
+    assert fake.videos == {}
+    left = transfer(fake, session, MIB + MIB // 2, VIDEO[MIB + MIB // 2 : size])
+    assert left == {"start_offset": str(size), "end_offset": str(size)}
+
+    fake.fail_next("drop_after_store", match={"upload_phase": "finish"})
+    with pytest.raises(requests.exceptions.ConnectionError):  # finished, the answer lost
+        videos(page, upload_phase="finish", upload_session_id=session, description="lost answer")
+    assert [v["description"] for v in page.get_connections(PAGE, "videos")["data"]] == [
+        "lost answer"  # what a reconcile finds
+    ]
+    assert fake.videos[fake.video_uploads[session].video_id].sha256 == (
+        hashlib.sha256(VIDEO[:size]).hexdigest()
+    )
+    with pytest.raises(facebook.GraphAPIError) as twice:
+        videos(page, upload_phase="finish", upload_session_id=session, description="again")
+    assert twice.value.code == 100
+
+
+def test_page_video_processing_then_ready_or_error(
+    fake: FakeGraph, page: facebook.GraphAPI, clock: list[datetime]
+) -> None:
+    fake.video_processing_seconds = 60
+    video_id = videos(page, file_url="https://cdn.example/camp.mp4", description="by url")["id"]
+    assert fake.videos[video_id].file_url == "https://cdn.example/camp.mp4"
+    status = page.get_object(video_id, fields="status")["status"]
+    assert (status["video_status"], status["processing_phase"]) == (
+        "processing",
+        {"status": "in_progress"},
+    )
+    assert page.get_connections(PAGE, "published_posts")["data"] == []  # not out yet
+    clock[0] += timedelta(seconds=30)
+    assert page.get_object(video_id, fields="status")["status"]["processing_progress"] == 50
+    clock[0] += timedelta(seconds=30)
+    assert page.get_object(video_id, fields="status")["status"]["video_status"] == "ready"
+    [post] = page.get_connections(PAGE, "published_posts")["data"]
+    assert post["message"] == "by url"
+
+    fake.fail_videos(1, message="The video is corrupt")
+    upload = page.request(
+        f"{page.version}/{PAGE}/videos",
+        post_args={"description": "broken"},
+        files={"source": ("broken.mp4", VIDEO[:1000], "video/mp4")},
+    )
+    assert fake.requests[-1].files[0].data == b""  # hashed, not kept
+    clock[0] += timedelta(minutes=5)
+    status = page.get_object(upload["id"], fields="status")["status"]
+    assert status["video_status"] == "error"
+    assert status["processing_phase"]["errors"][0]["message"] == "The video is corrupt"
+    assert [p["message"] for p in page.get_connections(PAGE, "published_posts")["data"]] == [
+        "by url"
+    ]
+    with pytest.raises(facebook.GraphAPIError) as both:
+        videos(page, upload_phase="start", file_size="10", file_url="https://cdn.example/x.mp4")
+    assert both.value.code == 100
+
+
+def test_reel_container_in_progress_then_finished_then_published(
+    fake: FakeGraph, ig: facebook.GraphAPI, clock: list[datetime]
+) -> None:
+    fake.container_polls, fake.reel_processing_seconds = 1, 30
+    reel = ig.put_object(
+        IG,
+        "media",
+        media_type="REELS",
+        video_url="https://cdn.example/camp.mp4",
+        caption="Aadhaar camp #GPO",
+        cover_url="https://cdn.example/cover.jpg",
+        share_to_feed="true",
+    )["id"]
+    container = fake.ig_containers[reel]
+    assert (container.media_url, container.cover_url, container.share_to_feed) == (
+        "https://cdn.example/camp.mp4",
+        "https://cdn.example/cover.jpg",
+        True,
+    )
+    polled = ig.get_object(reel, fields="status_code,status")
+    assert polled["status_code"] == "IN_PROGRESS"  # read once, but not 30 s yet
+    assert polled["status"] == "In Progress: Media is still being processed."
+    with pytest.raises(facebook.GraphAPIError) as early:
+        ig.put_object(IG, "media_publish", creation_id=reel)
+    assert (early.value.code, early.value.result["error"]["error_subcode"]) == (9007, 2207027)
+    assert early.value.message == "Media ID is not available"
+
+    clock[0] += timedelta(seconds=30)
+    assert ig.get_object(reel, fields="status_code")["status_code"] == "FINISHED"
+    media_id = ig.put_object(IG, "media_publish", creation_id=reel)["id"]
+    got = ig.get_object(media_id, fields="media_type,media_product_type,permalink,caption")
+    assert (got["media_type"], got["media_product_type"]) == ("VIDEO", "REELS")
+    assert got["permalink"].startswith("https://www.instagram.com/reel/")
+    listed = ig.get_connections(IG, "media", fields="caption,media_type,media_product_type")
+    assert listed["data"] == [
+        {
+            "id": media_id,
+            "caption": "Aadhaar camp #GPO",
+            "media_type": "VIDEO",
+            "media_product_type": "REELS",
+        }
+    ]
+    assert fake.count_published(IG) == 1
+
+
+def test_video_containers_that_fail_or_are_refused_and_video_carousel_items(
+    fake: FakeGraph, ig: facebook.GraphAPI
+) -> None:
+    fake.container_polls = 1
+    fake.fail_containers(1, code=2207026)
+    broken = ig.put_object(IG, "media", media_type="REELS", video_url="https://cdn.example/x.mov")
+    polled = ig.get_object(broken["id"], fields="status_code,status")
+    assert polled == {
+        "id": broken["id"],
+        "status_code": "ERROR",
+        "status": "Error: Media upload has failed with error code 2207026",
+    }
+    with pytest.raises(facebook.GraphAPIError) as refused:
+        ig.put_object(IG, "media_publish", creation_id=broken["id"])
+    assert refused.value.code == 9007
+    for wrong in (
+        {"media_type": "REELS", "image_url": "https://cdn.example/a.jpg"},  # no video_url
+        {"media_type": "VIDEO", "video_url": "https://cdn.example/a.mp4"},  # VIDEO: items only
+        {"media_type": "REELS", "video_url": "https://cdn.example/a.mp4", "is_carousel_item": "1"},
+    ):
+        with pytest.raises(facebook.GraphAPIError) as caught:
+            ig.put_object(IG, "media", **wrong)
+        assert caught.value.code == 100
+
+    fake.container_polls = 0
+    items = [
+        ig.put_object(
+            IG,
+            "media",
+            media_type="VIDEO",
+            video_url="https://cdn.example/v.mp4",
+            is_carousel_item="true",
+        )["id"],
+        ig.put_object(IG, "media", image_url="https://cdn.example/p.jpg", is_carousel_item="true")[
+            "id"
+        ],
+    ]
+    album = ig.put_object(IG, "media", media_type="CAROUSEL", children=",".join(items), caption="2")
+    media_id = ig.put_object(IG, "media_publish", creation_id=album["id"])["id"]
+    children = ig.get_object(media_id, fields="children")["children"]["data"]
+    kinds = [ig.get_object(c["id"], fields="media_type")["media_type"] for c in children]
+    assert kinds == ["VIDEO", "IMAGE"]
+    assert ig.get_object(media_id, fields="media_product_type")["media_product_type"] == "FEED"

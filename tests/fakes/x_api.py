@@ -9,36 +9,94 @@ It speaks X's wire format closely enough that ``tweepy.Client`` and ``requests``
 - ``POST /2/tweets`` (text, reply, media ids; duplicate text is 403), ``GET /2/tweets/:id``,
   ``GET /2/tweets?ids=`` (100 ids at most, else 400), ``DELETE /2/tweets/:id``, ``GET /2/users/me``,
   ``GET /2/users/:id/tweets`` (paged, newest first), ``POST /2/users/:id/retweets``,
-  ``GET /2/tweets/:id/retweeted_by`` (paged, most recent retweeter first), the one-shot multipart
-  ``POST /2/media/upload`` and ``POST /2/media/metadata`` (alt text).
+  ``GET /2/tweets/:id/retweeted_by`` (paged, most recent retweeter first),
+  ``POST /2/media/metadata`` (alt text) and media upload (below).
 - X's bodies: ``data``/``meta``; problem details for 401/403/404/429/5xx; ``errors`` with "Invalid
   Request" for 400; 200 with ``errors`` for unknown ids. ``x-rate-limit-*`` headers count each
   user's calls per route in 15-minute windows.
 - A retweet repeated changes nothing and is answered with success, as v2 does; with
   ``refuse_repeated_retweets`` it is a 403 "You have already retweeted this Tweet." instead, as
   v1.1 answered (code 327).
-- Faults on demand (``fail_next``): 429 with rate-limit headers (and 24-hour limits), 5xx, slow
-  answers, answers held until the test releases them (``hang``; ``holding`` counts those held
-  now), connections closed with no
-  answer before or after the tweet is stored.
+- Faults on demand (``fail_next``, on any route: a path prefix and suffix, a method, and how many
+  matching requests to let through first): 429 with rate-limit headers (and 24-hour limits), 5xx,
+  slow answers, answers held until the test releases them (``hang``; ``holding`` counts those held
+  now), connections closed with no answer before or after the request took effect.
 - An enforced posting limit on demand (``limit_posts``): POST /2/tweets per user in fixed windows,
   429 beyond it; ``refused`` counts those 429s.
 
+Media upload, as X has had it since its 2025 move off v1.1:
+
+- One-shot multipart ``POST /2/media/upload`` (``media``, ``media_category``), for images only (X
+  keeps it for images and subtitles): 5 MB at most; tweet_video, amplify_video and tweet_gif are
+  refused there, and so is the retired ``command=INIT|APPEND|FINALIZE`` form.
+- Chunked upload on X's dedicated endpoints: ``POST /2/media/upload/initialize`` (JSON
+  ``media_type``, ``total_bytes``, ``media_category``; a total over the category's limit is refused:
+  tweet_image 5 MB, tweet_gif 15 MB, tweet_video and amplify_video 512 MB) answers ``data.id``,
+  ``media_key``, ``expires_after_secs``; ``POST /2/media/upload/{id}/append`` (multipart ``media`` +
+  ``segment_index``, or JSON with ``media`` in base64; indexes 0-999 in any order, each once; a
+  segment over 5 MB is refused) answers ``data.expires_at``; ``POST /2/media/upload/{id}/finalize``
+  is 400 "Segments do not add up to provided total file size." unless the segments make up
+  ``total_bytes`` (a second FINALIZE answers the state again); ``GET
+  /2/media/upload?command=STATUS&media_id=`` answers ``processing_info``, and is 400 "BadRequest:
+  Not found" for media with no processing (images), unfinished uploads and unknown ids.
+- Videos and GIFs are processed: FINALIZE answers ``processing_info`` ``pending`` with
+  ``check_after_secs``; STATUS then answers ``in_progress`` with ``progress_percent`` and, once
+  ``processing_seconds`` (per server, default 1) have passed on the fake's clock, ``succeeded``, or
+  ``failed`` with X's ``error`` object (``fail_processing``; ``finish_processing`` ends it at
+  once). Images finalize without ``processing_info``, usable at once.
+- The bytes are not kept: ``Media`` counts them (``size``, ``appends``) and keeps the sha256 of the
+  file (segments in index order; only segments that arrive ahead of a missing one wait in memory);
+  the request log keeps an APPEND's ``segment_index`` and the segment's length (``file_sizes``),
+  not its bytes.
+- ``POST /2/tweets`` takes one video or GIF, or up to 4 images, not both, and only media whose
+  processing succeeded: else 400 "Your media IDs are invalid." (more than 4: X's schema message).
+
+Sources for the media upload: docs.x.com/x-api/media (initialize, append, finalize and "Get Media
+upload status" references: bodies, enums, 0 <= total_bytes <= 536870912, segment_index 0-999, APPEND
+answering ``data.expires_at``); the v1.1 references X's v2 ones grew from (developer.x.com
+.../post-media-upload-append, -finalize, get-media-upload-status: APPEND <= 5 MB, processing_info
+pending -> in_progress -> failed|succeeded, check_after_secs, progress_percent, error {code, name,
+message} with 1 InvalidMedia "Unsupported video format"; media best practices: image 5 MB, GIF 15
+MB, video 512 MB; 4 photos or 1 GIF or 1 video a post); X's announcement retiring the ``command``
+form by 30 May 2025 ("Media upload endpoints update and extended migration deadline",
+devcommunity.x.com/t/241818), as relayed in sferik/x-ruby#51, plhery/node-twitter-api-v2#584 and
+takke/twitter4j-v2#33; X's own clients on the new endpoints (xdevplatform/samples#199,
+xdevplatform/xurl api/media.go: STATUS stays ``GET /2/media/upload?command=STATUS``); answers
+recorded from X in sns-sdks/python-twitter testdata/apis/media_upload_v2; and X's refusals as users
+met them: "Requests with bodies must have content-type of application/json." and "Request body is
+not valid JSON." (sferik/x-ruby#62, #71), STATUS of an image "BadRequest: Not found"
+(xdevplatform/xurl#18), "Segments do not add up to provided total file size." (v1.1,
+sferik/twitter-ruby#811), a tweet with a video still pending "Your media IDs are invalid."
+(abraham/twitteroauth#1222), more than 4 ids (plhery/node-twitter-api-v2#539), a failed processing's
+error (plhery/node-twitter-api-v2#243). The wording of these refusals is ours, X's being unknown: an
+unknown ``media_type`` or category, a bad ``total_bytes`` or ``segment_index``, an oversize or
+repeated segment, an APPEND after FINALIZE, the retired ``command`` form, a video category on the
+one-shot endpoint. "File size exceeds N bytes." is v1.1's (tweepy/tweepy#2002); "BadRequest: Not
+found", X's for an image's STATUS, is given here for any media id unknown to the user too (APPEND,
+FINALIZE, STATUS) and for the STATUS of an unfinished upload; a second FINALIZE answering the state,
+not a refusal, and APPEND answering 200 with a body (X's reference; v1.1 answered 204) are guesses.
+
 Not imitated: OAuth 2.0 and bearer tokens (call tweepy's read methods with ``user_auth=True``),
 rate limits of other routes (only ``fail_next`` refuses), nonce and timestamp checks, the
-280-character limit, chunked media upload (initialize/append/finalize), media checks and
-processing (uploads are usable at once), expansions and any fields but ``tweet.fields``,
-since_id/until_id, quotes, polls, edits, likes, v1.1 endpoints, chunked request bodies, TLS.
+280-character limit, media content checks (bytes are never decoded: no codec, duration or pixel
+checks, no ``image``/``video`` objects in answers), the expiry of media ids (``expires_after_secs``
+counts down, nothing expires), ``additional_owners``/``shared``, dm_* and subtitles categories,
+expansions and any fields but ``tweet.fields``, since_id/until_id, quotes, polls, edits, likes, v1.1
+endpoints, chunked request bodies, TLS.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import html
 import json
+import math
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import HeaderParser
@@ -62,6 +120,19 @@ LOOKUP_MAX = 100  # ids in one GET /2/tweets?ids=
 INVALID = "https://api.twitter.com/2/problems/invalid-request"
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 MEDIA_KEY_PREFIX = {"tweet_video": "7", "amplify_video": "13", "tweet_gif": "16"}  # else photo: 3
+MB = 1024 * 1024  # X's "5 MB" is 5,242,880 bytes, its 512 MB the 536,870,912 its reference allows
+SIZE_LIMITS = {"tweet_image": 5 * MB, "tweet_gif": 15 * MB, "tweet_video": 512 * MB,
+               "amplify_video": 512 * MB}  # fmt: skip
+SEGMENT_MAX, SEGMENT_INDEXES = 5 * MB, range(1000)  # one APPEND's bytes; segment_index 0-999
+PROCESSED = frozenset({"tweet_video", "amplify_video", "tweet_gif"})  # processed after FINALIZE
+MEDIA_TYPES = frozenset({
+    "video/mp4", "video/webm", "video/mp2t", "video/quicktime", "text/srt", "text/vtt",
+    "image/jpeg", "image/gif", "image/bmp", "image/png", "image/webp", "image/pjpeg", "image/tiff",
+    "model/gltf-binary", "model/vnd.usdz+zip",
+})  # fmt: skip
+APPEND_PATH = re.compile(r"/2/media/upload/\d+/append")
+INVALID_MEDIA = "Your media IDs are invalid."
+PROCESSING_ERROR = {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"}
 
 
 @dataclass
@@ -90,22 +161,66 @@ class Tweet:
 
 @dataclass
 class Media:
+    """An upload. Its bytes are not kept: ``size`` counts those received so far, ``sha256`` is the
+    hex digest of the whole file (segments in index order) once it is complete. ``total_bytes``
+    is what INITIALIZE declared (None for a one-shot upload), ``appends`` the APPEND calls taken.
+    ``state``: "uploading" (chunked, before FINALIZE), then X's "pending", "in_progress",
+    "succeeded" or "failed"; media with no processing (images) are "succeeded" once complete.
+    ``error`` is a failed processing's error object; times are on the fake's clock."""
+
     id: str
     user_id: str
     category: str
     content_type: str
     size: int
     alt_text: str | None = None
+    total_bytes: int | None = None
+    sha256: str | None = None
+    state: str = "succeeded"
+    appends: int = 0
+    segments: set[int] = field(default_factory=set)
+    progress_percent: int = 0
+    error: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    finalized_at: datetime | None = None
+    processing_seconds: float = 0.0
+    _digest: Any = field(default_factory=hashlib.sha256, repr=False, compare=False)
+    _next_segment: int = field(default=0, repr=False, compare=False)
+    _held: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
+    _failure: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def media_key(self) -> str:
         return f"{MEDIA_KEY_PREFIX.get(self.category, '3')}_{self.id}"
 
+    @property
+    def processed(self) -> bool:
+        """Whether X processes it after FINALIZE (videos and GIFs)."""
+        return self.category in PROCESSED
+
+    def add_segment(self, index: int, data: bytes) -> None:
+        """Hash the segments in index order as they become contiguous; hold only those that
+        arrive ahead of a missing one."""
+        self.segments.add(index)
+        self.size += len(data)
+        self.appends += 1
+        self._held[index] = data
+        while self._next_segment in self._held:
+            self._digest.update(self._held.pop(self._next_segment))
+            self._next_segment += 1
+
+    @property
+    def complete(self) -> bool:
+        """Every byte declared has arrived, with no segment missing between them."""
+        return self.size == self.total_bytes and not self._held
+
 
 @dataclass
 class Request:
     """A request as X would have seen it. ``user_id`` is None when authentication failed;
-    ``files`` maps multipart file fields to (bytes, content type)."""
+    ``files`` maps multipart file fields to (bytes, content type). An APPEND's segment is not
+    kept: its ``media`` is left out of ``files`` (or of ``json``) and ``file_sizes`` has its
+    length in bytes."""
 
     method: str
     path: str
@@ -115,6 +230,7 @@ class Request:
     form: dict[str, str] | None = None
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     user_id: str | None = None
+    file_sizes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,6 +240,8 @@ class Fault:
     path_prefix: str
     method: str | None
     options: dict[str, Any]
+    path_suffix: str = ""
+    skip: int = 0  # matching requests let through before the fault strikes
 
 
 class _RefusedError(Exception):
@@ -159,6 +277,51 @@ def _invalid(message: str, parameters: dict[str, list[str]]) -> _RefusedError:
         "errors": [{"parameters": parameters, "message": message}], "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.", "type": INVALID,
     }))  # fmt: skip
+
+
+def _bad_request(message: str) -> _RefusedError:
+    """X's 400 for a request it cannot take, as the media endpoints answer it: "Invalid Request"
+    with one error that has a message and no parameters."""
+    return _RefusedError((400, {
+        "errors": [{"message": message}], "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.", "type": INVALID,
+    }))  # fmt: skip
+
+
+def _mime(request: Request) -> str:
+    """The request body's media type, without parameters."""
+    header = Message()
+    header["Content-Type"] = next(
+        (v for k, v in request.headers.items() if k.lower() == "content-type"), ""
+    )
+    return header.get_content_type() if header["Content-Type"] else ""
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    """The JSON object the dedicated media endpoints require, or X's refusal."""
+    if _mime(request) != "application/json":
+        raise _bad_request("Requests with bodies must have content-type of application/json.")
+    if request.json is None:
+        raise _bad_request("Request body is not valid JSON.")
+    if not isinstance(request.json, dict):
+        raise _bad_request("Request body must be a JSON object.")
+    return request.json
+
+
+def _for_log(request: Request) -> Request:
+    """The request as the log keeps it: an APPEND without its segment's bytes."""
+    if request.method != "POST" or not APPEND_PATH.fullmatch(request.path):
+        return request
+    files, body, sizes = dict(request.files), request.json, {}
+    if "media" in files:
+        sizes["media"] = len(files.pop("media")[0])
+    if isinstance(body, dict) and isinstance(body.get("media"), str):
+        try:
+            sizes["media"] = len(base64.b64decode(body["media"], validate=True))
+        except (binascii.Error, ValueError):
+            sizes["media"] = len(body["media"])
+        body = {k: v for k, v in body.items() if k != "media"}
+    return replace(request, files=files, json=body, file_sizes=sizes)
 
 
 def _not_found(resource: str, parameter: str, value: str) -> dict[str, str]:
@@ -220,10 +383,16 @@ class _Server(ThreadingHTTPServer):
 class FakeX:
     """The fake X API: ``with FakeX() as fake:`` or ``start()``/``stop()``, then ``fake.url``.
 
-    ``clock`` (default: the real UTC time) stamps tweets and rate-limit windows."""
+    ``clock`` (default: the real UTC time) stamps tweets and rate-limit windows and times media
+    processing: a video or GIF finalized now is processed ``processing_seconds`` later (settable
+    per server at any time; each upload keeps the value it was finalized with)."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], datetime] | None = None, *, processing_seconds: float = 1.0
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.processing_seconds = processing_seconds
+        self._fail_next_processing: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._users: dict[str, User] = {}
@@ -291,8 +460,41 @@ class FakeX:
 
     @property
     def media(self) -> dict[str, Media]:
+        """Uploads by id, their processing brought up to the clock's now."""
         with self._lock:
+            for medium in self._media.values():
+                self._refresh(medium)
             return dict(self._media)
+
+    def fail_processing(self, media_id: str | None = None, *, code: int = 1,
+                        name: str = "InvalidMedia", message: str = "Unsupported video format",
+                        ) -> None:  # fmt: skip
+        """Make a video's or GIF's processing fail with X's error object {code, name, message}:
+        ``media_id``'s at once if it is being processed, else (still uploading) when its
+        processing would have ended; without ``media_id``, that of the next upload finalized."""
+        error = {"code": code, "name": name, "message": message}
+        with self._lock:
+            if media_id is None:
+                self._fail_next_processing = error
+                return
+            medium = self._media[media_id]
+            if not medium.processed:
+                raise ValueError(f"{medium.category} media are not processed")
+            self._refresh(medium)
+            if medium.state in ("pending", "in_progress"):
+                medium.state, medium.error = "failed", error
+            elif medium.state == "uploading":
+                medium._failure = error
+            else:
+                raise ValueError(f"media {media_id} is {medium.state} already")
+
+    def finish_processing(self, media_id: str) -> None:
+        """End a video's or GIF's processing now, successfully (as if its time had passed)."""
+        with self._lock:
+            medium = self._media[media_id]
+            if medium.state not in ("pending", "in_progress"):
+                raise ValueError(f"media {media_id} is {medium.state}, not being processed")
+            medium.state, medium.progress_percent = "succeeded", 100
 
     @property
     def retweets(self) -> list[tuple[str, str]]:
@@ -317,19 +519,24 @@ class FakeX:
             self._tweets[tweet_id].metrics.update(counts)
 
     def fail_next(self, kind: str, count: int = 1, path_prefix: str = "/2/tweets",
-                  method: str | None = None, **options: Any) -> None:  # fmt: skip
+                  method: str | None = None, *, path_suffix: str = "", skip: int = 0,
+                  **options: Any) -> None:  # fmt: skip
         """Make the next ``count`` authenticated requests whose path starts with ``path_prefix``
-        (and whose method is ``method``, if given) fail. Options by kind:
+        and ends with ``path_suffix`` (and whose method is ``method``, if given) fail, after
+        letting ``skip`` such requests through: ``fail_next("server_error", path_prefix=
+        "/2/media/upload/", path_suffix="/append", skip=1)`` fails the second APPEND. Options by
+        kind:
         rate_limit: ``reset`` (epoch seconds, default now + 900), ``remaining`` (default 0),
           ``daily`` (True or "user": x-user-limit-24hour-* exhausted; "app": x-app-limit-24hour-*),
           ``daily_limit`` (17), ``daily_reset`` (now + 86400);
         server_error: ``status`` (503); timeout: ``seconds`` (5) of silence, then the answer;
         hang: silence until ``release()``, then ``then`` ("server_error", or "" for the usual
-        answer, the tweet stored); drop_after_store / drop_before_store: none."""
+        answer, the tweet stored); drop_after_store (the request takes effect: a tweet stored, a
+        segment appended, an upload finalized) / drop_before_store (it does not): none."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
         with self._lock:
-            self._faults.append(Fault(kind, count, path_prefix, method, options))
+            self._faults.append(Fault(kind, count, path_prefix, method, options, path_suffix, skip))
 
     def release(self) -> None:
         """Let every request held by a "hang" fault, and any later one, go on."""
@@ -358,7 +565,7 @@ class FakeX:
         user = self._authenticate(request.method, url.path, url.query, content_type, body, auth)
         request.user_id = user.id if user else None
         with self._lock:
-            self._requests.append(request)
+            self._requests.append(_for_log(request))
             fault = self._take_fault(request) if user else None
         kind, options = (fault.kind, fault.options) if fault else ("", {})
         if kind == "timeout" and self._stopping.wait(options.get("seconds", 5)):
@@ -431,14 +638,17 @@ class FakeX:
 
     def _take_fault(self, request: Request) -> Fault | None:
         for fault in self._faults:
-            if request.path.startswith(fault.path_prefix) and fault.method in {
-                None,
-                request.method,
-            }:
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._faults.remove(fault)
-                return fault
+            path = request.path
+            if not (path.startswith(fault.path_prefix) and path.endswith(fault.path_suffix)
+                    and fault.method in {None, request.method}):  # fmt: skip
+                continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                continue
+            fault.count -= 1
+            if fault.count <= 0:
+                self._faults.remove(fault)
+            return fault
         return None
 
     def _over_post_limit(self, user_id: str, request: Request) -> bool:
@@ -516,6 +726,53 @@ class FakeX:
         }
         return shown | {k: v for k, v in optional.items() if k in fields and v}
 
+    def _refresh(self, medium: Media) -> None:
+        """Bring a video's or GIF's processing up to now: pending until the clock moves past
+        FINALIZE, in progress (a percentage of its time) until its time is up, then succeeded,
+        or failed if a failure was asked for."""
+        if medium.state not in ("pending", "in_progress") or medium.finalized_at is None:
+            return
+        elapsed = (self._clock() - medium.finalized_at).total_seconds()
+        if elapsed >= medium.processing_seconds:
+            if medium._failure:
+                medium.state, medium.error = "failed", medium._failure
+            else:
+                medium.state, medium.progress_percent = "succeeded", 100
+        elif elapsed > 0:
+            medium.state = "in_progress"
+            share = int(100 * elapsed / medium.processing_seconds)
+            medium.progress_percent = min(99, max(1, share))
+
+    def _check_after(self, medium: Media) -> int:
+        """Whole seconds until the processing is due to end, 1 at least (X's check_after_secs)."""
+        assert medium.finalized_at is not None
+        elapsed = (self._clock() - medium.finalized_at).total_seconds()
+        return max(1, math.ceil(medium.processing_seconds - elapsed))
+
+    def _media_json(self, medium: Media) -> dict[str, Any]:
+        """An upload as FINALIZE and STATUS show it: processing_info for a video or GIF."""
+        assert medium.created_at is not None
+        age = int((self._clock() - medium.created_at).total_seconds())
+        data: dict[str, Any] = {"id": medium.id, "media_key": medium.media_key,
+                                "size": medium.size,
+                                "expires_after_secs": max(0, DAY_SECONDS - age)}  # fmt: skip
+        if not medium.processed:
+            return data
+        info: dict[str, Any] = {"state": medium.state}
+        if medium.state in ("pending", "in_progress"):
+            info["check_after_secs"] = self._check_after(medium)
+        if medium.state != "pending":
+            info["progress_percent"] = medium.progress_percent
+        if medium.state == "failed":
+            info["error"] = medium.error
+        return data | {"processing_info": info}
+
+    def _own_media(self, user: User, media_id: str) -> Media:
+        medium = self._media.get(media_id)
+        if medium is None or medium.user_id != user.id:
+            raise _bad_request("BadRequest: Not found")
+        return medium
+
     # Endpoints: called under the lock; return (status, body) or raise _RefusedError.
 
     def _create_tweet(self, user: User, request: Request) -> Answer:
@@ -532,9 +789,7 @@ class FakeX:
         if reply_to and parent is None:
             raise _invalid(f"The `reply.in_reply_to_tweet_id` value [{reply_to}] is not valid",
                            {"reply.in_reply_to_tweet_id": [reply_to]})  # fmt: skip
-        owned = [m for m in media_ids if m in self._media and self._media[m].user_id == user.id]
-        if len(owned) != len(media_ids) or len(media_ids) > 4:
-            raise _invalid("Your media IDs are invalid.", {"media.media_ids": media_ids})
+        self._check_tweet_media(user, media_ids)
         if text and any(t.author_id == user.id and t.text == text for t in self._tweets.values()):
             detail = "You are not allowed to create a Tweet with duplicate content."
             raise _RefusedError(_problem(403, detail))
@@ -546,6 +801,20 @@ class FakeX:
             parent.metrics["reply_count"] += 1
         self._tweets[tweet_id] = tweet
         return 201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
+
+    def _check_tweet_media(self, user: User, media_ids: list[str]) -> None:
+        """X's rule for a post's media: up to 4 images, or one video or GIF, each the user's and
+        each usable (a video or GIF processed successfully)."""
+        if len(media_ids) > 4:
+            raise _bad_request("$.media.media_ids: there must be a maximum of 4 items in the array")
+        media = [self._media.get(m) for m in media_ids]
+        for medium in media:
+            if medium is not None:
+                self._refresh(medium)
+        usable = [m for m in media if m and m.user_id == user.id and m.state == "succeeded"]
+        single = any(m.processed for m in usable)  # a video or a GIF goes alone
+        if len(usable) != len(media_ids) or (single and len(usable) > 1):
+            raise _invalid(INVALID_MEDIA, {"media.media_ids": media_ids})
 
     def _get_tweet(self, user: User, request: Request, tweet_id: str) -> Answer:
         if tweet_id not in self._tweets:
@@ -641,15 +910,117 @@ class FakeX:
         return 200, {"data": data, "meta": meta}
 
     def _upload(self, user: User, request: Request) -> Answer:
+        """The one-shot upload, for images (X keeps this endpoint for images and subtitles)."""
+        form = request.form or {}
+        if "command" in request.query or "command" in form:
+            raise _bad_request("The `command` parameter is no longer supported: use "
+                               "/2/media/upload/initialize, /2/media/upload/{id}/append and "
+                               "/2/media/upload/{id}/finalize")  # fmt: skip
         if "media" not in request.files:
             raise _invalid("The `media` field is required", {"media": []})
         data, content_type = request.files["media"]
-        form = request.form or {}
-        media = Media(self._next_id(), user.id, form.get("media_category", "tweet_image"),
-                      form.get("media_type", content_type), len(data))  # fmt: skip
+        category = form.get("media_category", "tweet_image")
+        if category in PROCESSED:
+            raise _bad_request(f"media_category {category} needs the chunked upload: "
+                               "/2/media/upload/initialize")  # fmt: skip
+        limit = SIZE_LIMITS.get(category, 5 * MB)
+        if len(data) > limit:
+            raise _bad_request(f"File size exceeds {limit} bytes.")
+        now = self._clock()
+        media = Media(self._next_id(), user.id, category, form.get("media_type", content_type),
+                      len(data), sha256=hashlib.sha256(data).hexdigest(), created_at=now,
+                      finalized_at=now)  # fmt: skip
         self._media[media.id] = media
         return 200, {"data": {"id": media.id, "media_key": media.media_key, "size": media.size,
                               "expires_after_secs": DAY_SECONDS}}  # fmt: skip
+
+    def _initialize(self, user: User, request: Request) -> Answer:
+        body = _json_object(request)
+        total, media_type = body.get("total_bytes"), body.get("media_type")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise _bad_request("`total_bytes` must be a whole number of bytes, 0 or more")
+        if media_type not in MEDIA_TYPES:
+            raise _bad_request(f"`media_type` [{media_type}] is not one of {sorted(MEDIA_TYPES)}")
+        kind = "video" if media_type.startswith("video/") else "image"
+        default = "tweet_gif" if media_type == "image/gif" else f"tweet_{kind}"
+        category = body.get("media_category", default)
+        if category not in SIZE_LIMITS:
+            raise _bad_request(f"`media_category` [{category}] is not one of {sorted(SIZE_LIMITS)}")
+        if total > SIZE_LIMITS[category]:
+            raise _bad_request(f"File size exceeds {SIZE_LIMITS[category]} bytes.")
+        medium = Media(self._next_id(), user.id, category, media_type, 0, total_bytes=total,
+                       state="uploading", created_at=self._clock())  # fmt: skip
+        self._media[medium.id] = medium
+        return 200, {"data": {"id": medium.id, "media_key": medium.media_key,
+                              "expires_after_secs": DAY_SECONDS}}  # fmt: skip
+
+    def _append(self, user: User, request: Request, media_id: str) -> Answer:
+        medium = self._own_media(user, media_id)
+        if medium.state != "uploading":
+            raise _bad_request(f"Media [{media_id}] is finalized: no segment can be appended")
+        index, data = self._segment(request)
+        if index is None:
+            raise _invalid("The `segment_index` field is required", {"segment_index": []})
+        if index not in SEGMENT_INDEXES:
+            raise _bad_request(f"`segment_index` [{index}] is not between 0 and 999")
+        if index in medium.segments:
+            raise _bad_request(f"Segment [{index}] of media [{media_id}] was appended already")
+        if len(data) > SEGMENT_MAX:
+            raise _bad_request(f"Segment size exceeds {SEGMENT_MAX} bytes.")
+        medium.add_segment(index, data)
+        assert medium.created_at is not None
+        expires_at = int(medium.created_at.timestamp()) + DAY_SECONDS
+        return 200, {"data": {"expires_at": expires_at}}
+
+    @staticmethod
+    def _segment(request: Request) -> tuple[int | None, bytes]:
+        """An APPEND's segment_index and bytes: multipart ``media`` and ``segment_index``, or
+        JSON with ``media`` in base64."""
+        if _mime(request) == "multipart/form-data":
+            if "media" not in request.files:
+                raise _invalid("The `media` field is required", {"media": []})
+            text = (request.form or {}).get("segment_index", "")
+            index = int(text) if re.fullmatch(r"\d{1,9}", text) else None
+            return index, request.files["media"][0]
+        body = _json_object(request)
+        media, index = body.get("media"), body.get("segment_index")
+        if not isinstance(media, str):
+            raise _invalid("The `media` field is required", {"media": []})
+        try:
+            data = base64.b64decode(media, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise _bad_request("`media` is not valid base64") from error
+        valid = isinstance(index, int) and not isinstance(index, bool)
+        return (index if valid else None), data
+
+    def _finalize(self, user: User, request: Request, media_id: str) -> Answer:
+        medium = self._own_media(user, media_id)
+        if medium.state == "uploading":
+            if not medium.complete:
+                raise _bad_request("Segments do not add up to provided total file size.")
+            medium.sha256 = medium._digest.hexdigest()
+            medium.finalized_at = self._clock()
+            if medium.processed:
+                medium.state, medium.processing_seconds = "pending", self.processing_seconds
+                if self._fail_next_processing:
+                    medium._failure, self._fail_next_processing = self._fail_next_processing, None
+            else:
+                medium.state = "succeeded"
+        else:
+            self._refresh(medium)  # finalized before: its state as it is now
+        return 200, {"data": self._media_json(medium)}
+
+    def _status(self, user: User, request: Request) -> Answer:
+        command, media_id = request.query.get("command", "STATUS"), request.query.get("media_id")
+        if command != "STATUS":
+            raise _bad_request(f"`command` [{command}] is not one of [STATUS]")
+        if not media_id:
+            raise _bad_request("The `media_id` query parameter can not be empty")
+        medium = self._own_media(user, media_id)
+        if not medium.processed or medium.state == "uploading":
+            raise _bad_request("BadRequest: Not found")
+        self._refresh(medium)
+        return 200, {"data": self._media_json(medium)}
 
     def _metadata(self, user: User, request: Request) -> Answer:
         body = request.json if isinstance(request.json, dict) else {}
@@ -673,5 +1044,9 @@ ROUTES: list[tuple[str, str, Callable[..., Answer]]] = [
     ("POST", r"/2/users/(\d+)/retweets", FakeX._retweet),
     ("GET", r"/2/tweets/(\d+)/retweeted_by", FakeX._retweeted_by),
     ("POST", r"/2/media/upload", FakeX._upload),
+    ("GET", r"/2/media/upload", FakeX._status),
+    ("POST", r"/2/media/upload/initialize", FakeX._initialize),
+    ("POST", r"/2/media/upload/(\d+)/append", FakeX._append),
+    ("POST", r"/2/media/upload/(\d+)/finalize", FakeX._finalize),
     ("POST", r"/2/media/metadata", FakeX._metadata),
 ]
